@@ -40,6 +40,8 @@ export interface Codec<T> {
 
 const isAscii = (b: number) => b >= 0x20 && b <= 0x7e
 const isLatin1 = (b: number) => b >= 0x20
+/** Free-format display text may break lines with CR (0Dh): SPE_DSPMSG (§3.1.3), DEX_MSG (§3.3.4). */
+const isLatin1OrCr = (b: number) => b >= 0x20 || b === 0x0d
 const isDigit = (b: number) => b >= 0x30 && b <= 0x39
 const HEX = /^[0-9A-Fa-f]*$/
 
@@ -176,7 +178,7 @@ export function lenH(digits: number, maxBytes: number): Codec<string> {
 
 /** A length field (N of `digits`) followed by that many characters of `text` (A or S). */
 export function lenText(digits: number, max: number, latin1 = false): Codec<string> {
-  const ok = latin1 ? isLatin1 : isAscii
+  const ok = latin1 ? isLatin1OrCr : isAscii
   const kind = latin1 ? 'S' : 'A'
   return {
     format: `N${digits}+${kind}..${max}`,
@@ -266,6 +268,8 @@ function varText(max: number, ok: (b: number) => boolean, kind: string): Codec<s
 export const varA = (max: number) => varText(max, isAscii, 'A')
 /** S..n: ISO-8859-1 text of 0 to n characters, unpadded. */
 export const varS = (max: number) => varText(max, isLatin1, 'S')
+/** S..n display text where CR (0Dh) breaks lines (SPE_DSPMSG). */
+export const varDisplay = (max: number) => varText(max, isLatin1OrCr, 'S')
 /** N..n: 0 to n decimal digits, kept as text. */
 export const varNd = (max: number) => varText(max, isDigit, 'N')
 

@@ -2,7 +2,7 @@
  * "Abecs" (TLV) command parameters (§3.1.3): host parameters SPE_* (0001h–0025h) and pinpad
  * data PP_* (8001h–93xxh), each with the format the specification gives it.
  */
-import { A, B, N, Nd, X, listOf, varA, varB, varNd, varS, type Codec } from './fields.js'
+import { A, B, N, Nd, X, listOf, varA, varB, varDisplay, varNd, varS, type Codec } from './fields.js'
 import { buildTagList, parseTagList } from './emv-tlv.js'
 
 export interface Param<T> {
@@ -49,7 +49,7 @@ export const SPE = {
   SPE_GOXOPT: p(0x0018, Nd(5)),
   SPE_FCXOPT: p(0x0019, Nd(4)),
   SPE_TRMPAR: p(0x001a, B(10)),
-  SPE_DSPMSG: p(0x001b, varS(128)),
+  SPE_DSPMSG: p(0x001b, varDisplay(128)),
   SPE_ARC: p(0x001c, A(2)),
   SPE_IVCBC: p(0x001d, B(8)),
   SPE_MFNAME: p(0x001e, A(8)),
@@ -116,7 +116,8 @@ const PP_FIXED = {
   PP_CARDTYPE: p(0x804f, Nd(2)),
   PP_ICCSTAT: p(0x8050, Nd(1)),
   PP_AIDTABINFO: p(0x8051, listOf(A(6), 6, 20)),
-  PP_PAN: p(0x8052, varNd(19)),
+  // N..19, but masked digits (SPE_PANMASK, §5.4.1) are not digits.
+  PP_PAN: p(0x8052, varA(19)),
   PP_PANSEQNO: p(0x8053, Nd(2)),
   PP_EMVDATA: p(0x8054, varB(512)),
   PP_CHNAME: p(0x8055, varA(26)),
@@ -126,7 +127,8 @@ const PP_FIXED = {
   PP_ISRESULTS: p(0x8059, varB(50)),
   PP_BIGRAND: p(0x805a, B(900)),
   PP_LABEL: p(0x805b, varS(16)),
-  PP_ISSCNTRY: p(0x805c, Nd(3)),
+  // N3, yet the specification's own GCX example sends 4 digits ("0076", 5F28 as BCD): accept both.
+  PP_ISSCNTRY: p(0x805c, varNd(4)),
   PP_CARDEXP: p(0x805d, Nd(6)),
   PP_MFNAME: p(0x805e, A(8)),
   PP_DEVTYPE: p(0x8060, Nd(2)),

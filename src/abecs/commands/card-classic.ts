@@ -1,5 +1,5 @@
 /** Classic card processing (§3.6, obsolete but the only kind a 1.x pinpad speaks): GCR, GOC, FNC. */
-import { A, H, N, Nd, Reader, lenH, lenText, optional, record, type RecordOf } from '../fields.js'
+import { A, H, N, Nd, Reader, lenH, lenText, optional, record, type Codec, type RecordOf } from '../fields.js'
 import { MalformedPacketError } from '../../errors.js'
 import type { CommandSpec } from './spec.js'
 
@@ -13,7 +13,7 @@ const GCR_HEAD = record({
   GCR_TABVER: A(10),
   GCR_QTDAPP: N(2),
 })
-const GCR_RESPONSE = record({
+const GCR_CARD = record({
   GCR_CARDTYPE: Nd(2),
   GCR_STATCHIP: Nd(1),
   GCR_APPTYPE: Nd(2),
@@ -32,10 +32,46 @@ const GCR_RESPONSE = record({
   GCR_SRVCODE: Nd(3),
   GCR_CHNAME: A(26),
   GCR_CARDEXP: Nd(6),
-  GCR_RUF1: Nd(29),
-  GCR_ISSCNTRY: Nd(3),
-  GCR_ACQRD: lenText(3, 66),
 })
+
+/**
+ * GCR_RUF1 (N29), GCR_ISSCNTRY (N3), GCR_ACQRDLEN (N3), GCR_ACQRD. Both worked examples of
+ * §3.6.1 carry 39 RUF digits where the layout says 29 (352 bytes with GCR_ACQRDLEN "000"), so
+ * the decoder takes whichever RUF size makes the lengths agree; the RUF is kept as received.
+ */
+const GCR_TAIL: Codec<{ GCR_RUF1: string; GCR_ISSCNTRY: string; GCR_ACQRD: string }> = {
+  format: 'N29 N3 N3+A..66',
+  encode: (v, f) =>
+    Buffer.concat([
+      Nd(v.GCR_RUF1.length === 39 ? 39 : 29).encode(v.GCR_RUF1, 'GCR_RUF1'),
+      Nd(3).encode(v.GCR_ISSCNTRY, 'GCR_ISSCNTRY'),
+      lenText(3, 66).encode(v.GCR_ACQRD, f),
+    ]),
+  decode: (r) => {
+    const rest = r.buf.subarray(r.pos)
+    const ruf = [29, 39].find((n) => {
+      const len = rest.subarray(n + 3, n + 6).toString('latin1')
+      return /^\d{3}$/.test(len) && n + 6 + Number(len) === rest.length
+    })
+    if (ruf === undefined) throw new MalformedPacketError(`GCR response tail of ${rest.length} bytes does not fit GCR_RUF1…GCR_ACQRD`)
+    return {
+      GCR_RUF1: Nd(ruf).decode(r, 'GCR_RUF1'),
+      GCR_ISSCNTRY: Nd(3).decode(r, 'GCR_ISSCNTRY'),
+      GCR_ACQRD: lenText(3, 66).decode(r, 'GCR_ACQRD'),
+    }
+  },
+}
+
+const GCR_RESPONSE = {
+  pack: (res: GcrResponse) => Buffer.concat([GCR_CARD.pack(res), GCR_TAIL.encode(res, 'GCR response')]),
+  unpack: (buf: Buffer): GcrResponse => {
+    const r = new Reader(buf)
+    const card = GCR_CARD.decode(r, 'GCR response')
+    const tail = GCR_TAIL.decode(r, 'GCR response')
+    r.expectEnd('GCR response')
+    return { ...card, ...tail }
+  },
+}
 
 export type GcrParams = Omit<RecordOf<typeof GCR_HEAD.fields>, 'GCR_QTDAPP'> & {
   /** GCR_IDAPPn: TAB_ACQ + TAB_RECIDX of the AID records to use (with GCR_APPTYPREQ "00"). */
@@ -45,7 +81,7 @@ export type GcrParams = Omit<RecordOf<typeof GCR_HEAD.fields>, 'GCR_QTDAPP'> & {
 }
 /** An empty GCR re-submits the previous one after the tables were reloaded (ST_TABVERDIF, §3.6.1). */
 export type GcrRequest = GcrParams | { resume: true }
-export type GcrResponse = RecordOf<typeof GCR_RESPONSE.fields>
+export type GcrResponse = RecordOf<typeof GCR_CARD.fields> & { GCR_RUF1: string; GCR_ISSCNTRY: string; GCR_ACQRD: string }
 
 export const isGcrResume = (req: GcrRequest): req is { resume: true } => 'resume' in req
 
@@ -76,7 +112,7 @@ export const GCR: CommandSpec<GcrRequest, GcrResponse> = {
   encodeResponse: (res) => [GCR_RESPONSE.pack(res)],
   decodeResponse: (blocks) => {
     if (blocks.length !== 1) throw new MalformedPacketError(`GCR response expects one block, got ${blocks.length}`)
-    return GCR_RESPONSE.unpack(blocks[0]!, 'GCR response')
+    return GCR_RESPONSE.unpack(blocks[0]!)
   },
 }
 
