@@ -1,0 +1,346 @@
+/**
+ * Host side of the ABECS link layer (§2.2.2, flows of §2.2.3) over any ByteStream.
+ *
+ * - One command at a time: a second `exchange()` while one runs is refused at once with
+ *   MPOS_ERR_LINK_BUSY naming the running command (no hidden queue; the caller decides).
+ * - Each command waits `ackTimeoutMs` (2 s) for ACK/NAK and is resent on NAK, up to 3 times.
+ * - Responses: non-blocking commands must start answering within `responseTimeoutMs` (10 s);
+ *   blocking ones wait without deadline and may send NTM notifications. A corrupted response
+ *   is answered, after 500 ms of silence, with NAK (up to 3 times). Good responses are never ACKed.
+ * - `cancel()` / an aborted signal: CAN, wait 2 s for EOT, up to 3 times.
+ */
+import { EventEmitter } from 'node:events'
+import { ACK, CAN, CONTROL_NAMES, EOT, MAX_ABECS_DATA, NAK } from './control.js'
+import { encodeFrame, FrameDecoder, type FrameEvent } from './frame.js'
+import type { ByteStream } from '../transport/byte-stream.js'
+import {
+  LinkAckTimeoutError,
+  LinkBadResponseError,
+  LinkBusyError,
+  LinkCancelFailedError,
+  LinkCancelledError,
+  LinkClosedError,
+  LinkNakLimitError,
+  LinkResponseTimeoutError,
+} from '../errors.js'
+
+export interface LinkTimings {
+  ackTimeoutMs: number
+  /** Deadline for non-blocking commands (§2.2.2: 10 s). */
+  responseTimeoutMs: number
+  /** Deadline for blocking commands; Infinity as the specification says (§2.2.2). */
+  blockingTimeoutMs: number
+  interByteTimeoutMs: number
+  /** Silence to wait for before NAKing a corrupted response (§2.2.3). */
+  silenceMs: number
+  cancelTimeoutMs: number
+  /** Sends of a command before giving up on NAKs (§2.2.2.1: abort after the 3rd NAK). */
+  maxSends: number
+  /** NAKs sent for corrupted responses before giving up (§2.2.2.2: up to 3 times). */
+  maxResponseNaks: number
+  /** CAN attempts before giving up (§2.2.2.3: up to 3 times). */
+  maxCancels: number
+}
+
+export const DEFAULT_TIMINGS: LinkTimings = {
+  ackTimeoutMs: 2000,
+  responseTimeoutMs: 10_000,
+  blockingTimeoutMs: Infinity,
+  interByteTimeoutMs: 2000,
+  silenceMs: 500,
+  cancelTimeoutMs: 2000,
+  maxSends: 3,
+  maxResponseNaks: 3,
+  maxCancels: 3,
+}
+
+/** What the link reports for diagnostics: command ids, sizes and outcomes, never packet contents. */
+export type LinkTrace =
+  | { type: 'send'; command: string; bytes: number; attempt: number }
+  | { type: 'ack' | 'nak'; command: string }
+  | { type: 'response'; command: string; bytes: number }
+  | { type: 'notification'; command: string }
+  | { type: 'bad-response'; command: string; reason: string }
+  | { type: 'stale'; command: string; got: string }
+  | { type: 'can' | 'eot' }
+  | { type: 'noise'; count: number }
+
+export interface ExchangeOptions {
+  /** Blocking commands have no response deadline and may be cancelled (§2.2.2). */
+  blocking?: boolean
+  /** Overrides the response deadline for this command. */
+  timeoutMs?: number
+  /** Aborting sends CAN and rejects with MPOS_ERR_LINK_CANCELLED. */
+  signal?: AbortSignal
+  /** Largest packet for this command (1024 classic, 2049 "Abecs"). */
+  maxLength?: number
+  onNotification?: (message: string) => void
+}
+
+export interface HostLinkEvents {
+  notification: [{ command: string; message: string }]
+  closed: [reason: string]
+  trace: [LinkTrace]
+}
+
+type Wait = { resolve: (e: FrameEvent | 'timeout' | 'aborted') => void; timer?: NodeJS.Timeout }
+
+export class HostLink extends EventEmitter<HostLinkEvents> {
+  readonly timings: LinkTimings
+  readonly #stream: ByteStream
+  readonly #decoder: FrameDecoder
+  /** Events waiting for the running exchange; dropped when nothing runs. */
+  #inbox: FrameEvent[] = []
+  #waiter: Wait | undefined
+  #running: { command: string; abort: AbortController; done: Promise<unknown> } | undefined
+  #closedReason: string | undefined
+  #lastByteAt = 0
+  #unsubscribe: Array<() => void>
+
+  constructor(stream: ByteStream, timings: Partial<LinkTimings> = {}) {
+    super()
+    this.timings = { ...DEFAULT_TIMINGS, ...timings }
+    this.#stream = stream
+    this.#decoder = new FrameDecoder((e) => this.#onFrameEvent(e), {
+      maxLength: MAX_ABECS_DATA,
+      interByteTimeoutMs: this.timings.interByteTimeoutMs,
+    })
+    this.#unsubscribe = [
+      stream.onData((chunk) => {
+        this.#lastByteAt = Date.now()
+        this.#decoder.push(chunk)
+      }),
+      stream.onClose((reason) => this.#onClosed(reason)),
+    ]
+    if (stream.closed) this.#onClosed('stream already closed')
+  }
+
+  get description(): string {
+    return this.#stream.description
+  }
+
+  /** The command in flight, if any. */
+  get busy(): string | undefined {
+    return this.#running?.command
+  }
+
+  get closed(): boolean {
+    return this.#closedReason !== undefined
+  }
+
+  /** Starts the conversation with a CAN, aborting whatever a previous host left running (§2.2.2.3). */
+  async open(): Promise<void> {
+    await this.cancel()
+  }
+
+  /**
+   * Sends one command packet and resolves with the response packet data (PKTDATA). `command`
+   * is the CMD_ID, used to match the response (stale answers of a cancelled command are skipped)
+   * and to name errors.
+   */
+  async exchange(command: string, data: Buffer, options: ExchangeOptions = {}): Promise<Buffer> {
+    this.#assertOpen()
+    if (this.#running) throw new LinkBusyError(command, this.#running.command)
+    const abort = new AbortController()
+    const onAbort = () => abort.abort()
+    if (options.signal?.aborted) throw new LinkCancelledError(command)
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    const running = { command, abort, done: Promise.resolve<unknown>(undefined) }
+    this.#running = running
+    const done = this.#run(command, data, options, abort.signal)
+    running.done = done
+    try {
+      return await done
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort)
+      this.#running = undefined
+      this.#inbox = []
+    }
+  }
+
+  /**
+   * Cancels the running command (it rejects with MPOS_ERR_LINK_CANCELLED once the pinpad has
+   * confirmed with EOT) or, when idle, just performs the CAN/EOT handshake.
+   */
+  async cancel(): Promise<void> {
+    this.#assertOpen()
+    const current = this.#running
+    if (current) {
+      current.abort.abort()
+      await current.done.catch(() => {})
+      return
+    }
+    const running = { command: 'CAN', abort: new AbortController(), done: Promise.resolve<unknown>(undefined) }
+    this.#running = running
+    running.done = this.#cancelProcedure()
+    try {
+      await running.done
+    } finally {
+      this.#running = undefined
+      this.#inbox = []
+    }
+  }
+
+  /** Stops listening and closes the stream. */
+  async close(): Promise<void> {
+    if (!this.#closedReason) this.#onClosed('closed by the host')
+    await this.#stream.close()
+  }
+
+  async #run(command: string, data: Buffer, options: ExchangeOptions, signal: AbortSignal): Promise<Buffer> {
+    const t = this.timings
+    const frame = encodeFrame(data, options.maxLength ?? MAX_ABECS_DATA)
+    this.#inbox = []
+    // §2.2.2.1: send, wait 2 s for ACK or NAK, resend on NAK, abort after the 3rd NAK.
+    for (let attempt = 1; ; attempt++) {
+      this.#trace({ type: 'send', command, bytes: data.length, attempt })
+      this.#stream.write(frame)
+      const reply = await this.#nextControl([ACK, NAK], t.ackTimeoutMs, signal)
+      if (reply === 'aborted') return this.#cancelled(command)
+      if (reply === 'timeout') throw new LinkAckTimeoutError(command, t.ackTimeoutMs)
+      if (reply === ACK) {
+        this.#trace({ type: 'ack', command })
+        break
+      }
+      this.#trace({ type: 'nak', command })
+      if (attempt >= t.maxSends) throw new LinkNakLimitError(command, attempt)
+    }
+
+    const deadlineMs = options.timeoutMs ?? (options.blocking ? t.blockingTimeoutMs : t.responseTimeoutMs)
+    const deadline = Date.now() + deadlineMs
+    let naks = 0
+    for (;;) {
+      const event = await this.#next(deadline - Date.now(), signal)
+      if (event === 'aborted') return this.#cancelled(command)
+      if (event === 'timeout') {
+        // A response already arriving is given its inter-byte time, not cut at the deadline.
+        if (this.#decoder.inFrame) continue
+        throw new LinkResponseTimeoutError(command, deadlineMs)
+      }
+      if (event.type === 'frame') {
+        const id = event.data.subarray(0, 3).toString('latin1')
+        if (id === 'NTM') {
+          // §2.3.3: NTM000 + N3 + S32 message for the operator.
+          const message = event.data.subarray(9).toString('latin1')
+          this.#trace({ type: 'notification', command })
+          options.onNotification?.(message)
+          this.emit('notification', { command, message })
+          continue
+        }
+        if (id !== command && id !== 'ERR') {
+          // A late answer to a command that was cancelled or timed out: not ours.
+          this.#trace({ type: 'stale', command, got: id })
+          continue
+        }
+        this.#trace({ type: 'response', command, bytes: event.data.length })
+        return event.data
+      }
+      if (event.type === 'bad-frame') {
+        this.#trace({ type: 'bad-response', command, reason: event.reason })
+        if (++naks > t.maxResponseNaks) throw new LinkBadResponseError(command, naks)
+        // §2.2.3: discard everything until 500 ms of silence, then ask for the response again.
+        const quiet = await this.#silence(signal)
+        if (quiet === 'aborted') return this.#cancelled(command)
+        this.#stream.write(Buffer.of(NAK))
+      }
+      // Stray ACK/NAK/EOT/CAN and noise while waiting for a response mean nothing here.
+    }
+  }
+
+  async #cancelled(command: string): Promise<never> {
+    await this.#cancelProcedure()
+    throw new LinkCancelledError(command)
+  }
+
+  /** §2.2.2.3: CAN, up to 2 s for EOT ignoring anything else, up to 3 times. */
+  async #cancelProcedure(): Promise<void> {
+    const t = this.timings
+    for (let attempt = 1; attempt <= t.maxCancels; attempt++) {
+      this.#inbox = []
+      this.#trace({ type: 'can' })
+      this.#stream.write(Buffer.of(CAN))
+      const reply = await this.#nextControl([EOT], t.cancelTimeoutMs)
+      if (reply === EOT) {
+        this.#trace({ type: 'eot' })
+        return
+      }
+    }
+    throw new LinkCancelFailedError(t.maxCancels)
+  }
+
+  /** Next control byte among `wanted`, skipping packets and other bytes. */
+  async #nextControl(wanted: number[], timeoutMs: number, signal?: AbortSignal): Promise<number | 'timeout' | 'aborted'> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const e = await this.#next(deadline - Date.now(), signal)
+      if (e === 'timeout' || e === 'aborted') return e
+      if (e.type === 'control' && wanted.includes(e.byte)) return e.byte
+    }
+  }
+
+  #next(timeoutMs: number, signal?: AbortSignal): Promise<FrameEvent | 'timeout' | 'aborted'> {
+    this.#assertOpen()
+    if (signal?.aborted) return Promise.resolve('aborted')
+    const queued = this.#inbox.shift()
+    if (queued) return Promise.resolve(queued)
+    if (timeoutMs <= 0) return Promise.resolve('timeout')
+    return new Promise((resolve, reject) => {
+      const finish = (e: FrameEvent | 'timeout' | 'aborted') => {
+        if (this.#waiter !== waiter) return
+        this.#waiter = undefined
+        if (waiter.timer) clearTimeout(waiter.timer)
+        signal?.removeEventListener('abort', onAbort)
+        resolve(e)
+      }
+      const onAbort = () => finish('aborted')
+      const waiter: Wait & { reject: (e: Error) => void } = { resolve: finish, reject }
+      if (Number.isFinite(timeoutMs)) waiter.timer = setTimeout(() => finish('timeout'), timeoutMs)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#waiter = waiter
+    })
+  }
+
+  /** Resolves once no byte has arrived for `silenceMs`. */
+  async #silence(signal: AbortSignal): Promise<'quiet' | 'aborted'> {
+    for (;;) {
+      const wait = this.#lastByteAt + this.timings.silenceMs - Date.now()
+      if (wait <= 0) {
+        this.#inbox = []
+        this.#decoder.reset()
+        return 'quiet'
+      }
+      const e = await this.#next(wait, signal)
+      if (e === 'aborted') return e
+    }
+  }
+
+  #onFrameEvent(e: FrameEvent): void {
+    if (e.type === 'noise') this.#trace({ type: 'noise', count: e.count })
+    if (!this.#running) return // nobody is listening: stray bytes are dropped
+    const w = this.#waiter
+    if (w) w.resolve(e)
+    else this.#inbox.push(e)
+  }
+
+  #onClosed(reason: string): void {
+    if (this.#closedReason) return
+    this.#closedReason = reason
+    this.#decoder.dispose()
+    for (const u of this.#unsubscribe) u()
+    const w = this.#waiter as (Wait & { reject?: (e: Error) => void }) | undefined
+    this.#waiter = undefined
+    if (w?.timer) clearTimeout(w.timer)
+    w?.reject?.(new LinkClosedError(reason))
+    this.emit('closed', reason)
+  }
+
+  #assertOpen(): void {
+    if (this.#closedReason) throw new LinkClosedError(this.#closedReason)
+  }
+
+  #trace(entry: LinkTrace): void {
+    if (this.listenerCount('trace')) this.emit('trace', entry)
+  }
+}
+
+export { CONTROL_NAMES }
