@@ -13,10 +13,15 @@ export const MAX_ITEM_VALUE = 995
 
 type Catalogue = Readonly<Record<string, Param<any>>>
 
-/** Encodes the given parameters (in catalogue order) into as few blocks as fit. */
+/** Encodes the given parameters, in the order given, into as few blocks as fit. */
 export function encodeItems(values: Readonly<Record<string, unknown>>, catalogue: Catalogue): Buffer[] {
+  return encodeItemList(Object.entries(values), catalogue)
+}
+
+/** Like encodeItems, for lists that may repeat a name (GIX answers repeated requests, §6.4.3). */
+export function encodeItemList(entries: Iterable<readonly [string, unknown]>, catalogue: Catalogue): Buffer[] {
   const items: Buffer[] = []
-  for (const [name, value] of Object.entries(values)) {
+  for (const [name, value] of entries) {
     if (value === undefined) continue
     const param = catalogue[name]
     if (!param) throw new InvalidFieldError(name, 'not a known parameter')
@@ -69,6 +74,8 @@ export function decodeItems<T>(blocks: readonly Buffer[], byId: ReadonlyMap<numb
         unknown.push(id)
         continue
       }
+      // §6.2.2: a repeated parameter keeps its first value.
+      if (name in values) continue
       const r = new Reader(value)
       values[name] = catalogue[name]!.codec.decode(r, name)
       r.expectEnd(name)
