@@ -1,0 +1,210 @@
+/**
+ * Pinpad side of the ABECS link layer (§6.2.1, §2.2.2): ACK good packets and process them,
+ * NAK bad ones after 500 ms of silence, resend the last response on NAK, EOT on CAN (aborting
+ * any blocking command), and a new valid command also aborts a running blocking one.
+ * Faults (stall, NAK or corrupt the next frames, delays) and wire pacing are injectable.
+ */
+import { ACK, CAN, EOT, MAX_ABECS_DATA, NAK } from '../abecs/control.js'
+import { encodeFrame, FrameDecoder, type FrameEvent } from '../abecs/frame.js'
+import type { ByteStream } from '../transport/byte-stream.js'
+
+export interface PinpadLinkOptions {
+  /** Inter-byte timeout inside a packet (2 s in 2.12, 1.5 s in 2.20). */
+  interByteTimeoutMs?: number
+  /** Silence required before NAKing a bad packet (§6.2.1: 500 ms). */
+  silenceMs?: number
+  /** Emulates the wire: bytes leave at this rate (19200 8N1 ≈ 1920 bytes/s); 0 = instantly. */
+  baudRate?: number
+}
+
+/** Processes one command packet; resolves with the response packet, or undefined if aborted. */
+export type PacketHandler = (
+  data: Buffer,
+  context: { signal: AbortSignal; notify: (message: string) => void },
+) => Promise<Buffer | undefined>
+
+export interface LinkFaults {
+  /** Ignore everything received (a hung pinpad). */
+  stalled: boolean
+  /** NAK this many valid commands as if they arrived corrupted. */
+  nakNext: number
+  /** Send this many responses with a broken CRC. */
+  corruptNext: number
+  /** Send nothing back (not even ACK) for this many commands. */
+  dropNext: number
+  /** Extra delay before each response. */
+  responseDelayMs: number
+  /** Send this many bytes of line noise before the next response. */
+  garbageNext: number
+}
+
+export type PinpadLinkEvent =
+  | { type: 'command'; id: string }
+  | { type: 'response'; id: string; status: string }
+  | { type: 'nak-sent' | 'ack-sent' | 'eot-sent' | 'resent' | 'aborted' }
+  | { type: 'bad-packet'; reason: string }
+
+export class PinpadLink {
+  readonly faults: LinkFaults
+  readonly #stream: ByteStream
+  readonly #handler: PacketHandler
+  readonly #decoder: FrameDecoder
+  readonly #silenceMs: number
+  readonly #bytesPerMs: number
+  #lastResponse: Buffer | undefined
+  #lastByteAt = 0
+  #nakTimer: NodeJS.Timeout | undefined
+  #running: { abort: AbortController; done: Promise<void> } | undefined
+  #writeChain: Promise<void> = Promise.resolve()
+  #unsubscribe: Array<() => void>
+  #listeners = new Set<(e: PinpadLinkEvent) => void>()
+
+  constructor(stream: ByteStream, handler: PacketHandler, options: PinpadLinkOptions = {}, faults?: LinkFaults) {
+    this.faults = faults ?? { stalled: false, nakNext: 0, corruptNext: 0, dropNext: 0, responseDelayMs: 0, garbageNext: 0 }
+    this.#stream = stream
+    this.#handler = handler
+    this.#silenceMs = options.silenceMs ?? 500
+    this.#bytesPerMs = options.baudRate ? options.baudRate / 10 / 1000 : 0
+    this.#decoder = new FrameDecoder((e) => this.#onEvent(e), {
+      maxLength: MAX_ABECS_DATA,
+      interByteTimeoutMs: options.interByteTimeoutMs ?? 2000,
+    })
+    this.#unsubscribe = [
+      stream.onData((chunk) => {
+        if (this.faults.stalled) return
+        this.#lastByteAt = Date.now()
+        if (this.#nakTimer) this.#scheduleNak() // more bytes: the silence starts again
+        this.#decoder.push(chunk)
+      }),
+      stream.onClose(() => this.detach()),
+    ]
+  }
+
+  onEvent(listener: (e: PinpadLinkEvent) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /** Whether a command is being processed. */
+  get busy(): boolean {
+    return this.#running !== undefined
+  }
+
+  detach(): void {
+    for (const u of this.#unsubscribe) u()
+    this.#unsubscribe = []
+    this.#decoder.dispose()
+    if (this.#nakTimer) clearTimeout(this.#nakTimer)
+    this.#running?.abort.abort()
+  }
+
+  #emit(e: PinpadLinkEvent): void {
+    for (const l of this.#listeners) l(e)
+  }
+
+  #onEvent(e: FrameEvent): void {
+    switch (e.type) {
+      case 'frame':
+        return this.#onPacket(e.data)
+      case 'bad-frame':
+        this.#emit({ type: 'bad-packet', reason: e.reason })
+        return this.#scheduleNak()
+      case 'control':
+        if (e.byte === CAN) {
+          // §2.2.2.3: EOT always, aborting whatever blocking command runs.
+          this.#abortRunning()
+          this.#write(Buffer.of(EOT))
+          this.#emit({ type: 'eot-sent' })
+        } else if (e.byte === NAK && !this.#running && this.#lastResponse) {
+          // §6.2.1: NAK while idle asks for the last response again (ignored if there is none).
+          this.#emit({ type: 'resent' })
+          this.#sendResponse(this.#lastResponse)
+        }
+        return
+      case 'noise':
+        return
+    }
+  }
+
+  /** §6.2.1: a bad packet is answered with NAK once the line has been quiet for 500 ms. */
+  #scheduleNak(): void {
+    if (this.#nakTimer) clearTimeout(this.#nakTimer)
+    const wait = Math.max(0, this.#lastByteAt + this.#silenceMs - Date.now())
+    this.#nakTimer = setTimeout(() => {
+      this.#nakTimer = undefined
+      this.#write(Buffer.of(NAK))
+      this.#emit({ type: 'nak-sent' })
+    }, wait)
+  }
+
+  #onPacket(data: Buffer): void {
+    if (this.faults.dropNext > 0) {
+      this.faults.dropNext--
+      return
+    }
+    if (this.faults.nakNext > 0) {
+      this.faults.nakNext--
+      this.#lastByteAt = Date.now()
+      return this.#scheduleNak()
+    }
+    this.#write(Buffer.of(ACK))
+    this.#emit({ type: 'ack-sent' })
+    this.#emit({ type: 'command', id: data.subarray(0, 3).toString('latin1') })
+    // §6.2.1 note: a new valid packet aborts a running blocking command.
+    const previous = this.#abortRunning()
+    const abort = new AbortController()
+    const run = async () => {
+      await previous
+      if (abort.signal.aborted) return
+      const notify = (message: string) => {
+        if (!abort.signal.aborted) this.#write(encodeFrame(Buffer.from(`NTM000032${message.padEnd(32).slice(0, 32)}`, 'latin1')))
+      }
+      const response = await this.#handler(data, { signal: abort.signal, notify }).catch(() => undefined)
+      if (!response || abort.signal.aborted) return
+      this.#lastResponse = response
+      if (this.faults.responseDelayMs) await new Promise((r) => setTimeout(r, this.faults.responseDelayMs))
+      if (abort.signal.aborted) return
+      this.#sendResponse(response)
+      this.#emit({ type: 'response', id: response.subarray(0, 3).toString('latin1'), status: response.subarray(3, 6).toString('latin1') })
+    }
+    const running = { abort, done: Promise.resolve() }
+    running.done = run().finally(() => {
+      if (this.#running === running) this.#running = undefined
+    })
+    this.#running = running
+  }
+
+  #abortRunning(): Promise<void> | undefined {
+    const running = this.#running
+    if (!running) return undefined
+    running.abort.abort()
+    this.#emit({ type: 'aborted' })
+    return running.done
+  }
+
+  #sendResponse(response: Buffer): void {
+    if (this.faults.garbageNext > 0) {
+      this.#write(Buffer.from(Array.from({ length: this.faults.garbageNext }, (_, i) => 0x41 + (i % 26))))
+      this.faults.garbageNext = 0
+    }
+    const frame = encodeFrame(response)
+    if (this.faults.corruptNext > 0) {
+      this.faults.corruptNext--
+      frame[frame.length - 1]! ^= 0xff
+    }
+    this.#write(frame)
+  }
+
+  /** Writes in order; with pacing, each write takes the time the wire would. */
+  #write(bytes: Buffer): void {
+    if (this.faults.stalled || this.#stream.closed) return
+    if (!this.#bytesPerMs) {
+      this.#stream.write(bytes)
+      return
+    }
+    this.#writeChain = this.#writeChain.then(async () => {
+      await new Promise((r) => setTimeout(r, bytes.length / this.#bytesPerMs))
+      if (!this.#stream.closed) this.#stream.write(bytes)
+    })
+  }
+}
