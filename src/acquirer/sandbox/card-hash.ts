@@ -35,8 +35,8 @@ export function unpadPkcs1Type2(em: Buffer): Buffer | undefined {
   return good === 1 ? em.subarray(separator + 1) : undefined
 }
 
-/** Decrypts and parses a card hash with the given private key. */
-export function openCardHash(hash: string, privateKey: KeyObject): Record<string, string> {
+/** Decrypts a card hash with the given private key: the form string inside. */
+export function openCardHashForm(hash: string, privateKey: KeyObject): string {
   if (typeof hash !== 'string' || hash.length > MAX_HASH_LENGTH) throw new CardHashInvalidError('not a card hash')
   const m = HASH.exec(hash)
   if (!m) throw new CardHashInvalidError('expected "<id>_<base64>"')
@@ -59,10 +59,10 @@ export function openCardHash(hash: string, privateKey: KeyObject): Record<string
     good &&= message !== undefined
     if (message) parts.push(message)
   }
-  if (!good) throw new CardHashInvalidError('it does not decrypt with this key')
   const plain = Buffer.concat(parts)
   try {
-    return parseCardHashForm(new TextDecoder('utf-8', { fatal: true }).decode(plain))
+    if (!good) throw new CardHashInvalidError('it does not decrypt with this key')
+    return new TextDecoder('utf-8', { fatal: true }).decode(plain)
   } catch (err) {
     if (err instanceof CardHashInvalidError) throw err
     throw new CardHashInvalidError('the decrypted data is not UTF-8')
@@ -70,6 +70,11 @@ export function openCardHash(hash: string, privateKey: KeyObject): Record<string
     plain.fill(0)
     for (const p of parts) p.fill(0)
   }
+}
+
+/** Decrypts and parses a card hash with the given private key. */
+export function openCardHash(hash: string, privateKey: KeyObject): Record<string, string> {
+  return parseCardHashForm(openCardHashForm(hash, privateKey))
 }
 
 /** `a=1&b=x%20y` → `{ a: '1', b: 'x y' }`; keys are lower-case names, each at most once. */

@@ -5,6 +5,7 @@ export {
   decryptCardHash,
   maskPan,
   openCardHash,
+  openCardHashForm,
   parseCardHashForm,
   redactCardHashFields,
   unpadPkcs1Type2,
