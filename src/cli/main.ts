@@ -1,0 +1,49 @@
+/** `mpos-bridge <command>`: the command-line entry point. */
+import { commandHelp, parseCommandArgs, type Command } from './command.js'
+import { devicesCommand } from './commands/devices.js'
+import { probeCommand } from './commands/probe.js'
+import { simulateCommand } from './commands/simulate.js'
+
+const COMMANDS: Command[] = [devicesCommand, probeCommand, simulateCommand]
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2
+  return [
+    'mpos-bridge — a local WebSocket bridge between a browser point-of-sale page and an ABECS pinpad',
+    '',
+    'Usage: mpos-bridge <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    ...COMMANDS.flatMap((c) => [commandHelp(c), '']),
+  ].join('\n')
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    const command = COMMANDS.find((c) => c.name === rest[0])
+    process.stdout.write(`${command ? commandHelp(command) : overview()}\n`)
+    return 0
+  }
+  const command = COMMANDS.find((c) => c.name === name)
+  if (!command) {
+    process.stderr.write(`mpos-bridge: unknown command "${name}"; see mpos-bridge --help\n`)
+    return 2
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${commandHelp(command)}\n`)
+    return 0
+  }
+  try {
+    const { values, positionals } = parseCommandArgs(command, rest)
+    return await command.run(values, positionals)
+  } catch (err) {
+    const e = err as { code?: string; message: string }
+    process.stderr.write(`${JSON.stringify({ error: { code: e.code ?? 'MPOS_ERR_INTERNAL', message: e.message } })}\n`)
+    return e.code === 'MPOS_ERR_USAGE' ? 2 : 1
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2))
