@@ -1,0 +1,23 @@
+/**
+ * The host link layer's behaviour (§2.2.2) through a real pseudo-terminal pair: socat makes the
+ * pair, the serialport binding opens both ends, and killing socat is the unplug.
+ */
+import t from 'tap'
+import { openPtyPair } from '../helpers/pty.js'
+import { openSerialPort } from '../../src/transport/serial-port.js'
+import { linkSuite } from './link.suite.js'
+
+linkSuite(t, async () => {
+  const pty = await openPtyPair({ t })
+  const host = await openSerialPort(pty.a)
+  const pinpad = await openSerialPort(pty.b)
+  return {
+    host,
+    pinpad,
+    unplug: () => pty.close(),
+    close: async () => {
+      await Promise.allSettled([host.close(), pinpad.close()])
+      await pty.close()
+    },
+  }
+})
