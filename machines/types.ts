@@ -1,0 +1,92 @@
+/**
+ * Plain data shared by the machines. No I/O types: the machines only see values, and card data
+ * never enters them (a payment carries an opaque `cardRef` to the card, kept by src/).
+ */
+
+/** A failure as a value: stable code, message, and the ABECS status when the pinpad gave one. */
+export interface ErrorValue {
+  code: string
+  message: string
+  /** RSP_STAT of the pinpad (§3.1.1), wire value. */
+  abecsStatus?: number
+}
+
+export interface PinpadIdentity {
+  manufacturer: string
+  model: string
+  serialNumber: string
+  firmwareVersion: string
+  specVersion: string
+  contactless: boolean
+  dukptKeys: number[]
+  /** Speaks the "Abecs" TLV commands (spec 2.x): GCX/GOX/FCX instead of GCR/GOC/FNC. */
+  abecs: boolean
+}
+
+export type PaymentMethod = 'credit_card' | 'debit_card'
+
+export interface Application {
+  brand: string
+  payment_method: PaymentMethod
+}
+
+export interface PaymentRequest {
+  amount: number
+  applications?: Application[]
+  magstripe_payment_method?: PaymentMethod
+}
+
+export type PaymentStatus = 'accepted' | 'rejected' | 'errored' | 'canceled'
+
+/** What process_payment answers (bridge-facts: status, card_hash, card_holder_name, payment_method, is_online_pin, error_code). */
+export interface PaymentResult {
+  status: PaymentStatus
+  card_hash?: string
+  card_holder_name?: string
+  payment_method?: PaymentMethod
+  is_online_pin?: boolean
+  error_code?: number
+  /** Why it failed, for errored/canceled (never card data). */
+  error?: ErrorValue
+}
+
+export interface FinishRequest {
+  /** Whether the acquirer answered. */
+  success: boolean
+  /** The acquirer's response code, e.g. "0000"; its last two characters are the EMV ARC. */
+  response_code?: string
+  /** Issuer EMV data (hex TLV: 91, 71, 72). */
+  emv_data?: string
+}
+
+/** What the card read told us, without card data. */
+export interface CardSummary {
+  paymentMethod: PaymentMethod
+  holderName?: string
+  brand?: string
+  contactless: boolean
+  /** The card went through the chip (GOX/GOC and FCX/FNC apply). */
+  chip: boolean
+  /** A PIN must be captured with GPN (magstripe debit). */
+  needsPin: boolean
+}
+
+export type ReadCardOutput =
+  | { kind: 'card'; cardRef: string; card: CardSummary }
+  /** GCR answered ST_TABVERDIF (020): reload the tables, then send GCR again (§3.6.1). */
+  | { kind: 'tables-outdated' }
+
+export interface ChipOutput {
+  /** First GENERATE AC: approved offline, declined by the card, or go online. */
+  decision: 'approved' | 'declined' | 'online'
+  pin: 'online' | 'offline' | 'none'
+}
+
+export const errorValue = (err: unknown): ErrorValue => {
+  const e = err as { code?: unknown; message?: unknown; status?: unknown }
+  return {
+    code: typeof e?.code === 'string' ? e.code : 'MPOS_ERR_INTERNAL',
+    message: typeof e?.message === 'string' ? e.message : String(err),
+    ...(typeof e?.status === 'number' ? { abecsStatus: e.status } : {}),
+  }
+}
