@@ -2,7 +2,8 @@
  * Host side of the ABECS link layer (§2.2.2, flows of §2.2.3) over any ByteStream.
  *
  * - One command at a time: a second `exchange()` while one runs is refused at once with
- *   MPOS_ERR_LINK_BUSY naming the running command (no hidden queue; the caller decides).
+ *   MPOS_ERR_LINK_BUSY naming the running command (no hidden queue; the caller decides). Only a
+ *   command being cancelled is waited for, since its CAN/EOT must finish first.
  * - Each command waits `ackTimeoutMs` (2 s) for ACK/NAK and is resent on NAK, up to 3 times.
  * - Responses: non-blocking commands must start answering within `responseTimeoutMs` (10 s);
  *   blocking ones wait without deadline and may send NTM notifications. A corrupted response
@@ -139,6 +140,10 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
    * and to name errors.
    */
   async exchange(command: string, data: Buffer, options: ExchangeOptions = {}): Promise<Buffer> {
+    this.#assertOpen()
+    // A command whose caller gave up is still being cancelled (CAN/EOT): that ends in at most
+    // 3 × 2 s, and the next command waits for it. A command still wanted is never pre-empted.
+    while (this.#running?.abort.signal.aborted) await this.#running.done.catch(() => {})
     this.#assertOpen()
     if (this.#running) throw new LinkBusyError(command, this.#running.command)
     const abort = new AbortController()

@@ -185,6 +185,23 @@ export function linkSuite(t: Test, makePair: () => Promise<Pair>) {
     await t.rejects(answer, { code: 'MPOS_ERR_LINK_CANCELLED' })
   })
 
+  t.test('the next command waits for an abandoned one to be cancelled, then runs', async (t) => {
+    const { link, pad } = await setup(t)
+    const ac = new AbortController()
+    const first = link.exchange('DSP', Buffer.from('DSP000'), { signal: ac.signal })
+    await pad.nextPacket()
+    pad.ack()
+    ac.abort()
+    const second = link.exchange('GCX', Buffer.from('GCX000'), { blocking: true })
+    t.equal(await pad.nextControl(), 0x18, 'CAN for the abandoned DSP')
+    pad.eot()
+    await t.rejects(first, { code: 'MPOS_ERR_LINK_CANCELLED' })
+    t.equal(await pad.nextPacket(), 'GCX000', 'then the new command')
+    pad.ack()
+    pad.respond('GCX013')
+    t.same(await second, Buffer.from('GCX013'))
+  })
+
   t.test('cancel retries CAN up to 3 times, then fails', async (t) => {
     const { link, pad } = await setup(t)
     const cancelling = link.cancel()

@@ -1,0 +1,129 @@
+/**
+ * Every pinpad the bridge can use: the virtual pinpad(s) and the serial ports discovery finds.
+ * Ids are small integers (as in the original's `list_devices`). A path keeps its id for the life
+ * of the process, so a pinpad unplugged and plugged back is the same device to a context.
+ */
+import { EventEmitter } from 'node:events'
+import type { SerialDiscovery, SerialPortEntry } from '../transport/discovery.js'
+import { openSerialPort } from '../transport/serial-port.js'
+import type { ByteStream } from '../transport/byte-stream.js'
+import type { VirtualDevice } from './virtual-device.js'
+import { DeviceNotFoundError } from './errors.js'
+
+export interface DeviceEntry {
+  id: number
+  name: string
+  manufacturer: string
+  kind: 'virtual' | 'serial'
+  path: string
+}
+
+export interface OpenOptions {
+  baudRate?: number
+}
+
+export class DeviceRegistry extends EventEmitter<{ added: [DeviceEntry]; removed: [DeviceEntry] }> {
+  readonly #devices = new Map<number, DeviceEntry>()
+  readonly #virtual = new Map<number, VirtualDevice>()
+  readonly #idsByPath = new Map<string, number>()
+  #nextId = 1
+  readonly #discovery: SerialDiscovery | undefined
+  readonly #open: (path: string, options: OpenOptions) => Promise<ByteStream>
+
+  constructor(
+    options: { discovery?: SerialDiscovery; virtual?: VirtualDevice[]; openSerial?: (path: string, options: OpenOptions) => Promise<ByteStream> } = {},
+  ) {
+    super()
+    this.#discovery = options.discovery
+    this.#open = options.openSerial ?? openSerialPort
+    for (const v of options.virtual ?? []) this.addVirtual(v)
+    this.#discovery?.on('added', (e) => this.#addSerial(e))
+    this.#discovery?.on('removed', (e) => this.#remove(e.path))
+  }
+
+  /** Starts polling the serial ports (about once a second). */
+  async start(): Promise<void> {
+    if (!this.#discovery) return
+    for (const e of await this.#discovery.refresh()) this.#addSerial(e)
+    this.#discovery.start()
+  }
+
+  async stop(): Promise<void> {
+    await this.#discovery?.stop()
+  }
+
+  get discoveryRunning(): boolean {
+    return this.#discovery?.running ?? false
+  }
+
+  list(): DeviceEntry[] {
+    return [...this.#devices.values()].sort((a, b) => a.id - b.id).map((d) => ({ ...d }))
+  }
+
+  get(id: number): DeviceEntry | undefined {
+    const d = this.#devices.get(id)
+    return d && { ...d }
+  }
+
+  virtualDevice(id: number): VirtualDevice | undefined {
+    return this.#virtual.get(id)
+  }
+
+  async open(id: number, options: OpenOptions = {}): Promise<ByteStream> {
+    const entry = this.#devices.get(id)
+    if (!entry) throw new DeviceNotFoundError(String(id))
+    const virtual = this.#virtual.get(id)
+    if (virtual) return virtual.connect()
+    return this.#open(entry.path, options)
+  }
+
+  addVirtual(device: VirtualDevice): DeviceEntry {
+    const identity = device.pinpad.identity
+    const entry = this.#add({
+      name: `${identity.model} (virtual)`,
+      manufacturer: titleCase(identity.manufacturer),
+      kind: 'virtual',
+      path: device.path,
+    })
+    this.#virtual.set(entry.id, device)
+    device.on('unplugged', () => this.#remove(device.path))
+    device.on('plugged', () => {
+      const again = this.#add({ ...entry })
+      this.#virtual.set(again.id, device)
+    })
+    return entry
+  }
+
+  #addSerial(e: SerialPortEntry): void {
+    const id = this.#idsByPath.get(e.path)
+    if (id !== undefined && this.#devices.has(id)) return
+    this.#add({
+      name: e.name ?? e.path.split(/[\\/]/).pop() ?? e.path,
+      manufacturer: e.manufacturer ?? '',
+      kind: 'serial',
+      path: e.path,
+    })
+  }
+
+  #add(d: Omit<DeviceEntry, 'id'>): DeviceEntry {
+    const known = this.#idsByPath.get(d.path)
+    if (known !== undefined && this.#devices.has(known)) return { ...this.#devices.get(known)! }
+    const entry = { id: known ?? this.#nextId++, ...d }
+    this.#devices.set(entry.id, entry)
+    this.#idsByPath.set(entry.path, entry.id)
+    this.emit('added', { ...entry })
+    return entry
+  }
+
+  #remove(path: string): void {
+    const id = this.#idsByPath.get(path)
+    if (id === undefined) return
+    const entry = this.#devices.get(id)
+    if (!entry) return
+    this.#devices.delete(id)
+    this.#virtual.delete(id)
+    this.emit('removed', { ...entry })
+  }
+}
+
+const titleCase = (s: string) => s.charAt(0).toUpperCase() + s.slice(1).toLowerCase()
