@@ -14,7 +14,11 @@ linkSuite(t, async () => {
   return {
     host,
     pinpad,
-    unplug: () => pty.close(),
+    // Only signal socat: waiting for its exit here would let the pending exchange reject (the
+    // ports hang up at once) before the suite attaches its handler.
+    unplug: async () => {
+      void pty.close()
+    },
     close: async () => {
       await Promise.allSettled([host.close(), pinpad.close()])
       await pty.close()
