@@ -26,6 +26,8 @@ export interface CardSession {
   tracksForGtk?: { track1?: string; track2?: string; track3?: string; pan?: string }
   /** Set once the first GENERATE AC ran (GOC/GOX). */
   firstAc?: 'online' | 'offline-approve' | 'decline'
+  /** Set once FNC/FCX ran: a second one is ST_INVCALL (§6.8.5, §6.9.4). */
+  finished?: boolean
   /** Whether this session started with GCX (then GOX/FCX/GED apply) or GCR. */
   abecs: boolean
 }
@@ -42,6 +44,8 @@ export interface ReadRequest {
   /** Prompt shown while waiting (SPE_DSPMSG or the default of §6.9.1). */
   prompt: string[]
   abecs: boolean
+  /** GCR_TABVER differs from the loaded tables: an inserted chip card ends the read with 020 (§6.8.1.2). */
+  tablesOutdated?: boolean
 }
 
 export type ReadResult = { session: CardSession } | { status: number } | 'aborted'
@@ -83,6 +87,7 @@ function defaultPresentation(card: TestCard): Presentation {
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<boolean>((resolve) => {
+    if (signal.aborted) return resolve(false)
     const timer = setTimeout(() => resolve(true), ms)
     signal.addEventListener('abort', () => {
       clearTimeout(timer)
@@ -113,9 +118,15 @@ export async function readCard(ctx: HandlerContext, req: ReadRequest): Promise<R
     const deadline = req.timeoutS ? Date.now() + req.timeoutS * 1000 : undefined
     for (;;) {
       const waiting = pad.cardholder.waitForCard(signal)
+      // The SPE_TIMEOUT timer must not outlive the wait (it would hold the process for up to 255 s).
+      const timer = new AbortController()
+      const stopTimer = () => timer.abort()
+      signal.addEventListener('abort', stopTimer, { once: true })
       const action = deadline
-        ? await Promise.race([waiting, sleep(Math.max(0, deadline - Date.now()), signal).then(() => 'timeout' as const)])
+        ? await Promise.race([waiting, sleep(Math.max(0, deadline - Date.now()), timer.signal).then((ok) => (ok ? ('timeout' as const) : 'aborted'))])
         : await waiting
+      stopTimer()
+      signal.removeEventListener('abort', stopTimer)
       if (action === 'aborted' || signal.aborted) return 'aborted'
       if (action === 'timeout') {
         pad.display.clear('card prompt')
@@ -150,6 +161,12 @@ export async function readCard(ctx: HandlerContext, req: ReadRequest): Promise<R
   }
   if (how === 'insert') pad.cardholder.inserted = card.name
   pad.display.show2x16('PROCESSANDO...', 'card read')
+  if (how === 'insert' && req.tablesOutdated) {
+    // §6.8.1.2: the table version is checked as soon as the chip card is in, before the card is
+    // even activated (so before any card fault or application selection).
+    pad.display.clear('card error')
+    return { status: ST.TABVERDIF }
+  }
 
   if (card.fault) {
     pad.lastIccStatus = card.fault.iccStat

@@ -4,6 +4,7 @@
  */
 import { COMMANDS, commandInfo, type CommandSpec } from '../abecs/commands/index.js'
 import { decodeCommand, encodeResponse } from '../abecs/packet.js'
+import { MalformedPacketError } from '../errors.js'
 import { MAX_ABECS_DATA } from '../abecs/control.js'
 import { ST } from '../abecs/return-codes.js'
 import type { ByteStream } from '../transport/byte-stream.js'
@@ -54,6 +55,30 @@ export interface VirtualPinpadOptions {
 }
 
 export type PinCapture = { pinBlock: Buffer; ksn: Buffer; pin: string }
+
+/** The 2×16 message of DSP/CLO/RMC: whatever follows CMD_LEN1, at most 32 bytes (§6.5.5). */
+const message2x16 = (data: Buffer): string => data.subarray(6, 6 + 32).toString('latin1')
+
+/**
+ * Display commands the pinpad must take as they come, where the host-side layouts are strict:
+ * §6.5.5 (DSP; CLO by §6.4.5, RMC by §6.5.14) has no error case — short messages are padded,
+ * excess ignored, control characters shown as spaces (by Display); §6.5.4 (DEX) fails only when
+ * DEX_MSGLEN is wrong or over 160, any character below 20h breaking the line.
+ */
+const LENIENT_REQUESTS: Record<string, (data: Buffer) => unknown> = {
+  DSP: (data) => ({ DSP_MSG: message2x16(data) }),
+  CLO: (data) => ({ CLO_MSG: message2x16(data) }),
+  RMC: (data) => ({ RMC_MSG: message2x16(data) }),
+  DEX: (data) => {
+    const blocks = decodeCommand(data).blocks
+    const block = blocks[0]
+    const len = block?.subarray(0, 3).toString('latin1') ?? ''
+    if (blocks.length !== 1 || !/^\d{3}$/.test(len) || Number(len) !== block!.length - 3 || Number(len) > 160) {
+      throw new MalformedPacketError('DEX_MSGLEN does not match DEX_MSG (§6.5.4)')
+    }
+    return { DEX_MSG: block!.subarray(3).toString('latin1') }
+  },
+}
 
 export class VirtualPinpad {
   readonly identity: PinpadIdentity
@@ -123,7 +148,7 @@ export class VirtualPinpad {
     if (!spec || !handler || (info?.tlv && this.identity.specVersion === '1.08')) return encodeResponse('ERR', ST.INVCALL)
     let request: unknown
     try {
-      request = spec.decodeRequest(decodeCommand(data).blocks)
+      request = LENIENT_REQUESTS[id]?.(data) ?? spec.decodeRequest(decodeCommand(data).blocks)
     } catch {
       return encodeResponse(id, ST.INVPARM)
     }
@@ -131,7 +156,13 @@ export class VirtualPinpad {
     if (mandatory.some((name) => (request as Record<string, unknown>)[name] === undefined)) return encodeResponse(id, ST.MANDAT)
     // §6.4.1: a command without a previous OPN gets OPN's processing first.
     if (!this.opened) this.opened = true
-    const reply = await handler(request, { pad: this, signal, notify })
+    let reply: Reply<any>
+    try {
+      reply = await handler(request, { pad: this, signal, notify })
+    } catch {
+      // The pinpad always answers a command it ACKed; a fault of the simulation is ST_INTERR (§3.1.1).
+      return signal.aborted ? undefined : encodeResponse(id, ST.INTERR)
+    }
     if (reply === 'aborted' || signal.aborted) return undefined
     if (reply.status !== ST.OK && !spec.resultStatuses?.includes(reply.status)) return encodeResponse(id, reply.status)
     const blocks = reply.blocks ?? (reply.response === undefined ? [] : spec.encodeResponse(reply.response, request))
@@ -140,6 +171,11 @@ export class VirtualPinpad {
   }
 
   // --- Services the handlers share ----------------------------------------------------
+
+  /** Key positions the pinpad has: 00–09 (as its key maps say, §3.1.3.2) and any loaded beyond. */
+  keySlotSupported(index: number): boolean {
+    return index < 10 || this.dukptKeyIndexes.includes(index)
+  }
 
   /** KSN of the last PIN entry with this key (the initial KSN before any), for GIX. */
   currentKsn(keyIndex: number): Buffer | undefined {
@@ -169,7 +205,8 @@ export class VirtualPinpad {
     if (action.pin.length < min || action.pin.length > max || !/^\d+$/.test(action.pin)) return ST.INVPARM
     const { ksn, pinKey } = store.next()
     this.#lastKsn.set(keyIndex, ksn)
-    const pinBlock = encryptPinBlock(buildIso0PinBlock(action.pin, pan), pinKey)
+    // §6.5.11: PANs of 2 to 19 digits; shorter than 13, zeros on the left (ISO-0 takes 12 digits before the check digit).
+    const pinBlock = encryptPinBlock(buildIso0PinBlock(action.pin, pan.padStart(13, '0')), pinKey)
     return { pinBlock, ksn, pin: action.pin }
   }
 

@@ -62,7 +62,8 @@ export const basicHandlers: HandlerTable = {
   // §6.5.11: one PIN entry, DUKPT:TDES (method 3) only — the virtual pinpad holds no MK/WK.
   GPN: async (req, ctx) => {
     const { pad } = ctx
-    if (req.entries.length !== 1 || req.entries[0]!.GPN_MIN < 4) return fail(ST.INVPARM)
+    // §6.5.11: a key index outside the pinpad's range is ST_INVPARM; a key not loaded, ST_ERRKEY.
+    if (req.entries.length !== 1 || req.entries[0]!.GPN_MIN < 4 || !pad.keySlotSupported(req.GPN_KEYIDX)) return fail(ST.INVPARM)
     if (req.GPN_METHOD !== '3' || !pad.dukptKeyIndexes.includes(req.GPN_KEYIDX)) return fail(ST.ERRKEY)
     let pan = req.GPN_PAN.slice(0, req.GPN_PANLEN)
     if (req.GPN_PANLEN === 0) {

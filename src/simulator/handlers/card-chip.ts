@@ -119,7 +119,8 @@ function scriptResults(issuerData: Buffer | undefined): Buffer {
   const scripts = parseEmv(issuerData).filter((o) => o.tag === '71' || o.tag === '72')
   return Buffer.concat(
     scripts.map((script) => {
-      const id = emvMap(script.value).get('9F18') ?? Buffer.alloc(4)
+      // The Script Identifier is 4 bytes, zeros when the script has none (or an empty 9F18).
+      const id = Buffer.concat([emvMap(script.value).get('9F18') ?? Buffer.alloc(0), Buffer.alloc(4)])
       return Buffer.concat([Buffer.of(0x20), id.subarray(0, 4)])
     }),
   )
@@ -182,7 +183,10 @@ export const cardChipHandlers: HandlerTable = {
 
   FNC: (p, { pad }) => {
     const s = pad.session
-    if (!s?.emv || !s.firstAc || s.abecs) return fail(ST.INVCALL)
+    if (!s?.emv || !s.firstAc || s.abecs || s.finished) return fail(ST.INVCALL)
+    s.finished = true
+    // §6.8.5.1: after an offline decision FNC only repeats GOC_DECISION, with no EMV data.
+    if (s.firstAc !== 'online') return ok({ FNC_DECISION: s.firstAc === 'offline-approve' ? '0' : '1', FNC_EMVDAT: '', FNC_ISR: '', FNC_ACQRD: '' })
     const commsFailed = p.FNC_COMMST === '1'
     const approved = !commsFailed && (p.FNC_ARC === '00' || p.FNC_COMMST === '9')
     const issuerData = p.FNC_ISSDAT ? Buffer.from(p.FNC_ISSDAT, 'hex') : undefined
@@ -199,17 +203,20 @@ export const cardChipHandlers: HandlerTable = {
 
   FCX: (p, { pad }) => {
     const s = pad.session
-    if (!s?.emv || !s.firstAc || !s.abecs) return fail(ST.INVCALL)
+    if (!s?.emv || !s.firstAc || !s.abecs || s.finished) return fail(ST.INVCALL)
     const option = p.SPE_FCXOPT![0]
     const commsFailed = option === '2'
     if (!commsFailed && p.SPE_ARC === undefined) return fail(ST.MANDAT)
+    s.finished = true
     const approved = option === '0'
-    const { approved: final } = finishChip(s, {
+    const { approved: chipApproved } = finishChip(s, {
       approved,
       commsFailed,
       arc: p.SPE_ARC ?? 'Z3',
       ...(p.SPE_EMVDATA ? { issuerData: p.SPE_EMVDATA } : {}),
     })
+    // §6.9.4.1: after an offline decision, approved only if the chip approved and so did the acquirer.
+    const final = s.firstAc === 'online' ? chipApproved : chipApproved && approved
     const results = scriptResults(p.SPE_EMVDATA)
     return ok({
       PP_FCXRES: final ? '000' : '100',

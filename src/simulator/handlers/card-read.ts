@@ -152,9 +152,15 @@ export const cardReadHandlers: HandlerTable = {
       date: params.GCR_DATE,
       time: params.GCR_TIME,
       prompt: cardPrompt(contactless),
+      tablesOutdated: versionDiffers,
     })
     if (result === 'aborted') return 'aborted'
-    if ('status' in result) return fail(result.status)
+    if ('status' in result) {
+      // §6.8.1.2: the parameters are kept for the empty GCR that follows the table reload.
+      if (result.status === ST.TABVERDIF) pendingGcr.set(pad, params)
+      return fail(result.status)
+    }
+    // A contactless card is processed at the tap; its tables are checked once it is read.
     if (versionDiffers && result.session.kind !== 'magstripe') {
       pendingGcr.set(pad, params)
       pad.endCardSession()
