@@ -1,0 +1,538 @@
+/**
+ * One actor per named context, shared by every connection (bridge-facts "Contexts"): it owns at
+ * most one pinpad, runs one action at a time — a command arriving while another runs is refused
+ * at once naming the running one (no hidden queue), `status` always answers — and keeps the
+ * order initialize → process_payment → finish_payment → process_payment…
+ */
+import { assign, enqueueActions, setup, type ActorRefFrom, type AnyActorRef, type AnyEventObject } from 'xstate'
+import { deviceMachine, type DeviceNotice } from './device.machine.js'
+import type { CommandName, Envelope, PushEvent, Reply, Request, StatusResponse } from './protocol.js'
+import type { ErrorValue, PaymentResult } from './types.js'
+
+export type ContextEvent =
+  | { type: 'REQUEST'; envelope: Envelope; replyTo: AnyActorRef }
+  | { type: 'SESSION.CLOSED'; session: AnyActorRef }
+  | { type: 'DEVICES.COUNT'; count: number }
+  | { type: 'CLAIM.GRANTED'; deviceId: number }
+  | { type: 'CLAIM.DENIED'; error: ErrorValue }
+  /** Graceful shutdown: cancel what runs, close the pinpad. */
+  | { type: 'SHUTDOWN' }
+  | DeviceNotice
+
+interface Running {
+  envelope: Envelope
+  replyTo: AnyActorRef
+}
+
+type Outcome = { success: true; response?: unknown } | { success: false; error: ErrorValue }
+
+/** What the last payment left to do before the next one. */
+type PaymentPhase = 'none' | 'needs-finish' | 'failed'
+
+/** Where the context is; kept in the context because actions cannot read the state they enter. */
+export type Stage = 'idle' | 'initializing' | 'ready' | 'paying' | 'settling' | 'finishing' | 'displaying' | 'closing'
+
+export interface ContextContext {
+  name: string
+  stage: Stage
+  devicesAvailable: number
+  deviceId?: number
+  encryptionKey?: string
+  deviceState?: string
+  running?: Running
+  /** The payment's own request, answered when its result arrives (a cancel may run meanwhile). */
+  payment?: Running
+  phase: PaymentPhase
+  sessions: AnyActorRef[]
+  lastError?: ErrorValue
+  /** finish_payment's outcome, answered once the pinpad is back to idle (card removed). */
+  finishOutcome?: Outcome
+  /** A failed payment's result, answered once the pinpad is back to idle (card removed). */
+  paymentResult?: PaymentResult
+}
+
+export interface ContextInput {
+  name: string
+  devicesAvailable?: number
+}
+
+type RequestOf<C extends CommandName> = Extract<Request, { command: C }>
+
+const isCommand =
+  (...names: CommandName[]) =>
+  ({ event }: { event: ContextEvent }) =>
+    event.type === 'REQUEST' && names.includes(event.envelope.request.command)
+
+const error = (code: string, message: string): ErrorValue => ({ code, message })
+
+/** What the context allows in each situation, for "not allowed now" errors. */
+const ALLOWED: Record<string, CommandName[]> = {
+  idle: ['initialize', 'status', 'list_devices', 'close'],
+  ready: ['process_payment', 'display_message', 'status', 'list_devices', 'close'],
+  'ready:needs-finish': ['finish_payment', 'cancel', 'status', 'list_devices', 'close'],
+  'ready:failed': ['finish_payment', 'process_payment', 'display_message', 'status', 'list_devices', 'close'],
+}
+
+function replyFor(context: ContextContext, envelope: Envelope, outcome: Outcome): AnyEventObject {
+  const base = { id: envelope.id, context: context.name, command: envelope.request.command }
+  const reply: Reply = outcome.success
+    ? { ...base, success: true, ...(outcome.response !== undefined ? { response: outcome.response } : {}) }
+    : { ...base, success: false, error: outcome.error }
+  return { type: 'CONTEXT.REPLY', reply }
+}
+
+/** Refusal of a request: busy (naming what runs) or out of order (saying what is allowed now). */
+function refusal(context: ContextContext, command: CommandName): Outcome {
+  const runningCommand = context.running?.envelope.request.command ?? context.payment?.envelope.request.command
+  if (runningCommand) {
+    return { success: false, error: error('MPOS_ERR_CONTEXT_BUSY', `${command} refused: ${runningCommand} is running in context "${context.name}"`) }
+  }
+  return {
+    success: false,
+    error: error('MPOS_ERR_COMMAND_OUT_OF_ORDER', `${command} is not allowed now in context "${context.name}"; allowed: ${allowedNow(context).join(', ')}`),
+  }
+}
+
+export const contextMachine = setup({
+  types: {
+    context: {} as ContextContext,
+    events: {} as ContextEvent,
+    input: {} as ContextInput,
+  },
+  actors: { device: deviceMachine },
+  actions: {
+    attachSession: assign({
+      sessions: ({ context, event }) =>
+        event.type === 'REQUEST' && !context.sessions.includes(event.replyTo) ? [...context.sessions, event.replyTo] : context.sessions,
+    }),
+    detachSession: assign({
+      sessions: ({ context, event }) => (event.type === 'SESSION.CLOSED' ? context.sessions.filter((s) => s !== event.session) : context.sessions),
+    }),
+    startRunning: assign({
+      running: ({ event }) => (event.type === 'REQUEST' ? { envelope: event.envelope, replyTo: event.replyTo } : undefined),
+    }),
+    /** Answers the running request. */
+    finishRunning: enqueueActions(({ context, enqueue }, params: Outcome) => {
+      const r = context.running
+      if (!r) return
+      enqueue.sendTo(r.replyTo, replyFor(context, r.envelope, params))
+      enqueue.assign({ running: undefined })
+    }),
+    /** Answers the request in the event right away, without changing what runs. */
+    replyNow: enqueueActions(({ context, event, enqueue }, params: Outcome) => {
+      if (event.type === 'REQUEST') enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, params))
+    }),
+    replyStatus: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'REQUEST') return
+      enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, { success: true, response: statusOf(context) }))
+    }),
+    refuse: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'REQUEST') return
+      enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, refusal(context, event.envelope.request.command)))
+    }),
+    push: enqueueActions(({ context, enqueue }, event: PushEvent) => {
+      for (const s of context.sessions) enqueue.sendTo(s, { type: 'PUSH', event } as AnyEventObject)
+    }),
+    pushStatus: enqueueActions(({ context, enqueue, self }) => {
+      const s = statusOf(context)
+      const event: PushEvent = {
+        event: 'status',
+        context: context.name,
+        status: s.status,
+        ...(s.device_state ? { device_state: s.device_state } : {}),
+        ...(s.running_command ? { running_command: s.running_command } : {}),
+      }
+      for (const session of context.sessions) enqueue.sendTo(session, { type: 'PUSH', event } as AnyEventObject)
+    }),
+    claimDevice: enqueueActions(({ context, enqueue, system, self }) => {
+      const r = context.running!.envelope.request as RequestOf<'initialize'>
+      enqueue.sendTo(system.get('bridge'), {
+        type: 'CLAIM',
+        context: context.name,
+        replyTo: self,
+        ...(r.device_id !== undefined ? { deviceId: r.device_id } : {}),
+      } as AnyEventObject)
+    }),
+    releaseDevice: enqueueActions(({ context, enqueue, system }) => {
+      if (context.deviceId !== undefined) {
+        enqueue.sendTo(system.get('bridge'), { type: 'RELEASE', context: context.name, deviceId: context.deviceId } as AnyEventObject)
+      }
+      enqueue.assign({ deviceId: undefined, deviceState: undefined, encryptionKey: undefined, phase: 'none' })
+      enqueue.stopChild('device')
+    }),
+  },
+  guards: {
+    needsFinish: ({ context }) => context.phase === 'needs-finish',
+    lastPaymentFailed: ({ context }) => context.phase === 'failed',
+    paymentHasHash: ({ event }) => event.type === 'DEVICE.PAYMENT_RESULT' && event.result.card_hash !== undefined,
+    deviceSettled: ({ event }) => event.type === 'DEVICE.STATE' && (event.state === 'ready' || event.state === 'awaitingFinish'),
+    /** The last connection of a payment went away (documented policy: cancel unless another is attached). */
+    orphanedPayment: ({ context, event }) =>
+      event.type === 'SESSION.CLOSED' &&
+      context.payment !== undefined &&
+      context.payment.replyTo === event.session &&
+      context.sessions.every((s) => s === event.session),
+  },
+}).createMachine({
+  id: 'context',
+  context: ({ input }) => ({ name: input.name, stage: 'idle', devicesAvailable: input.devicesAvailable ?? 0, phase: 'none', sessions: [] }),
+  initial: 'idle',
+  on: {
+    // Defaults for every state; states handle what they allow first.
+    REQUEST: [
+      { guard: isCommand('status'), actions: ['attachSession', 'replyStatus'] },
+      {
+        guard: isCommand('initialize'),
+        actions: [
+          'attachSession',
+          { type: 'replyNow', params: ({ context }) => ({ success: false, error: error('MPOS_ERR_ALREADY_INITIALIZED', `Context "${context.name}" is already initialized`) }) },
+        ],
+      },
+      { actions: ['attachSession', 'refuse'] },
+    ],
+    'SESSION.CLOSED': [
+      { guard: 'orphanedPayment', actions: ['detachSession', enqueueActions(({ enqueue }) => enqueue.sendTo('device', { type: 'CANCEL' }))] },
+      { actions: 'detachSession' },
+    ],
+    'DEVICES.COUNT': { actions: assign({ devicesAvailable: ({ event }) => event.count }) },
+    'DEVICE.STATE': { actions: [assign({ deviceState: ({ event }) => event.state }), 'pushStatus'] },
+    'DEVICE.PROMPT': {
+      actions: {
+        type: 'push',
+        params: ({ context, event }) => ({
+          event: 'pinpad_message',
+          context: context.name,
+          message: event.message,
+          lines: [event.message.slice(0, 16).trimEnd(), event.message.slice(16).trimEnd()].filter(Boolean),
+        }),
+      },
+    },
+  },
+  states: {
+    idle: {
+      entry: [assign({ stage: 'idle' }), 'pushStatus'],
+      on: {
+        REQUEST: [
+          { guard: isCommand('initialize'), target: 'initializing', actions: ['attachSession', 'startRunning'] },
+          { guard: isCommand('close'), actions: ['attachSession', { type: 'replyNow', params: { success: true } }] },
+        ],
+        SHUTDOWN: {},
+      },
+    },
+
+    initializing: {
+      entry: [assign({ stage: 'initializing' }), 'pushStatus'],
+      initial: 'claiming',
+      states: {
+        claiming: {
+          entry: 'claimDevice',
+          on: {
+            'CLAIM.GRANTED': {
+              target: 'connecting',
+              actions: assign({
+                deviceId: ({ event }) => event.deviceId,
+                encryptionKey: ({ context }) => (context.running!.envelope.request as RequestOf<'initialize'>).encryption_key,
+              }),
+            },
+            'CLAIM.DENIED': {
+              target: '#context.idle',
+              actions: { type: 'finishRunning', params: ({ event }) => ({ success: false, error: event.error }) },
+            },
+          },
+        },
+        connecting: {
+          entry: enqueueActions(({ context, enqueue, self }) => {
+            const r = context.running!.envelope.request as RequestOf<'initialize'>
+            enqueue.spawnChild('device', { id: 'device', input: { deviceId: String(context.deviceId), owner: self } })
+            enqueue.sendTo('device', {
+              type: 'CONNECT',
+              encryptionKey: r.encryption_key,
+              ...(r.simple_initialize !== undefined ? { simpleInitialize: r.simple_initialize } : {}),
+              ...(r.timeout_milliseconds !== undefined ? { timeoutMs: r.timeout_milliseconds } : {}),
+              ...(r.baud_rate !== undefined ? { baudRate: r.baud_rate } : {}),
+            })
+          }),
+          on: {
+            'DEVICE.CONNECTED': {
+              target: '#context.initialized',
+              actions: [assign({ lastError: undefined }), { type: 'finishRunning', params: { success: true } }],
+            },
+            'DEVICE.CONNECT_FAILED': {
+              target: '#context.idle',
+              actions: [
+                assign({ lastError: ({ event }) => event.error }),
+                { type: 'finishRunning', params: ({ event }) => ({ success: false, error: event.error }) },
+                'releaseDevice',
+              ],
+            },
+          },
+        },
+      },
+      on: { SHUTDOWN: { target: 'closing' } },
+    },
+
+    initialized: {
+      initial: 'ready',
+      on: {
+        REQUEST: [{ guard: isCommand('close'), target: 'closing', actions: ['attachSession', 'startRunning'] }],
+        SHUTDOWN: 'closing',
+        'DEVICE.DISCONNECTED': {
+          target: 'idle',
+          actions: [
+            assign({ lastError: ({ event }) => error('MPOS_ERR_DEVICE_DISCONNECTED', `The pinpad was disconnected: ${event.reason}`) }),
+            enqueueActions(({ context, enqueue }) => {
+              const e = error('MPOS_ERR_DEVICE_DISCONNECTED', 'The pinpad was disconnected')
+              if (context.running) {
+                enqueue.sendTo(context.running.replyTo, replyFor(context, context.running.envelope, { success: false, error: e }))
+                enqueue.assign({ running: undefined })
+              }
+              if (context.payment) {
+                enqueue.sendTo(context.payment.replyTo, paymentReply(context, context.payment, context.paymentResult ?? { status: 'errored', error: e }))
+                enqueue.assign({ payment: undefined, paymentResult: undefined })
+              }
+            }),
+            'releaseDevice',
+          ],
+        },
+      },
+      states: {
+        ready: {
+          entry: [assign({ stage: 'ready' }), 'pushStatus'],
+          on: {
+            REQUEST: [
+              {
+                guard: ({ context, event }) => isCommand('process_payment')({ event }) && context.phase !== 'needs-finish',
+                target: 'paying',
+                actions: [
+                  'attachSession',
+                  assign({ payment: ({ event }) => (event.type === 'REQUEST' ? { envelope: event.envelope, replyTo: event.replyTo } : undefined) }),
+                  enqueueActions(({ event, enqueue }) => {
+                    if (event.type !== 'REQUEST') return
+                    const { command: _, ...payment } = event.envelope.request as RequestOf<'process_payment'>
+                    enqueue.sendTo('device', { type: 'PROCESS_PAYMENT', ...payment })
+                  }),
+                ],
+              },
+              {
+                guard: ({ context, event }) => isCommand('finish_payment')({ event }) && context.phase === 'needs-finish',
+                target: 'finishing',
+                actions: ['attachSession', 'startRunning'],
+              },
+              {
+                // finish_payment is obligatory, also after a failure (bridge-facts): nothing is left on the pinpad.
+                guard: ({ context, event }) => isCommand('finish_payment')({ event }) && context.phase === 'failed',
+                actions: ['attachSession', assign({ phase: 'none' }), { type: 'replyNow', params: { success: true } }],
+              },
+              {
+                guard: ({ context, event }) => isCommand('display_message')({ event }) && context.phase !== 'needs-finish',
+                target: 'displaying',
+                actions: ['attachSession', 'startRunning'],
+              },
+              {
+                // The payment will not be finished: let the pinpad go (card removal) and forget it.
+                guard: ({ context, event }) => isCommand('cancel')({ event }) && context.phase === 'needs-finish',
+                target: 'settling',
+                actions: [
+                  'attachSession',
+                  assign({ phase: 'none' }),
+                  enqueueActions(({ enqueue }) => enqueue.sendTo('device', { type: 'CANCEL' })),
+                  { type: 'replyNow', params: { success: true } },
+                ],
+              },
+              {
+                guard: isCommand('cancel'),
+                actions: ['attachSession', { type: 'replyNow', params: ({ context }) => ({ success: false, error: error('MPOS_ERR_NOTHING_TO_CANCEL', `Nothing runs in context "${context.name}"`) }) }],
+              },
+            ],
+          },
+        },
+
+        paying: {
+          entry: [assign({ stage: 'paying' }), 'pushStatus'],
+          on: {
+            'DEVICE.PAYMENT_RESULT': {
+              target: 'settling',
+              actions: enqueueActions(({ context, event, enqueue }) => {
+                const accepted = event.result.card_hash !== undefined
+                enqueue.assign({ phase: accepted ? 'needs-finish' : 'failed' })
+                const push: PushEvent = { event: 'payment_status', context: context.name, status: event.result.status }
+                for (const session of context.sessions) enqueue.sendTo(session, { type: 'PUSH', event: push } as AnyEventObject)
+                // A card hash is answered now; a failure once the pinpad is idle again (card removed),
+                // so that the next command finds it ready.
+                const p = context.payment
+                if (accepted && p) {
+                  enqueue.sendTo(p.replyTo, paymentReply(context, p, event.result))
+                  enqueue.assign({ payment: undefined })
+                } else {
+                  enqueue.assign({ paymentResult: event.result })
+                }
+              }),
+            },
+            REQUEST: [
+              {
+                guard: isCommand('cancel'),
+                actions: ['attachSession', enqueueActions(({ enqueue }) => enqueue.sendTo('device', { type: 'CANCEL' })), { type: 'replyNow', params: { success: true } }],
+              },
+            ],
+          },
+        },
+
+        /** The pinpad completes the last step (card removal, back to idle) before the next action. */
+        settling: {
+          entry: [assign({ stage: 'settling' }), 'pushStatus'],
+          on: {
+            'DEVICE.STATE': [
+              {
+                guard: 'deviceSettled',
+                target: 'ready',
+                actions: [
+                  assign({ deviceState: ({ event }) => event.state }),
+                  // finish_payment is answered once the pinpad is idle again (card removed, §3.3.14).
+                  enqueueActions(({ context, enqueue }) => {
+                    if (context.running) enqueue({ type: 'finishRunning', params: context.finishOutcome ?? { success: true } })
+                    if (context.payment && context.paymentResult) enqueue.sendTo(context.payment.replyTo, paymentReply(context, context.payment, context.paymentResult))
+                    enqueue.assign({ finishOutcome: undefined, paymentResult: undefined, payment: undefined })
+                  }),
+                ],
+              },
+              { actions: [assign({ deviceState: ({ event }) => event.state }), 'pushStatus'] },
+            ],
+            REQUEST: [
+              { guard: isCommand('status'), actions: ['attachSession', 'replyStatus'] },
+              { guard: isCommand('close'), target: '#context.closing', actions: ['attachSession', 'startRunning'] },
+              {
+                guard: ({ context, event }) => isCommand('finish_payment')({ event }) && context.phase === 'failed',
+                actions: ['attachSession', assign({ phase: 'none' }), { type: 'replyNow', params: { success: true } }],
+              },
+              {
+                guard: isCommand('cancel'),
+                actions: ['attachSession', enqueueActions(({ enqueue }) => enqueue.sendTo('device', { type: 'CANCEL' })), { type: 'replyNow', params: { success: true } }],
+              },
+              {
+                guard: ({ context }) => context.running === undefined && context.payment === undefined,
+                actions: [
+                  'attachSession',
+                  {
+                    type: 'replyNow',
+                    params: ({ context, event }) => ({
+                      success: false,
+                      error: error(
+                        'MPOS_ERR_CONTEXT_BUSY',
+                        `${event.type === 'REQUEST' ? event.envelope.request.command : 'command'} refused: the pinpad is still finishing the previous payment (${context.deviceState ?? 'busy'}): remove the card`,
+                      ),
+                    }),
+                  },
+                ],
+              },
+            ],
+          },
+        },
+
+        finishing: {
+          entry: [
+            assign({ stage: 'finishing' }),
+            'pushStatus',
+            enqueueActions(({ context, enqueue }) => {
+              const { command: _, ...finish } = context.running!.envelope.request as RequestOf<'finish_payment'>
+              enqueue.sendTo('device', { type: 'FINISH_PAYMENT', ...finish })
+            }),
+          ],
+          on: {
+            'DEVICE.FINISHED': {
+              target: 'settling',
+              actions: assign({
+                phase: 'none',
+                finishOutcome: ({ event }) => (event.error ? { success: false as const, error: event.error } : { success: true as const }),
+              }),
+            },
+          },
+        },
+
+        displaying: {
+          entry: [
+            assign({ stage: 'displaying' }),
+            'pushStatus',
+            enqueueActions(({ context, enqueue }) => {
+              const { message } = context.running!.envelope.request as RequestOf<'display_message'>
+              enqueue.sendTo('device', { type: 'DISPLAY_MESSAGE', message })
+            }),
+          ],
+          on: {
+            'DEVICE.DISPLAYED': {
+              target: 'ready',
+              actions: {
+                type: 'finishRunning',
+                params: ({ event }) => (event.error ? { success: false as const, error: event.error } : { success: true as const }),
+              },
+            },
+          },
+        },
+      },
+    },
+
+    closing: {
+      entry: [
+        assign({ stage: 'closing' }),
+        'pushStatus',
+        enqueueActions(({ enqueue }) => enqueue.sendTo('device', { type: 'CLOSE', message: 'OBRIGADO' })),
+      ],
+      on: {
+        'DEVICE.CLOSED': {
+          target: 'idle',
+          actions: [
+            { type: 'finishRunning', params: { success: true } },
+            enqueueActions(({ context, enqueue }) => {
+              if (context.payment && context.paymentResult) enqueue.sendTo(context.payment.replyTo, paymentReply(context, context.payment, context.paymentResult))
+              enqueue.assign({ payment: undefined, paymentResult: undefined })
+            }),
+            'releaseDevice',
+          ],
+        },
+        'DEVICE.PAYMENT_RESULT': {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const p = context.payment
+            if (p) enqueue.sendTo(p.replyTo, paymentReply(context, p, event.result))
+            enqueue.assign({ payment: undefined })
+          }),
+        },
+        'DEVICE.DISCONNECTED': {
+          target: 'idle',
+          actions: [{ type: 'finishRunning', params: { success: true } }, 'releaseDevice'],
+        },
+      },
+    },
+  },
+})
+
+export type ContextActor = ActorRefFrom<typeof contextMachine>
+
+/** process_payment's answer: success with the payment's status (accepted, rejected, errored, canceled). */
+function paymentReply(context: ContextContext, payment: Running, result: PaymentResult): AnyEventObject {
+  const { error: err, ...rest } = result
+  const response = { ...rest, ...(err && result.status !== 'accepted' ? { error: err.message, error_type: err.code } : {}) }
+  return replyFor(context, payment.envelope, { success: true, response })
+}
+
+export function statusOf(context: ContextContext): StatusResponse {
+  const status: StatusResponse['status'] = context.stage === 'idle' ? 'idle' : context.stage === 'ready' ? 'initialized' : 'in_use'
+  const running = context.running?.envelope.request.command ?? context.payment?.envelope.request.command
+  return {
+    status,
+    connected_device_id: context.stage === 'idle' ? null : (context.deviceId ?? null),
+    devices_available: context.devicesAvailable,
+    available_devices: context.devicesAvailable,
+    ...(context.deviceState ? { device_state: context.deviceState } : {}),
+    ...(running ? { running_command: running } : {}),
+    ...(context.lastError ? { last_error: context.lastError } : {}),
+  }
+}
+
+function allowedNow(context: ContextContext): CommandName[] {
+  if (context.stage === 'idle') return ALLOWED.idle!
+  if (context.stage === 'ready') {
+    if (context.phase === 'needs-finish') return ALLOWED['ready:needs-finish']!
+    if (context.phase === 'failed') return ALLOWED['ready:failed']!
+    return ALLOWED.ready!
+  }
+  return ['status', 'list_devices']
+}

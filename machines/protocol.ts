@@ -1,0 +1,54 @@
+/**
+ * The `/ws` protocol as values (websocket-protocol.md, bridge-facts.md): requests after
+ * validation, replies and server-pushed events. The server turns them into JSON.
+ */
+import type { Application, ErrorValue, FinishRequest, PaymentMethod, PaymentResult } from './types.js'
+
+export type Request =
+  | { command: 'list_devices' }
+  | {
+      command: 'initialize'
+      encryption_key: string
+      device_id?: number
+      baud_rate?: number
+      simple_initialize?: boolean
+      timeout_milliseconds?: number
+    }
+  | { command: 'status' }
+  | { command: 'display_message'; message: string }
+  | { command: 'process_payment'; amount: number; applications?: Application[]; magstripe_payment_method?: PaymentMethod }
+  | ({ command: 'finish_payment' } & FinishRequest)
+  | { command: 'close' }
+  | { command: 'cancel' }
+
+export type CommandName = Request['command']
+
+/** A request as it travels between actors: `id` is the bridge's own, the client's command_id stays in the session. */
+export interface Envelope {
+  id: string
+  context: string
+  request: Request
+}
+
+export interface StatusResponse {
+  status: 'idle' | 'initialized' | 'in_use'
+  connected_device_id: number | null
+  devices_available: number
+  /** Also under the name of the original's docs table. */
+  available_devices: number
+  /** Beyond the original: the device machine's state and what runs now. */
+  device_state?: string
+  running_command?: string
+  last_error?: ErrorValue
+}
+
+export type Reply =
+  | { id: string; context: string; command: CommandName; success: true; response?: unknown }
+  | { id: string; context: string; command: CommandName; success: false; error: ErrorValue; response?: PaymentResult }
+
+/** Server-pushed events (a message with an `event` field, which the original client emits). */
+export type PushEvent =
+  | { event: 'device_added' | 'device_removed'; device: { id: number; name: string; manufacturer: string } }
+  | { event: 'status'; context: string; status: StatusResponse['status']; device_state?: string; running_command?: string }
+  | { event: 'pinpad_message'; context: string; message: string; lines: string[] }
+  | { event: 'payment_status'; context: string; status: string }

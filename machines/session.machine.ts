@@ -1,0 +1,102 @@
+/**
+ * One actor per WebSocket connection. It holds what belongs to the connection: requests in
+ * flight by `command_id`, and the contexts it has used (to push their events to it and to tell
+ * them when the connection goes). The socket itself stays in src/: the `deliver` action sends.
+ *
+ * When the connection drops, each context used is told (SESSION.CLOSED). A payment started by
+ * this connection is then cancelled on the pinpad unless another connection is attached to its
+ * context (see the context machine's `orphanedPayment`).
+ */
+import { assign, enqueueActions, setup, type AnyEventObject } from 'xstate'
+import type { Envelope, PushEvent, Reply, Request } from './protocol.js'
+
+/** What goes out on the socket: a reply to one request, or a pushed event. */
+export type Outgoing =
+  | ({ kind: 'reply'; command_id?: string | number } & Reply)
+  | { kind: 'event'; event: PushEvent }
+
+export type SessionEvent =
+  | { type: 'CLIENT.REQUEST'; context: string; command_id?: string | number; request: Request }
+  | { type: 'CONTEXT.REPLY'; reply: Reply }
+  | { type: 'PUSH'; event: PushEvent }
+  | { type: 'DISCONNECT' }
+
+interface InFlight {
+  command_id?: string | number
+  context: string
+  command: Request['command']
+}
+
+export interface SessionContext {
+  sessionId: string
+  seq: number
+  inFlight: Record<string, InFlight>
+  contexts: string[]
+}
+
+export const sessionMachine = setup({
+  types: {
+    context: {} as SessionContext,
+    events: {} as SessionEvent,
+    input: {} as { sessionId: string },
+  },
+  actions: {
+    /** Provided by src/server: writes the message on this connection's socket. */
+    deliver: (_: unknown, _message: Outgoing) => {},
+  },
+}).createMachine({
+  id: 'session',
+  context: ({ input }) => ({ sessionId: input.sessionId, seq: 0, inFlight: {}, contexts: [] }),
+  initial: 'open',
+  states: {
+    open: {
+      on: {
+        'CLIENT.REQUEST': {
+          actions: enqueueActions(({ context, event, enqueue, system, self }) => {
+            const id = `${context.sessionId}.${context.seq + 1}`
+            const envelope: Envelope = { id, context: event.context, request: event.request }
+            enqueue.assign({
+              seq: context.seq + 1,
+              inFlight: {
+                ...context.inFlight,
+                [id]: { context: event.context, command: event.request.command, ...(event.command_id !== undefined ? { command_id: event.command_id } : {}) },
+              },
+              contexts: context.contexts.includes(event.context) ? context.contexts : [...context.contexts, event.context],
+            })
+            enqueue.sendTo(system.get('bridge'), { type: 'ROUTE', envelope, replyTo: self } as AnyEventObject)
+          }),
+        },
+        'CONTEXT.REPLY': {
+          actions: [
+            enqueueActions(({ context, event, enqueue }) => {
+              const pending = context.inFlight[event.reply.id]
+              if (!pending) return
+              enqueue({
+                type: 'deliver',
+                params: { kind: 'reply', ...event.reply, ...(pending.command_id !== undefined ? { command_id: pending.command_id } : {}) },
+              })
+            }),
+            assign({
+              inFlight: ({ context, event }) => {
+                const { [event.reply.id]: _, ...rest } = context.inFlight
+                return rest
+              },
+            }),
+          ],
+        },
+        PUSH: { actions: { type: 'deliver', params: ({ event }) => ({ kind: 'event', event: event.event }) } },
+        DISCONNECT: {
+          target: 'closed',
+          actions: enqueueActions(({ context, enqueue, system, self }) => {
+            for (const name of context.contexts) {
+              const ctx = system.get(`context:${name}`)
+              if (ctx) enqueue.sendTo(ctx, { type: 'SESSION.CLOSED', session: self } as AnyEventObject)
+            }
+            enqueue.sendTo(system.get('bridge'), { type: 'SESSION.CLOSED', sessionId: context.sessionId } as AnyEventObject)
+          }),
+        },
+      },
+    },
+    closed: { type: 'final' },
+  },
+})

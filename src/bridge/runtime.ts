@@ -1,0 +1,180 @@
+/**
+ * Wires the machines to the real world: the device registry (virtual pinpads, serial ports),
+ * the device actors over the ABECS stack, the acquirer, the card vault. The server talks to
+ * it with sessions; tests use it directly.
+ */
+import { createActor, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate'
+import { bridgeMachine, type DeviceListEntry } from '../../machines/bridge.machine.js'
+import { contextMachine } from '../../machines/context.machine.js'
+import { deviceMachine } from '../../machines/device.machine.js'
+import { sessionMachine, type Outgoing } from '../../machines/session.machine.js'
+import type { Request } from '../../machines/protocol.js'
+import { DeviceRegistry, type DeviceEntry } from '../devices/registry.js'
+import { VirtualDevice } from '../devices/virtual-device.js'
+import { SerialDiscovery } from '../transport/discovery.js'
+import { VirtualPinpad, type VirtualPinpadOptions } from '../simulator/virtual-pinpad.js'
+import { factoryTables } from '../simulator/defaults.js'
+import { CardVault } from '../card/vault.js'
+import { AcquirerClient } from '../acquirer/client.js'
+import { TablesStore } from '../tables/store.js'
+import { createDeviceActors } from '../pinpad/device-actors.js'
+import type { LinkTimings } from '../abecs/link.js'
+import { silentLogger, type Logger } from '../log.js'
+import { sanitize } from './sanitize.js'
+
+export interface RuntimeOptions {
+  dataDir: string
+  /** Base URL of the acquirer API (the embedded sandbox by default, see src/server). */
+  apiUrl: string
+  /** How many virtual pinpads to offer (0 = none, `--no-simulator`). */
+  virtualPinpads?: number
+  simulator?: VirtualPinpadOptions
+  /** Serial ports to list even when discovery does not find them. */
+  serialPaths?: string[]
+  /** Poll the OS for serial ports (off in most tests). */
+  discovery?: boolean
+  logger?: Logger
+  linkTimings?: Partial<LinkTimings>
+  /** Called with every machine event, sanitized (live inspection in development). */
+  inspect?: (event: { actor: string; type: string; snapshot?: unknown; event?: unknown }) => void
+}
+
+type Deliver = (message: Outgoing) => void
+
+export class BridgeRuntime {
+  readonly registry: DeviceRegistry
+  readonly vault = new CardVault()
+  readonly acquirer: AcquirerClient
+  readonly tablesStore: TablesStore
+  readonly virtualPinpads: VirtualPinpad[] = []
+  readonly root: Actor<typeof bridgeMachine>
+  readonly logger: Logger
+  readonly #deliverers = new Map<string, Deliver>()
+  readonly #connections: ReturnType<typeof createDeviceActors>['connections']
+  #sessionSeq = 0
+
+  constructor(readonly options: RuntimeOptions) {
+    this.logger = options.logger ?? silentLogger
+    const virtual: VirtualDevice[] = []
+    for (let i = 1; i <= (options.virtualPinpads ?? 1); i++) {
+      const pinpad = new VirtualPinpad({
+        tables: factoryTables(),
+        ...options.simulator,
+        identity: { serialNumber: `VPP${String(i).padStart(13, '0')}`, ...options.simulator?.identity },
+      })
+      this.virtualPinpads.push(pinpad)
+      virtual.push(new VirtualDevice(pinpad, `virtual:${i}`))
+    }
+    const discovery =
+      options.discovery || options.serialPaths?.length
+        ? new SerialDiscovery({
+            configuredPaths: options.serialPaths ?? [],
+            ...(options.discovery ? {} : { lister: null, fallback: null }),
+            onWarning: (message) => this.logger.warn({ message }, 'serial discovery'),
+          })
+        : undefined
+    this.registry = new DeviceRegistry({ virtual, ...(discovery ? { discovery } : {}) })
+    this.acquirer = new AcquirerClient({ baseUrl: options.apiUrl, logger: this.logger })
+    this.tablesStore = new TablesStore(options.dataDir, { logger: this.logger })
+    const { actors, connections } = createDeviceActors({
+      registry: this.registry,
+      vault: this.vault,
+      acquirer: this.acquirer,
+      tablesStore: this.tablesStore,
+      logger: this.logger,
+      ...(options.linkTimings ? { linkTimings: options.linkTimings } : {}),
+    })
+    this.#connections = connections
+    const machine = bridgeMachine.provide({
+      actors: {
+        context: contextMachine.provide({ actors: { device: deviceMachine.provide({ actors }) } }),
+        session: sessionMachine.provide({
+          actions: {
+            deliver: ({ context }, message) => this.#deliverers.get((context as { sessionId: string }).sessionId)?.(message as Outgoing),
+          },
+        }),
+      },
+    })
+    const inspect = options.inspect
+    this.root = createActor(machine, {
+      systemId: 'bridge',
+      ...(inspect ? { inspect: (e: InspectionEvent) => inspectEvent(e, inspect) } : {}),
+    })
+    this.registry.on('added', (d) => this.#devicesChanged([d], []))
+    this.registry.on('removed', (d) => this.#devicesChanged([], [d]))
+  }
+
+  async start(): Promise<void> {
+    this.root.start()
+    this.#devicesChanged([], [])
+    await this.registry.start()
+  }
+
+  /** Opens a session (one per WebSocket connection); `deliver` writes to its socket. */
+  openSession(deliver: Deliver): { id: string; send: (context: string, request: Request, commandId?: string | number) => void; close: () => void } {
+    const id = String(++this.#sessionSeq)
+    this.#deliverers.set(id, deliver)
+    this.root.send({ type: 'SESSION.OPEN', sessionId: id })
+    const ref = () => this.root.system.get(`session:${id}`) as AnyActorRef | undefined
+    return {
+      id,
+      send: (context, request, commandId) =>
+        ref()?.send({ type: 'CLIENT.REQUEST', context, request, ...(commandId !== undefined ? { command_id: commandId } : {}) }),
+      close: () => {
+        ref()?.send({ type: 'DISCONNECT' })
+        this.#deliverers.delete(id)
+      },
+    }
+  }
+
+  get sessionCount(): number {
+    return this.#deliverers.size
+  }
+
+  /** Contexts with their machine state and device, sanitized (for /status). */
+  contexts(): Array<{ name: string; state: unknown; device_id: number | null; device_state?: string }> {
+    const snapshot = this.root.getSnapshot()
+    return snapshot.context.contexts.map((name) => {
+      const ref = this.root.system.get(`context:${name}`) as AnyActorRef | undefined
+      const s = ref?.getSnapshot() as { value: unknown; context: { deviceId?: number; deviceState?: string } } | undefined
+      return {
+        name,
+        state: sanitize(s?.value),
+        device_id: s?.context.deviceId ?? null,
+        ...(s?.context.deviceState ? { device_state: s.context.deviceState } : {}),
+      }
+    })
+  }
+
+  devices(): DeviceEntry[] {
+    return this.registry.list()
+  }
+
+  /**
+   * Graceful shutdown: every context cancels what runs and closes its pinpad (CLO), then the
+   * ports are released. Waits at most `timeoutMs`.
+   */
+  async shutdown(timeoutMs = 4000): Promise<void> {
+    this.root.send({ type: 'SHUTDOWN' })
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline && this.contexts().some((c) => c.state !== 'idle')) await new Promise((r) => setTimeout(r, 25))
+    await this.#connections.closeAll()
+    await this.registry.stop()
+    this.root.stop()
+  }
+
+  #devicesChanged(added: DeviceEntry[], removed: DeviceEntry[]): void {
+    const toEntry = (d: DeviceEntry): DeviceListEntry => ({ id: d.id, name: d.name, manufacturer: d.manufacturer, kind: d.kind, path: d.path })
+    this.root.send({ type: 'DEVICES.CHANGED', devices: this.registry.list().map(toEntry), added: added.map(toEntry), removed: removed.map(toEntry) })
+  }
+}
+
+function inspectEvent(e: InspectionEvent, sink: NonNullable<RuntimeOptions['inspect']>): void {
+  if (e.type !== '@xstate.snapshot' && e.type !== '@xstate.event') return
+  sink({
+    actor: (e.actorRef as AnyActorRef).id,
+    type: e.type,
+    ...('snapshot' in e ? { snapshot: sanitize({ value: (e.snapshot as { value?: unknown }).value, context: (e.snapshot as { context?: unknown }).context }) } : {}),
+    ...(e.type === '@xstate.event' ? { event: sanitize(e.event) } : {}),
+  })
+}
