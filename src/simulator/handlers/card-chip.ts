@@ -15,6 +15,8 @@ interface ChipParams {
   cashback: number
   exceptionList: boolean
   floorLimit?: number
+  /** GOC_CONNECT "1" / SPE_GOXOPT "x1xxx": the card may not be asked for a TC (§6.8.4.1, §6.9.3.1). */
+  noOffline: boolean
   pinMethod: string
   keyIndex: number
   pinMessage: string
@@ -89,11 +91,27 @@ async function processChip(ctx: HandlerContext, s: CardSession, p: ChipParams): 
     emv.recordCvm(cvm)
   }
   const decision: FirstAcDecision =
-    s.outcome.pinpad === 'card-declines' || emv.pinBlockedNow ? 'decline' : emv.recommendedDecision()
+    s.outcome.pinpad === 'card-declines' || emv.pinBlockedNow ? 'decline' : terminalActionAnalysis(s, p.noOffline)
   emv.firstGenerateAc(decision)
   s.firstAc = decision
   result.decision = decision
   return result
+}
+
+/**
+ * Terminal Action Analysis (§6.8.4.1, §6.9.3.1), simplified: what TAC-Denial usually catches
+ * declines; for a contact chip, a TVR bit in the AID record's T1_TACONL — or the host forbidding
+ * offline approval — goes online, and anything else is approved offline (TC). With the table's
+ * floor limit (0 by default) every amount exceeds it and goes online; a floor limit from the host
+ * (SPE_TRMPAR, GOC_RISKMAN) makes offline approval possible. A tap always goes online here.
+ */
+function terminalActionAnalysis(s: CardSession, noOffline: boolean): FirstAcDecision {
+  const emv = s.emv!
+  if (emv.recommendedDecision() === 'decline') return 'decline'
+  if (noOffline || s.kind !== 'chip' || !s.aid) return 'online'
+  const tacOnline = Buffer.from(s.aid.T1_TACONL, 'hex')
+  const tvr = emv.get('95') ?? Buffer.alloc(5)
+  return tvr.some((b, i) => (b & tacOnline[i]!) !== 0) ? 'online' : 'offline-approve'
 }
 
 /** §6.8.5/§6.9.4: the second GENERATE AC (contact chip) or the echo of the decision (contactless). */
@@ -137,6 +155,7 @@ export const cardChipHandlers: HandlerTable = {
       cashback: p.GOC_CASHBACK,
       exceptionList: p.GOC_EXCLIST === '1',
       ...(p.GOC_RISKMAN === '1' ? { floorLimit: parseInt(p.GOC_FLRLIMIT, 16) } : {}),
+      noOffline: p.GOC_CONNECT === '1',
       pinMethod: p.GOC_METHOD,
       keyIndex: p.GOC_KEYIDX,
       pinMessage: s.aid?.TAB_ACQ === 2 && p.GOC_ACQPR ? p.GOC_ACQPR : 'DIGITE A SENHA',
@@ -167,6 +186,7 @@ export const cardChipHandlers: HandlerTable = {
       cashback: p.SPE_CASHBACK ?? 0,
       exceptionList: p.SPE_GOXOPT?.[0] === '1',
       ...(floorLimit !== undefined ? { floorLimit } : {}),
+      noOffline: p.SPE_GOXOPT?.[1] === '1',
       pinMethod: p.SPE_MTHDPIN!,
       keyIndex: p.SPE_KEYIDX!,
       pinMessage: p.SPE_DSPMSG ?? 'DIGITE A SENHA',
