@@ -18,7 +18,7 @@ import { CardVault } from '../card/vault.js'
 import { AcquirerClient } from '../acquirer/client.js'
 import { TablesStore } from '../tables/store.js'
 import { createDeviceActors } from '../pinpad/device-actors.js'
-import type { LinkTimings } from '../abecs/link.js'
+import type { LinkTimings, LinkTrace } from '../abecs/link.js'
 import { silentLogger, type Logger } from '../log.js'
 import { sanitize } from './sanitize.js'
 
@@ -33,8 +33,11 @@ export interface RuntimeOptions {
   serialPaths?: string[]
   /** Poll the OS for serial ports (off in most tests). */
   discovery?: boolean
+  /** Baud rate for serial pinpads when initialize gives none. */
+  baudRate?: number
   logger?: Logger
   linkTimings?: Partial<LinkTimings>
+  onLinkTrace?: (deviceId: string, trace: LinkTrace) => void
   /** Called with every machine event, sanitized (live inspection in development). */
   inspect?: (event: { actor: string; type: string; snapshot?: unknown; event?: unknown }) => void
 }
@@ -73,7 +76,11 @@ export class BridgeRuntime {
             onWarning: (message) => this.logger.warn({ message }, 'serial discovery'),
           })
         : undefined
-    this.registry = new DeviceRegistry({ virtual, ...(discovery ? { discovery } : {}) })
+    this.registry = new DeviceRegistry({
+      virtual,
+      ...(discovery ? { discovery } : {}),
+      ...(options.baudRate ? { defaultBaudRate: options.baudRate } : {}),
+    })
     this.acquirer = new AcquirerClient({ baseUrl: options.apiUrl, logger: this.logger })
     this.tablesStore = new TablesStore(options.dataDir, { logger: this.logger })
     const { actors, connections } = createDeviceActors({
@@ -83,6 +90,7 @@ export class BridgeRuntime {
       tablesStore: this.tablesStore,
       logger: this.logger,
       ...(options.linkTimings ? { linkTimings: options.linkTimings } : {}),
+      ...(options.onLinkTrace ? { onLinkTrace: options.onLinkTrace } : {}),
     })
     this.#connections = connections
     const machine = bridgeMachine.provide({

@@ -3,8 +3,10 @@ import { commandHelp, parseCommandArgs, type Command } from './command.js'
 import { devicesCommand } from './commands/devices.js'
 import { probeCommand } from './commands/probe.js'
 import { simulateCommand } from './commands/simulate.js'
+import { serveCommand } from './commands/serve.js'
+import { decryptCommand } from './commands/decrypt.js'
 
-const COMMANDS: Command[] = [devicesCommand, probeCommand, simulateCommand]
+const COMMANDS: Command[] = [serveCommand, devicesCommand, probeCommand, simulateCommand, decryptCommand]
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2

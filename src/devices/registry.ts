@@ -29,11 +29,19 @@ export class DeviceRegistry extends EventEmitter<{ added: [DeviceEntry]; removed
   #nextId = 1
   readonly #discovery: SerialDiscovery | undefined
   readonly #open: (path: string, options: OpenOptions) => Promise<ByteStream>
+  readonly #defaultBaudRate: number | undefined
 
   constructor(
-    options: { discovery?: SerialDiscovery; virtual?: VirtualDevice[]; openSerial?: (path: string, options: OpenOptions) => Promise<ByteStream> } = {},
+    options: {
+      discovery?: SerialDiscovery
+      virtual?: VirtualDevice[]
+      openSerial?: (path: string, options: OpenOptions) => Promise<ByteStream>
+      /** Baud rate of serial ports when initialize does not say (`--baud`). */
+      defaultBaudRate?: number
+    } = {},
   ) {
     super()
+    this.#defaultBaudRate = options.defaultBaudRate
     this.#discovery = options.discovery
     this.#open = options.openSerial ?? openSerialPort
     for (const v of options.virtual ?? []) this.addVirtual(v)
@@ -74,7 +82,8 @@ export class DeviceRegistry extends EventEmitter<{ added: [DeviceEntry]; removed
     if (!entry) throw new DeviceNotFoundError(String(id))
     const virtual = this.#virtual.get(id)
     if (virtual) return virtual.connect()
-    return this.#open(entry.path, options)
+    const baudRate = options.baudRate ?? this.#defaultBaudRate
+    return this.#open(entry.path, baudRate ? { baudRate } : {})
   }
 
   addVirtual(device: VirtualDevice): DeviceEntry {

@@ -6,7 +6,7 @@
 import { fromCallback, fromPromise } from 'xstate'
 import type { DeviceEvent, FinishInput, HashInput, LinkInput, MessageInput, OpenInput, ReadCardInput, CardInput, SyncInput } from '../../machines/device.machine.js'
 import type { PinpadIdentity, ReadCardOutput } from '../../machines/types.js'
-import { HostLink, type LinkTimings } from '../abecs/link.js'
+import { HostLink, type LinkTimings, type LinkTrace } from '../abecs/link.js'
 import { PinpadClient } from '../abecs/client.js'
 import { PinpadStatusError, LinkCancelledError } from '../errors.js'
 import { ST } from '../abecs/return-codes.js'
@@ -36,6 +36,8 @@ export interface DeviceActorDeps {
   idleMessage?: string
   /** Link timings (tests shorten them). */
   linkTimings?: Partial<LinkTimings>
+  /** Every link trace (ids, sizes, NAKs, bad answers — never packet contents), for metrics. */
+  onLinkTrace?: (deviceId: string, trace: LinkTrace) => void
   now?: () => Date
 }
 
@@ -72,7 +74,10 @@ export function createDeviceActors(deps: DeviceActorDeps) {
         }
         const link = new HostLink(stream, timings)
         const client = new PinpadClient(link)
-        link.on('trace', (e) => deps.logger.trace({ device: input.deviceId, ...e }, 'link'))
+        link.on('trace', (e) => {
+          deps.logger.trace({ device: input.deviceId, ...e }, 'link')
+          deps.onLinkTrace?.(input.deviceId, e)
+        })
         const timer = budget ? setTimeout(() => void link.close(), budget) : undefined
         try {
           const identity = await identifyPinpad(client, { signal })

@@ -1,0 +1,72 @@
+/** `mpos-bridge serve`: the bridge itself (`npm start`). */
+import { mkdir } from 'node:fs/promises'
+import { createBridgeServer } from '../../server/app.js'
+import { createLogger } from '../../log.js'
+import { defaultDataDir } from '../data-dir.js'
+import { UsageError } from '../errors.js'
+import type { Command } from '../command.js'
+import pkg from '../../../package.json' with { type: 'json' }
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'Run the bridge: /ws for the point-of-sale page, HTTP probes, the virtual pinpad and the sandbox acquirer.',
+  options: {
+    host: { type: 'string', value: 'HOST', default: '127.0.0.1', env: 'MPOS_BRIDGE_HOST', description: 'Address to listen on (loopback only, unless you mean it)' },
+    port: { type: 'string', value: 'PORT', default: '2000', env: 'MPOS_BRIDGE_PORT', description: 'TCP port' },
+    serial: { type: 'string', multiple: true, value: 'PATH', env: 'MPOS_BRIDGE_SERIAL', description: 'A serial port to offer as a device even if discovery misses it' },
+    baud: { type: 'string', value: 'N', default: '19200', env: 'MPOS_BRIDGE_BAUD', description: 'Baud rate of serial pinpads' },
+    'no-simulator': { type: 'boolean', env: 'MPOS_BRIDGE_NO_SIMULATOR', description: 'Do not offer the built-in virtual pinpad' },
+    'no-discovery': { type: 'boolean', env: 'MPOS_BRIDGE_NO_DISCOVERY', description: 'Do not poll the OS for serial ports' },
+    'api-url': { type: 'string', value: 'URL', env: 'MPOS_BRIDGE_API_URL', description: 'Acquirer API base URL (default: the embedded sandbox, /sandbox/1 on this server)' },
+    'data-dir': { type: 'string', value: 'DIR', env: 'MPOS_BRIDGE_DATA_DIR', description: `Where EMV tables and sandbox keys live (default ${defaultDataDir()})` },
+    'allowed-origin': { type: 'string', multiple: true, value: 'ORIGIN', env: 'MPOS_BRIDGE_ALLOWED_ORIGIN', description: 'A web origin allowed to connect, e.g. https://pos.example.com or http://*.shop.local:* (local origins always are)' },
+    'log-level': { type: 'string', value: 'LEVEL', default: 'info', env: 'MPOS_BRIDGE_LOG_LEVEL', description: LEVELS.join(', ') },
+  },
+  async run(values) {
+    const port = Number(values.port)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('serve', `--port must be 0–65535, got ${values.port}`)
+    const baud = Number(values.baud)
+    if (!Number.isInteger(baud) || baud <= 0) throw new UsageError('serve', `--baud must be a positive integer, got ${values.baud}`)
+    const level = values['log-level'] as string
+    if (!LEVELS.includes(level)) throw new UsageError('serve', `--log-level must be one of ${LEVELS.join(', ')}`)
+    const apiUrl = values['api-url'] as string | undefined
+    if (apiUrl) {
+      try {
+        new URL(apiUrl)
+      } catch {
+        throw new UsageError('serve', `--api-url is not a URL: ${apiUrl}`)
+      }
+    }
+    const dataDir = (values['data-dir'] as string | undefined) ?? defaultDataDir()
+    await mkdir(dataDir, { recursive: true, mode: 0o700 })
+    const logger = createLogger({ level: level as 'info' })
+    const server = await createBridgeServer({
+      host: values.host as string,
+      port,
+      dataDir,
+      ...(apiUrl ? { apiUrl: apiUrl.replace(/\/+$/, '') } : {}),
+      allowedOrigins: (values['allowed-origin'] as string[] | undefined) ?? [],
+      serialPaths: (values.serial as string[] | undefined) ?? [],
+      simulator: !values['no-simulator'],
+      discovery: !values['no-discovery'],
+      logger,
+      runtime: { baudRate: baud },
+      version: pkg.version,
+    })
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'))
+      process.once('SIGTERM', () => resolve('SIGTERM'))
+    })
+    logger.info({ signal }, 'shutting down')
+    const forced = setTimeout(() => {
+      logger.error('shutdown took too long; exiting')
+      process.exit(1)
+    }, 8000)
+    forced.unref()
+    await server.close()
+    logger.info('stopped')
+    return 0
+  },
+}

@@ -1,0 +1,70 @@
+/** HTTP probes: /health (liveness), /ready (readiness), /status (JSON), /metrics (Prometheus). */
+import type { FastifyInstance } from 'fastify'
+import type { BridgeRuntime } from '../bridge/runtime.js'
+import type { BridgeMetrics } from './metrics.js'
+
+export interface ProbeDeps {
+  /** Created once the server listens (the sandbox URL depends on the port). */
+  runtime: () => BridgeRuntime | undefined
+  metrics: BridgeMetrics
+  apiUrl: () => string
+  sandbox: boolean
+  version: string
+  sessions: () => number
+}
+
+const started = Date.now()
+
+export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
+  const { metrics } = deps
+  const runtime = () => {
+    const rt = deps.runtime()
+    if (!rt) throw Object.assign(new Error('The bridge is starting'), { statusCode: 503 })
+    return rt
+  }
+  let acquirerCheck: { at: number; reachable: boolean; detail: string } | undefined
+
+  /** Any HTTP answer means reachable (even 401/404); checked at most every 10 s. */
+  async function acquirer(): Promise<{ reachable: boolean; detail: string }> {
+    if (acquirerCheck && Date.now() - acquirerCheck.at < 10_000) return acquirerCheck
+    let result: { reachable: boolean; detail: string }
+    try {
+      const res = await fetch(`${deps.apiUrl()}/transactions/card_hash_key`, { method: 'GET', signal: AbortSignal.timeout(2000), redirect: 'manual' })
+      result = { reachable: true, detail: `HTTP ${res.status}` }
+    } catch (err) {
+      result = { reachable: false, detail: (err as Error).name === 'TimeoutError' ? 'timeout' : (err as Error).message }
+    }
+    acquirerCheck = { at: Date.now(), ...result }
+    return result
+  }
+
+  app.get('/health', async () => ({ status: 'ok' }))
+
+  app.get('/ready', async (_req, reply) => {
+    const acq = await acquirer()
+    const rt = runtime()
+    const discovery = rt.registry.discoveryRunning ? 'running' : 'off'
+    // Ready means it can take a payment: a device to use and an acquirer to make the card hash with.
+    const ready = rt.devices().length > 0 && acq.reachable
+    reply.code(ready ? 200 : 503)
+    return {
+      ready,
+      devices: rt.devices().length,
+      discovery,
+      acquirer: { url: deps.sandbox ? 'embedded sandbox' : deps.apiUrl(), reachable: acq.reachable, detail: acq.detail },
+    }
+  })
+
+  app.get('/status', async () => ({
+    version: deps.version,
+    uptime_seconds: Math.round((Date.now() - started) / 1000),
+    connections: deps.sessions(),
+    devices: runtime().devices(),
+    contexts: runtime().contexts(),
+  }))
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType)
+    return metrics.registry.metrics()
+  })
+}
