@@ -212,14 +212,18 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
     }
 
     const deadlineMs = options.timeoutMs ?? (options.blocking ? t.blockingTimeoutMs : t.responseTimeoutMs)
-    const deadline = Date.now() + deadlineMs
+    let deadline = Date.now() + deadlineMs
     let naks = 0
     for (;;) {
       const event = await this.#next(deadline - Date.now(), signal)
       if (event === 'aborted') return this.#cancelled(command)
       if (event === 'timeout') {
-        // A response already arriving is given its inter-byte time, not cut at the deadline.
-        if (this.#decoder.inFrame) continue
+        // A response already arriving is given its inter-byte time, not cut at the deadline (the
+        // decoder ends it on a 2 s gap). Waiting afresh, not at once: the bytes must get to arrive.
+        if (this.#decoder.inFrame) {
+          deadline = Date.now() + t.interByteTimeoutMs
+          continue
+        }
         throw new LinkResponseTimeoutError(command, deadlineMs)
       }
       if (event.type === 'frame') {
@@ -247,6 +251,8 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
         const quiet = await this.#silence(signal)
         if (quiet === 'aborted') return this.#cancelled(command)
         this.#stream.write(Buffer.of(NAK))
+        // §2.2.3: after the NAK the host waits for the response again, with a fresh deadline.
+        deadline = Date.now() + deadlineMs
       }
       // Stray ACK/NAK/EOT/CAN and noise while waiting for a response mean nothing here.
     }

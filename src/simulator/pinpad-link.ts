@@ -8,6 +8,9 @@ import { ACK, CAN, EOT, MAX_ABECS_DATA, NAK } from '../abecs/control.js'
 import { encodeFrame, FrameDecoder, type FrameEvent } from '../abecs/frame.js'
 import type { ByteStream } from '../transport/byte-stream.js'
 
+/** Paced bytes leave in pieces of this size (32 bytes ≈ 17 ms at 19200 baud). */
+const PACE_CHUNK = 32
+
 export interface PinpadLinkOptions {
   /** Inter-byte timeout inside a packet (2 s in 2.12, 1.5 s in 2.20). */
   interByteTimeoutMs?: number
@@ -56,6 +59,8 @@ export class PinpadLink {
   #nakTimer: NodeJS.Timeout | undefined
   #running: { abort: AbortController; done: Promise<void> } | undefined
   #writeChain: Promise<void> = Promise.resolve()
+  /** When the paced wire has sent everything written so far. */
+  #wireFreeAt = 0
   #unsubscribe: Array<() => void>
   #listeners = new Set<(e: PinpadLinkEvent) => void>()
 
@@ -195,7 +200,10 @@ export class PinpadLink {
     this.#write(frame)
   }
 
-  /** Writes in order; with pacing, each write takes the time the wire would. */
+  /**
+   * Writes in order; with pacing, each write takes the time the wire would, its bytes leaving in
+   * small pieces as from a UART (a long answer starts arriving at once, as on a real line).
+   */
   #write(bytes: Buffer): void {
     if (this.faults.stalled || this.#stream.closed) return
     if (!this.#bytesPerMs) {
@@ -203,8 +211,14 @@ export class PinpadLink {
       return
     }
     this.#writeChain = this.#writeChain.then(async () => {
-      await new Promise((r) => setTimeout(r, bytes.length / this.#bytesPerMs))
-      if (!this.#stream.closed) this.#stream.write(bytes)
+      for (let i = 0; i < bytes.length; i += PACE_CHUNK) {
+        const piece = bytes.subarray(i, i + PACE_CHUNK)
+        // Against a wire clock, so timer rounding does not add up over a long answer.
+        this.#wireFreeAt = Math.max(Date.now(), this.#wireFreeAt) + piece.length / this.#bytesPerMs
+        await new Promise((r) => setTimeout(r, Math.max(0, Math.ceil(this.#wireFreeAt - Date.now()))))
+        if (this.#stream.closed) return
+        this.#stream.write(piece)
+      }
     })
   }
 }

@@ -86,6 +86,19 @@ export function linkSuite(t: Test, makePair: () => Promise<Pair>) {
     await t.rejects(answer, { code: 'MPOS_ERR_LINK_RESPONSE_TIMEOUT' })
   })
 
+  t.test('an answer still arriving at the deadline is given its inter-byte time, not cut', async (t) => {
+    const { link, pad } = await setup(t)
+    const answer = link.exchange('GIN', Buffer.from('GIN00200'))
+    await pad.nextPacket()
+    pad.ack()
+    const frame = encodeFrame(Buffer.from('GIN000010ABCDEFGHIJ'))
+    await new Promise((r) => setTimeout(r, FAST.responseTimeoutMs - 100))
+    pad.write(frame.subarray(0, 8)) // starts before the deadline…
+    await new Promise((r) => setTimeout(r, 200))
+    pad.write(frame.subarray(8)) // …ends after it, with gaps shorter than the inter-byte timeout
+    t.same(await answer, Buffer.from('GIN000010ABCDEFGHIJ'))
+  })
+
   t.test('a blocking command waits past the non-blocking deadline', async (t) => {
     const { link, pad } = await setup(t)
     const answer = link.exchange('RMC', Buffer.from('RMC032' + ' '.repeat(32)), { blocking: true })

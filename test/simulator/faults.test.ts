@@ -1,0 +1,153 @@
+/**
+ * The virtual pinpad's fault controls (`pad.faults`) and wire pacing, each shown through the host
+ * stack's reaction (HostLink + PinpadClient, §2.2.2): timeouts, NAK resends, corrupted answers,
+ * noise, and answers as slow as a 19200-baud wire.
+ */
+import t, { type Test } from 'tap'
+import { HostLink, type LinkTrace } from '../../src/abecs/link.js'
+import { PinpadClient } from '../../src/abecs/client.js'
+import { memoryPair } from '../../src/transport/byte-stream.js'
+import { encodeFrame } from '../../src/abecs/frame.js'
+import { VirtualPinpad, type VirtualPinpadOptions } from '../../src/simulator/virtual-pinpad.js'
+import type { PinpadLinkEvent } from '../../src/simulator/pinpad-link.js'
+
+const HOST = { ackTimeoutMs: 300, responseTimeoutMs: 500, silenceMs: 60, cancelTimeoutMs: 300 }
+
+function setup(t: Test, options: VirtualPinpadOptions = {}) {
+  const [hostEnd, pinpadEnd] = memoryPair()
+  // The pinpad NAKs a bad packet after its own silence; keep it inside the host's 300 ms ACK wait.
+  const pad = new VirtualPinpad({ link: { silenceMs: 50 }, cardholder: { autoCard: null }, ...options })
+  pad.attach(pinpadEnd)
+  const link = new HostLink(hostEnd, HOST)
+  const traces: LinkTrace[] = []
+  const events: PinpadLinkEvent[] = []
+  link.on('trace', (e) => traces.push(e))
+  pad.onLinkEvent((e) => events.push(e))
+  t.teardown(async () => {
+    pad.detach()
+    await link.close()
+  })
+  return { pad, link, client: new PinpadClient(link), traces, events }
+}
+
+const count = <T extends { type: string }>(list: T[], type: string) => list.filter((e) => e.type === type).length
+
+t.test('stalled: nothing comes back, MPOS_ERR_LINK_ACK_TIMEOUT; unstalled, it answers again', async (t) => {
+  const { pad, client, traces } = setup(t)
+  pad.faults.stalled = true
+  const started = Date.now()
+  await t.rejects(client.call('OPN', {}), { code: 'MPOS_ERR_LINK_ACK_TIMEOUT', message: /OPN/ })
+  t.ok(Date.now() - started >= HOST.ackTimeoutMs - 10, 'after the ACK wait')
+  t.equal(count(traces, 'send'), 1, 'a command nobody ACKs is not resent')
+  pad.faults.stalled = false
+  t.same(await client.call('OPN', {}), {})
+})
+
+t.test('nakNext = 1: the host resends the same packet and succeeds', async (t) => {
+  const { pad, client, traces, events } = setup(t)
+  pad.faults.nakNext = 1
+  const gin = await client.call('GIN', { GIN_ACQIDX: '00' })
+  t.match(gin, { GIN_MNAME: 'GERTEC' })
+  t.same(
+    traces.filter((e) => e.type === 'send' || e.type === 'nak' || e.type === 'ack').map((e) => e.type),
+    ['send', 'nak', 'send', 'ack'],
+  )
+  t.equal(count(events, 'nak-sent'), 1)
+  t.equal(pad.faults.nakNext, 0, 'the fault was used up')
+})
+
+t.test('nakNext = 3: three NAKs, MPOS_ERR_LINK_NAK_LIMIT; the next command goes through', async (t) => {
+  const { pad, client, traces } = setup(t)
+  pad.faults.nakNext = 3
+  await t.rejects(client.call('OPN', {}), { code: 'MPOS_ERR_LINK_NAK_LIMIT', message: /3 times/ })
+  t.equal(count(traces, 'send'), 3)
+  t.same(await client.call('OPN', {}), {})
+})
+
+t.test('corruptNext = 1: the host NAKs after the silence and takes the resent answer', async (t) => {
+  const { pad, client, traces, events } = setup(t)
+  pad.faults.corruptNext = 1
+  const gin = await client.call('GIN', { GIN_ACQIDX: '00' })
+  t.match(gin, { GIN_SERNUM: 'VPP0000000000001' })
+  t.ok(traces.some((e) => e.type === 'bad-response' && e.reason === 'crc'), 'the host saw a bad CRC')
+  t.equal(count(events, 'resent'), 1, 'the pinpad resent its last response on the NAK')
+})
+
+t.test('corruptNext = 4: every answer corrupted, MPOS_ERR_LINK_BAD_RESPONSE after 3 NAKs', async (t) => {
+  const { pad, client, traces, events } = setup(t)
+  pad.faults.corruptNext = 4
+  await t.rejects(client.call('GIN', { GIN_ACQIDX: '00' }), { code: 'MPOS_ERR_LINK_BAD_RESPONSE', message: /GIN/ })
+  t.equal(count(traces, 'bad-response'), 4)
+  t.equal(count(events, 'resent'), 3, 'three NAKs, three resends')
+})
+
+t.test('dropNext = 1: the command vanishes, MPOS_ERR_LINK_ACK_TIMEOUT; the next one is served', async (t) => {
+  const { pad, client } = setup(t)
+  pad.faults.dropNext = 1
+  await t.rejects(client.call('OPN', {}), { code: 'MPOS_ERR_LINK_ACK_TIMEOUT' })
+  t.equal(pad.faults.dropNext, 0)
+  t.match(await client.call('GTS', { GTS_ACQIDX: '00' }), { GTS_TABVER: /^\w{10}$/ })
+})
+
+t.test('responseDelayMs beyond the response deadline: MPOS_ERR_LINK_RESPONSE_TIMEOUT', async (t) => {
+  const { pad, client, traces } = setup(t)
+  pad.faults.responseDelayMs = HOST.responseTimeoutMs + 300
+  const started = Date.now()
+  await t.rejects(client.call('GIN', { GIN_ACQIDX: '00' }), { code: 'MPOS_ERR_LINK_RESPONSE_TIMEOUT', message: /GIN/ })
+  t.ok(Date.now() - started >= HOST.responseTimeoutMs, 'after the deadline')
+  pad.faults.responseDelayMs = 0
+  // The late GIN answer arrives while GTS waits: the host skips it as stale.
+  await new Promise((r) => setTimeout(r, 400))
+  t.match(await client.call('GTS', { GTS_ACQIDX: '00' }), { GTS_TABVER: /^\w{10}$/ })
+
+  pad.faults.responseDelayMs = 200 // within the deadline: merely slow
+  t.same(await client.call('OPN', {}), {})
+  t.notOk(traces.some((e) => e.type === 'response' && e.command === 'GTS' && e.bytes < 6))
+})
+
+t.test('a corrupted answer just before the deadline: NAK, and the resend is waited for', async (t) => {
+  const { pad, client, events } = setup(t)
+  // Bad at ~470 ms; the host's 60 ms of silence puts its NAK past the 500 ms deadline.
+  pad.faults.responseDelayMs = HOST.responseTimeoutMs - 30
+  pad.faults.corruptNext = 1
+  t.match(await client.call('GIN', { GIN_ACQIDX: '00' }), { GIN_MNAME: 'GERTEC' })
+  t.equal(count(events, 'resent'), 1)
+})
+
+t.test('garbageNext: noise before the answer, the host still gets it', async (t) => {
+  const { pad, client, traces } = setup(t)
+  pad.faults.garbageNext = 40
+  t.match(await client.call('GIN', { GIN_ACQIDX: '00' }), { GIN_MNAME: 'GERTEC' })
+  t.ok(traces.some((e) => e.type === 'noise' && e.count > 0), 'the noise was seen and dropped')
+  t.equal(pad.faults.garbageNext, 0)
+})
+
+t.test('pacing at 19200 baud: a large answer takes at least its wire time', async (t) => {
+  const { client, traces } = setup(t, { link: { silenceMs: 50, baudRate: 19200 } })
+  const keyMaps = [0x8030, 0x8031, 0x8032, 0x8033, 0x8034, 0x8035, 0x8036]
+  const started = Date.now()
+  const gix = await client.call('GIX', { SPE_IDLIST: [...keyMaps, ...keyMaps.slice(0, 5)] })
+  const elapsed = Date.now() - started
+  t.equal(gix.PP_MKDESP?.length, 100)
+  const bytes = traces.find((e) => e.type === 'response')!
+  if (bytes.type !== 'response') throw new Error('no response trace')
+  // 8N1: 10 bits a byte, 1920 bytes/s; the frame is at least the packet data plus SYN, ETB and CRC.
+  const wireMs = ((bytes.bytes + 4) * 10 * 1000) / 19200
+  t.ok(bytes.bytes > 1200, `${bytes.bytes} bytes of answer`)
+  t.ok(elapsed >= wireMs * 0.95, `${elapsed} ms for ${bytes.bytes} bytes (wire: ${Math.round(wireMs)} ms)`)
+})
+
+t.test('pacing: a paced answer longer than the response deadline still arrives (it starts in time)', async (t) => {
+  // 1300 bytes take ~680 ms at 19200 baud, longer than the host's 500 ms deadline; the answer starts
+  // at once, so the host gives it its inter-byte time rather than cutting it.
+  const { client } = setup(t, { link: { silenceMs: 50, baudRate: 19200 } })
+  const keyMaps = [0x8030, 0x8031, 0x8032, 0x8033, 0x8034, 0x8035, 0x8036]
+  const gix = await client.call('GIX', { SPE_IDLIST: [...keyMaps, ...keyMaps.slice(0, 5)] })
+  t.equal(gix.PP_DKPTTDESP?.length, 100)
+})
+
+t.test('a fault-free frame for comparison: the host sends exactly what the spec frames', async (t) => {
+  const { link } = setup(t)
+  t.same(await link.exchange('OPN', Buffer.from('OPN')), Buffer.from('OPN000'))
+  t.same(encodeFrame(Buffer.from('OPN')), Buffer.from('164F504E17A8A9', 'hex'))
+})
