@@ -1,0 +1,229 @@
+/**
+ * Shared rig of the `/ws` end-to-end tests: an in-process bridge (two virtual pinpads, fast
+ * cardholder, embedded sandbox acquirer) and a WebSocket client that keeps every message it gets.
+ */
+import type { Test } from 'tap'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import http from 'node:http'
+import { Writable } from 'node:stream'
+import pino from 'pino'
+import WebSocket from 'ws'
+import { createBridgeServer, type BridgeServer, type ServerOptions } from '../../src/server/app.js'
+import { silentLogger, type Logger } from '../../src/log.js'
+import type { VirtualPinpad } from '../../src/simulator/virtual-pinpad.js'
+import type { PinpadLinkEvent } from '../../src/simulator/pinpad-link.js'
+
+export const EK = 'ek_test_msSNokas032mAsdkmnklsspa4AdjzmcALl23'
+/** How long a test waits for something before failing (a hang guard, not a timing assertion). */
+export const WAIT_MS = 15_000
+
+export interface Rig {
+  server: BridgeServer
+  dataDir: string
+  /** ws://127.0.0.1:PORT/ws */
+  wsUrl: string
+  /** http://127.0.0.1:PORT */
+  httpUrl: string
+  port: number
+  pinpads: VirtualPinpad[]
+}
+
+export async function tempDir(t: Test): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mpos-bridge-test-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+export async function startBridge(t: Test, options: Partial<ServerOptions> = {}): Promise<Rig> {
+  const dataDir = options.dataDir ?? (await tempDir(t))
+  const server = await createBridgeServer({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    simulator: true,
+    discovery: false,
+    logger: silentLogger,
+    ...options,
+    runtime: {
+      simulator: { cardholder: { presentAfterMs: 50, pinAfterMs: 50, removeAfterMs: 50 }, timings: { noCardTimeoutMs: 300 } },
+      virtualPinpads: 2,
+      ...options.runtime,
+    },
+  })
+  t.teardown(() => server.close())
+  const port = Number(new URL(server.url).port)
+  return { server, dataDir, wsUrl: `ws://127.0.0.1:${port}/ws`, httpUrl: `http://127.0.0.1:${port}`, port, pinpads: server.runtime.virtualPinpads }
+}
+
+export type Message = Record<string, any>
+
+/** A WebSocket client that records every message, and waits for the ones a test expects. */
+export class Client {
+  readonly messages: Message[] = []
+  /** The text of every message, as received (for "never the card number" checks). */
+  readonly raw: string[] = []
+  readonly closed: Promise<{ code: number; reason: string }>
+  #waiters = new Set<() => void>()
+  #seq = 0
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      const text = isBinary ? `<binary ${(data as Buffer).length}>` : data.toString()
+      this.raw.push(text)
+      try {
+        this.messages.push(JSON.parse(text))
+      } catch {
+        this.messages.push({ unparsable: text })
+      }
+      for (const w of this.#waiters) w()
+    })
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+    ws.on('error', () => {})
+  }
+
+  static async open(t: Test, url: string, options: { protocol?: string | string[]; headers?: Record<string, string> } = {}): Promise<Client> {
+    const ws = options.protocol === undefined ? new WebSocket(url, { headers: options.headers ?? {} }) : new WebSocket(url, options.protocol, { headers: options.headers ?? {} })
+    const client = new Client(ws)
+    t.teardown(() => client.terminate())
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve())
+      ws.once('error', reject)
+      ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`unexpected response ${res.statusCode}`), { statusCode: res.statusCode })))
+    })
+    return client
+  }
+
+  get open(): boolean {
+    return this.ws.readyState === WebSocket.OPEN
+  }
+
+  terminate(): void {
+    if (this.ws.readyState !== WebSocket.CLOSED) this.ws.terminate()
+  }
+
+  /** Sends text as is. */
+  sendRaw(data: string | Buffer, options: { binary?: boolean } = {}): void {
+    this.ws.send(data, { binary: options.binary ?? typeof data !== 'string' })
+  }
+
+  /** Waits for the first message from index `from` on that matches. */
+  async next(match: (m: Message) => boolean, from = 0, what = 'a message'): Promise<Message> {
+    const deadline = Date.now() + WAIT_MS
+    for (;;) {
+      const found = this.messages.slice(from).find(match)
+      if (found) return found
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.messages.slice(from)).slice(0, 2000)}`)
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer)
+          this.#waiters.delete(done)
+          resolve()
+        }
+        const timer = setTimeout(done, 200)
+        this.#waiters.add(done)
+      })
+    }
+  }
+
+  /** The reply (a message without `event`) to `command` arriving after index `from`. */
+  reply(command: string, from = 0, commandId?: string | number): Promise<Message> {
+    return this.next(
+      (m) => m.event === undefined && m.command === command && (commandId === undefined || m.command_id === commandId),
+      from,
+      `the reply to ${command}`,
+    )
+  }
+
+  /** Sends a request and waits for its reply (matched by an added command_id unless one is given). */
+  async request(request: Message): Promise<Message> {
+    const withId = 'command_id' in request ? request : { ...request, command_id: `t${++this.#seq}` }
+    const from = this.messages.length
+    this.ws.send(JSON.stringify(withId))
+    return this.reply(String(request.command), from, withId.command_id)
+  }
+
+  /** Sends text verbatim and waits for the next reply (any non-event message). */
+  async exchange(text: string): Promise<Message> {
+    const from = this.messages.length
+    this.ws.send(text)
+    return this.next((m) => m.event === undefined, from, `the answer to ${text.slice(0, 60)}`)
+  }
+
+  events(name?: string, from = 0): Message[] {
+    return this.messages.slice(from).filter((m) => m.event !== undefined && (name === undefined || m.event === name))
+  }
+}
+
+/** A handshake that is expected to fail: the HTTP status the server answered. */
+export async function handshakeStatus(url: string, options: { protocol?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string }> {
+  const ws = options.protocol ? new WebSocket(url, options.protocol, { headers: options.headers ?? {} }) : new WebSocket(url, { headers: options.headers ?? {} })
+  ws.on('error', () => {})
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => {
+      ws.terminate()
+      resolve({ status: 101, body: '' })
+    })
+    ws.once('unexpected-response', (_req, res) => {
+      let body = ''
+      res.on('data', (c: Buffer) => (body += c.toString()))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('error', reject)
+    })
+  })
+}
+
+/** A plain HTTP GET with any headers (fetch forbids setting Host). */
+export function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => (body += c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    })
+    req.on('error', reject)
+  })
+}
+
+/** Records every link event of a virtual pinpad (commands received, EOT sent on CAN…). */
+export function recordLink(pinpad: VirtualPinpad): PinpadLinkEvent[] {
+  const events: PinpadLinkEvent[] = []
+  pinpad.onLinkEvent((e) => events.push(e))
+  return events
+}
+
+/** Polls until `check` returns true. */
+export async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT_MS
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** A pino logger whose JSON lines land in an array. */
+export function memoryLogger(level: pino.LevelWithSilent = 'info'): { logger: Logger; lines: () => Message[] } {
+  const chunks: string[] = []
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(chunk.toString())
+      cb()
+    },
+  })
+  const logger = pino({ level }, stream)
+  return {
+    logger,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Message),
+  }
+}
+
+/** The idle screen the bridge puts on a pinpad (DSP "MPOS BRIDGE PRONTO", centred). */
+export const IDLE_LINES = ['MPOS BRIDGE', 'PRONTO']
+export const screenText = (pinpad: VirtualPinpad): string[] => pinpad.display.screen.lines.map((l) => l.trim())
