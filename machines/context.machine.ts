@@ -182,7 +182,9 @@ export const contextMachine = setup({
     REQUEST: [
       { guard: isCommand('status'), actions: ['attachSession', 'replyStatus'] },
       {
-        guard: isCommand('initialize'),
+        // Only an idle-handed context is "already initialized": while initialize (or anything) runs,
+        // the refusal below names what runs instead of claiming an initialization not yet done.
+        guard: ({ context, event }) => isCommand('initialize')({ event }) && context.running === undefined && context.payment === undefined,
         actions: [
           'attachSession',
           { type: 'replyNow', params: ({ context }) => ({ success: false, error: error('MPOS_ERR_ALREADY_INITIALIZED', `Context "${context.name}" is already initialized`) }) },
@@ -243,7 +245,8 @@ export const contextMachine = setup({
         connecting: {
           entry: enqueueActions(({ context, enqueue, self }) => {
             const r = context.running!.envelope.request as RequestOf<'initialize'>
-            enqueue.spawnChild('device', { id: 'device', input: { deviceId: String(context.deviceId), owner: self } })
+            // systemId: other actors (and the inspector) find the device as "device:<id>".
+            enqueue.spawnChild('device', { id: 'device', systemId: `device:${context.deviceId}`, input: { deviceId: String(context.deviceId), owner: self } })
             enqueue.sendTo('device', {
               type: 'CONNECT',
               encryptionKey: r.encryption_key,

@@ -50,6 +50,7 @@ export class BridgeRuntime {
   readonly acquirer: AcquirerClient
   readonly tablesStore: TablesStore
   readonly virtualPinpads: VirtualPinpad[] = []
+  readonly #virtualDevices: VirtualDevice[] = []
   readonly root: Actor<typeof bridgeMachine>
   readonly logger: Logger
   readonly #deliverers = new Map<string, Deliver>()
@@ -67,6 +68,7 @@ export class BridgeRuntime {
       })
       this.virtualPinpads.push(pinpad)
       virtual.push(new VirtualDevice(pinpad, `virtual:${i}`))
+      this.#virtualDevices.push(virtual.at(-1)!)
     }
     const discovery =
       options.discovery || options.serialPaths?.length
@@ -158,6 +160,15 @@ export class BridgeRuntime {
     return this.registry.list()
   }
 
+  /** The virtual pinpads with their device ids, plugged in or not. */
+  virtualDevices(): Array<{ id: number; device: VirtualDevice }> {
+    return this.#virtualDevices.map((device) => ({ id: this.registry.idOf(device.path)!, device }))
+  }
+
+  virtualDeviceById(id: number): VirtualDevice | undefined {
+    return this.virtualDevices().find((v) => v.id === id)?.device
+  }
+
   /**
    * Graceful shutdown: every context cancels what runs and closes its pinpad (CLO), then the
    * ports are released. Waits at most `timeoutMs`.
@@ -180,7 +191,8 @@ export class BridgeRuntime {
 function inspectEvent(e: InspectionEvent, sink: NonNullable<RuntimeOptions['inspect']>): void {
   if (e.type !== '@xstate.snapshot' && e.type !== '@xstate.event') return
   sink({
-    actor: (e.actorRef as AnyActorRef).id,
+    // systemIds name the actors ("bridge", "context:default", "device:1"…); children without one by their id.
+    actor: (e.actorRef as AnyActorRef & { systemId?: string }).systemId ?? (e.actorRef as AnyActorRef).id,
     type: e.type,
     ...('snapshot' in e ? { snapshot: sanitize({ value: (e.snapshot as { value?: unknown }).value, context: (e.snapshot as { context?: unknown }).context }) } : {}),
     ...(e.type === '@xstate.event' ? { event: sanitize(e.event) } : {}),

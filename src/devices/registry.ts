@@ -77,6 +77,11 @@ export class DeviceRegistry extends EventEmitter<{ added: [DeviceEntry]; removed
     return this.#virtual.get(id)
   }
 
+  /** The id a path has (or had, while the process runs). */
+  idOf(path: string): number | undefined {
+    return this.#idsByPath.get(path)
+  }
+
   async open(id: number, options: OpenOptions = {}): Promise<ByteStream> {
     const entry = this.#devices.get(id)
     if (!entry) throw new DeviceNotFoundError(String(id))

@@ -14,6 +14,8 @@ import { checkHost, checkOrigin, DEFAULT_ALLOWED_ORIGINS, type AccessPolicy } fr
 import { BridgeMetrics } from './metrics.js'
 import { registerProbes } from './probes.js'
 import { toWire } from './wire.js'
+import { DevtoolsHub } from './devtools/hub.js'
+import { registerDevtools } from './devtools/routes.js'
 
 export interface ServerOptions {
   host: string
@@ -30,6 +32,8 @@ export interface ServerOptions {
   /** Messages above this get an error answer; the connection stays (`maxPayload` closes above 1 MiB). */
   maxMessageBytes?: number
   version?: string
+  /** Serve /devtools: live machines and virtual-pinpad controls (development). */
+  devtools?: boolean
 }
 
 export const WS_SUBPROTOCOL = 'mpos-bridge'
@@ -138,6 +142,9 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     },
   )
 
+  const hub = options.devtools ? new DevtoolsHub() : undefined
+  if (hub) registerDevtools(app as unknown as FastifyInstance, { hub, runtime: () => runtime, policy })
+
   registerProbes(app as unknown as FastifyInstance, {
     runtime: () => runtime,
     metrics,
@@ -157,6 +164,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     serialPaths: options.serialPaths ?? [],
     discovery: options.discovery ?? true,
     logger: log.child({ component: 'bridge' }),
+    ...(hub ? { inspect: (e) => hub.record(e) } : {}),
     onLinkTrace: (_device, trace) => {
       if (trace.type === 'nak' || trace.type === 'bad-response' || trace.type === 'stale') metrics.linkErrors.inc({ kind: trace.type })
     },

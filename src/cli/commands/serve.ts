@@ -23,6 +23,7 @@ export const serveCommand: Command = {
     'data-dir': { type: 'string', value: 'DIR', env: 'MPOS_BRIDGE_DATA_DIR', description: `Where EMV tables and sandbox keys live (default ${defaultDataDir()})` },
     'allowed-origin': { type: 'string', multiple: true, value: 'ORIGIN', env: 'MPOS_BRIDGE_ALLOWED_ORIGIN', description: 'A web origin allowed to connect, e.g. https://pos.example.com or http://*.shop.local:* (local origins always are)' },
     'log-level': { type: 'string', value: 'LEVEL', default: 'info', env: 'MPOS_BRIDGE_LOG_LEVEL', description: LEVELS.join(', ') },
+    devtools: { type: 'boolean', env: 'MPOS_BRIDGE_DEVTOOLS', description: 'Serve /devtools: the live state of every machine and controls for the virtual pinpads' },
   },
   async run(values) {
     const port = Number(values.port)
@@ -53,6 +54,7 @@ export const serveCommand: Command = {
       discovery: !values['no-discovery'],
       logger,
       runtime: { baudRate: baud },
+      devtools: values.devtools === true,
       version: pkg.version,
     })
     const signal = await new Promise<string>((resolve) => {
