@@ -174,7 +174,9 @@ async function readCardClassic(deps: PaymentDeps, request: PaymentRequest, resum
           GCR_AMOUNT: request.amount,
           GCR_DATE: date,
           GCR_TIME: time,
-          GCR_TABVER: (tablesVersion ?? '').padEnd(10, '0').slice(0, 10),
+          // A10, space-padded like the TLI_TABVER the tables were loaded with: padding a version
+          // shorter than 10 with "0" made every GCR answer 020, and reloading did not help.
+          GCR_TABVER: (tablesVersion ?? '0000000000').slice(0, 10),
           GCR_IDAPP: aidList ?? [],
           GCR_CTLSON: deps.identity.contactless ? '1' : '0',
         },
