@@ -17,6 +17,7 @@ import { decodeCommand, decodeResponse } from '../../src/abecs/packet.js'
 import type { VirtualPinpad } from '../../src/simulator/virtual-pinpad.js'
 import type { PinpadLinkEvent } from '../../src/simulator/pinpad-link.js'
 import type { RuntimeOptions } from '../../src/bridge/runtime.js'
+import type { TestCard } from '../../src/simulator/cards.js'
 
 export interface Teardown {
   teardown(fn: () => unknown): void
@@ -271,4 +272,26 @@ export async function closedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
+}
+
+/** "SILVA/ANA" → "ANA SILVA". */
+export const firstLast = (holder: string) => holder.trim().split('/').reverse().join(' ')
+
+/**
+ * The card fields a card hash must hold for a catalogue card, in the original's order
+ * (docs/acquirer.md), computed from the card itself: everything but the EMV data and PIN fields.
+ */
+export function expectedFields(card: TestCard, magstripeMethod?: 'credit_card' | 'debit_card'): Record<string, string> {
+  const magstripe = card.interface === 'magstripe'
+  const yymm = card.expiry.slice(0, 4)
+  return {
+    capture_method: magstripe ? 'magstripe' : 'emv',
+    payment_method: magstripe ? (magstripeMethod ?? 'credit_card') : card.paymentMethod,
+    card_number: card.pan,
+    card_expiration_date: card.expiry.slice(2, 4) + card.expiry.slice(0, 2),
+    card_sequence_number: String(magstripe ? 0 : card.panSequenceNumber),
+    card_track_2: `${card.pan}=${yymm}${card.serviceCode}${card.track2Discretionary}`,
+    ...(magstripe ? { card_track_1: `B${card.pan}^${card.holderName}^${yymm}${card.serviceCode}${card.track1Discretionary}` } : {}),
+    card_holder_name: firstLast(card.holderName),
+  }
 }
