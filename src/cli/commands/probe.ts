@@ -1,6 +1,6 @@
 /** `mpos-bridge probe --serial PATH`: checks that a real pinpad talks, and prints who it is. */
 import { openSerialPort } from '../../transport/serial-port.js'
-import { HostLink } from '../../abecs/link.js'
+import { DEFAULT_TIMINGS, HostLink } from '../../abecs/link.js'
 import { PinpadClient } from '../../abecs/client.js'
 import { identifyPinpad } from '../../pinpad/identify.js'
 import { UsageError } from '../errors.js'
@@ -12,7 +12,12 @@ export const probeCommand: Command = {
   options: {
     serial: { type: 'string', value: 'PATH', env: 'MPOS_BRIDGE_SERIAL', description: 'Serial port of the pinpad (e.g. /dev/ttyACM0, COM3)' },
     baud: { type: 'string', value: 'N', default: '19200', env: 'MPOS_BRIDGE_BAUD', description: 'Baud rate (USB CDC and Bluetooth ignore it)' },
-    'timeout-ms': { type: 'string', value: 'MS', default: '10000', description: 'Response deadline for each command' },
+    'timeout-ms': {
+      type: 'string',
+      value: 'MS',
+      default: '10000',
+      description: 'Response deadline for each command; also caps the 2 s waits for ACK and for EOT',
+    },
   },
   async run(values) {
     const path = values.serial as string | undefined
@@ -20,8 +25,14 @@ export const probeCommand: Command = {
     const baudRate = Number(values.baud)
     const timeoutMs = Number(values['timeout-ms'])
     if (!Number.isInteger(baudRate) || baudRate <= 0) throw new UsageError('probe', `--baud must be a positive integer, got ${values.baud}`)
+    // NaN would make every deadline infinite: a silent port would hang the probe.
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+      throw new UsageError('probe', `--timeout-ms must be a positive integer, got ${values['timeout-ms']}`)
+    }
     const stream = await openSerialPort(path, { baudRate })
-    const link = new HostLink(stream, { responseTimeoutMs: timeoutMs })
+    // A short deadline asked for is short everywhere: CAN/EOT (§2.2.2.3) and ACK waits included.
+    const linkWait = Math.min(timeoutMs, DEFAULT_TIMINGS.ackTimeoutMs)
+    const link = new HostLink(stream, { responseTimeoutMs: timeoutMs, ackTimeoutMs: linkWait, cancelTimeoutMs: linkWait })
     const client = new PinpadClient(link)
     try {
       const info = await identifyPinpad(client)
