@@ -164,6 +164,10 @@ async function readCardClassic(deps: PaymentDeps, request: PaymentRequest, resum
   const { client, vault } = deps
   const { date, time } = stamp(deps.now?.() ?? new Date())
   const aidList = allowedRecords(deps.tables, request)
+  // simple_initialize skipped the sync, so the bridge has no version of its own: the pinpad's
+  // tables are taken as they are. Zeros made GCR answer 020, and the reload that followed loaded
+  // another version than GCR_TABVER announced, so the resumed GCR answered 020 again.
+  const version = resume ? '' : (tablesVersion ?? (await client.call('GTS', { GTS_ACQIDX: '00' }, requestOptions(deps))).GTS_TABVER)
   const result = await client.request(
     'GCR',
     resume
@@ -176,7 +180,7 @@ async function readCardClassic(deps: PaymentDeps, request: PaymentRequest, resum
           GCR_TIME: time,
           // A10, space-padded like the TLI_TABVER the tables were loaded with: padding a version
           // shorter than 10 with "0" made every GCR answer 020, and reloading did not help.
-          GCR_TABVER: (tablesVersion ?? '0000000000').slice(0, 10),
+          GCR_TABVER: version.slice(0, 10),
           GCR_IDAPP: aidList ?? [],
           GCR_CTLSON: deps.identity.contactless ? '1' : '0',
         },
