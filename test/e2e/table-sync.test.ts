@@ -189,6 +189,34 @@ t.test('the store survives a restart of the bridge', async (t) => {
   t.equal(acquirer.server.requests.filter((r) => r.path.endsWith('/terminal/updates')).length, 3, 'three initializes, one download')
 })
 
+t.test('simple_initialize skips the sync: the pinpad\'s tables are used as they are', async (t) => {
+  for (const specVersion of ['2.12', '1.08'] as const) {
+    await t.test(`spec ${specVersion} pinpad`, async (t) => {
+      const acquirer = await startExternalAcquirer(t, V2)
+      const dataDir = tempDir(t)
+      const bridge = await startBridge(t, { dataDir, apiUrl: acquirer.apiUrl, runtime: { simulator: { identity: { specVersion } } } })
+      const pad = pinpadOf(bridge)
+      const rec = recordPinpad(pad)
+      const client = await connect(t, bridge)
+      const init = await client.call({ command: 'initialize', encryption_key: KEY, simple_initialize: true })
+      t.equal(init.success, true)
+      t.same(updates(acquirer), [], 'the acquirer is not asked for tables')
+      t.same(tableTraffic(rec.exchanges).ids, [], 'nothing loaded')
+      t.equal(await new TablesStore(dataDir).load(KEY, MODEL), undefined, 'nothing stored')
+
+      rec.clear()
+      await chipPayment(t, bridge, client, acquirer)
+      t.same(
+        rec.exchanges.filter((e) => e.id === 'GCR' || e.id === 'GCX').map((e) => e.status),
+        [0],
+        'the card read does not answer 020',
+      )
+      t.same(tableTraffic(rec.exchanges).ids, [], 'no table load during the payment')
+      t.equal(pad.tables.version(0), DEFAULT_TABLES.version, 'the pinpad keeps its factory tables')
+    })
+  }
+})
+
 // A version is 1–10 printable characters (docs/emv-tables.md); TLI_TABVER and GCR_TABVER are A10.
 t.test('a table version shorter than 10 characters', async (t) => {
   const SHORT: EmvTables = { ...DEFAULT_TABLES, version: 'v7' }
