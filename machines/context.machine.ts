@@ -4,7 +4,7 @@
  * at once naming the running one (no hidden queue), `status` always answers — and keeps the
  * order initialize → process_payment → finish_payment → process_payment…
  */
-import { assign, enqueueActions, setup, type ActorRefFrom, type AnyActorRef, type AnyEventObject } from 'xstate'
+import { and, assign, enqueueActions, not, setup, type ActorRefFrom, type AnyActorRef, type AnyEventObject } from 'xstate'
 import { deviceMachine, type DeviceNotice } from './device.machine.js'
 import type { CommandName, Envelope, PushEvent, Reply, Request, StatusResponse } from './protocol.js'
 import type { ErrorValue, PaymentResult } from './types.js'
@@ -58,10 +58,8 @@ export interface ContextInput {
 
 type RequestOf<C extends CommandName> = Extract<Request, { command: C }>
 
-const isCommand =
-  (...names: CommandName[]) =>
-  ({ event }: { event: ContextEvent }) =>
-    event.type === 'REQUEST' && names.includes(event.envelope.request.command)
+/** Guard reference "the request is this command"; named guards keep the generated diagrams readable. */
+const isCommand = (command: CommandName) => ({ type: 'isCommand', params: { command } }) as const
 
 const error = (code: string, message: string): ErrorValue => ({ code, message })
 
@@ -162,6 +160,9 @@ export const contextMachine = setup({
     }),
   },
   guards: {
+    isCommand: ({ event }, params: { command: CommandName }) => event.type === 'REQUEST' && event.envelope.request.command === params.command,
+    /** Nothing runs and no payment waits for its answer. */
+    nothingPending: ({ context }) => context.running === undefined && context.payment === undefined,
     needsFinish: ({ context }) => context.phase === 'needs-finish',
     lastPaymentFailed: ({ context }) => context.phase === 'failed',
     paymentHasHash: ({ event }) => event.type === 'DEVICE.PAYMENT_RESULT' && event.result.card_hash !== undefined,
@@ -184,7 +185,7 @@ export const contextMachine = setup({
       {
         // Only an idle-handed context is "already initialized": while initialize (or anything) runs,
         // the refusal below names what runs instead of claiming an initialization not yet done.
-        guard: ({ context, event }) => isCommand('initialize')({ event }) && context.running === undefined && context.payment === undefined,
+        guard: and([isCommand('initialize'), 'nothingPending']),
         actions: [
           'attachSession',
           { type: 'replyNow', params: ({ context }) => ({ success: false, error: error('MPOS_ERR_ALREADY_INITIALIZED', `Context "${context.name}" is already initialized`) }) },
@@ -304,7 +305,7 @@ export const contextMachine = setup({
           on: {
             REQUEST: [
               {
-                guard: ({ context, event }) => isCommand('process_payment')({ event }) && context.phase !== 'needs-finish',
+                guard: and([isCommand('process_payment'), not('needsFinish')]),
                 target: 'paying',
                 actions: [
                   'attachSession',
@@ -317,23 +318,23 @@ export const contextMachine = setup({
                 ],
               },
               {
-                guard: ({ context, event }) => isCommand('finish_payment')({ event }) && context.phase === 'needs-finish',
+                guard: and([isCommand('finish_payment'), 'needsFinish']),
                 target: 'finishing',
                 actions: ['attachSession', 'startRunning'],
               },
               {
                 // finish_payment is obligatory, also after a failure (bridge-facts): nothing is left on the pinpad.
-                guard: ({ context, event }) => isCommand('finish_payment')({ event }) && context.phase === 'failed',
+                guard: and([isCommand('finish_payment'), 'lastPaymentFailed']),
                 actions: ['attachSession', assign({ phase: 'none' }), { type: 'replyNow', params: { success: true } }],
               },
               {
-                guard: ({ context, event }) => isCommand('display_message')({ event }) && context.phase !== 'needs-finish',
+                guard: and([isCommand('display_message'), not('needsFinish')]),
                 target: 'displaying',
                 actions: ['attachSession', 'startRunning'],
               },
               {
                 // The payment will not be finished: let the pinpad go (card removal) and forget it.
-                guard: ({ context, event }) => isCommand('cancel')({ event }) && context.phase === 'needs-finish',
+                guard: and([isCommand('cancel'), 'needsFinish']),
                 target: 'settling',
                 actions: [
                   'attachSession',
@@ -404,7 +405,7 @@ export const contextMachine = setup({
               { guard: isCommand('status'), actions: ['attachSession', 'replyStatus'] },
               { guard: isCommand('close'), target: '#context.closing', actions: ['attachSession', 'startRunning'] },
               {
-                guard: ({ context, event }) => isCommand('finish_payment')({ event }) && context.phase === 'failed',
+                guard: and([isCommand('finish_payment'), 'lastPaymentFailed']),
                 actions: ['attachSession', assign({ phase: 'none' }), { type: 'replyNow', params: { success: true } }],
               },
               {
@@ -412,7 +413,7 @@ export const contextMachine = setup({
                 actions: ['attachSession', enqueueActions(({ enqueue }) => enqueue.sendTo('device', { type: 'CANCEL' })), { type: 'replyNow', params: { success: true } }],
               },
               {
-                guard: ({ context }) => context.running === undefined && context.payment === undefined,
+                guard: 'nothingPending',
                 actions: [
                   'attachSession',
                   {
