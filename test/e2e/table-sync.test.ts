@@ -8,6 +8,7 @@ import t, { type Test } from 'tap'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { DEFAULT_TABLES } from '../../src/tables/default-tables.js'
+import { parseEmv } from '../../src/abecs/emv-tlv.js'
 import { buildTableRecords } from '../../src/tables/records.js'
 import { TablesStore } from '../../src/tables/store.js'
 import type { EmvTables } from '../../src/tables/types.js'
@@ -187,6 +188,84 @@ t.test('the store survives a restart of the bridge', async (t) => {
     await bridge.close()
   })
   t.equal(acquirer.server.requests.filter((r) => r.path.endsWith('/terminal/updates')).length, 3, 'three initializes, one download')
+})
+
+/** The default set renumbered (records 11–18) with a short tag list for Visa credit: only the acquirer's tables know these. */
+const RENUMBERED: EmvTables = {
+  ...DEFAULT_TABLES,
+  version: 'RENUM-0001',
+  aids: DEFAULT_TABLES.aids.map((a) => ({ ...a, record_index: a.record_index + 10 })),
+  applications: DEFAULT_TABLES.applications.map((a) => ({
+    ...a,
+    record_number: a.record_number + 10,
+    ...(a.card_brand === 'visa' && a.payment_method === 'credit_card' ? { emv_tags: ['9F26', '9F27', '9F02', '84', '9F36'] } : {}),
+  })),
+}
+
+t.test('the acquirer\'s applications choose the AID records and the EMV tags of a payment', async (t) => {
+  for (const specVersion of ['2.12', '1.08'] as const) {
+    await t.test(`spec ${specVersion} pinpad`, async (t) => {
+      const acquirer = await startExternalAcquirer(t, RENUMBERED)
+      const dataDir = tempDir(t)
+      const bridge = await startBridge(t, { dataDir, apiUrl: acquirer.apiUrl, runtime: { simulator: { identity: { specVersion } } } })
+      const pad = pinpadOf(bridge)
+      const rec = recordPinpad(pad)
+      const client = await connect(t, bridge)
+      await initialize(t, client)
+      checkLoad(t, rec.exchanges, RENUMBERED)
+
+      rec.clear()
+      pad.cardholder.present('visa-credit')
+      const paid = await client.call({ command: 'process_payment', amount: 3100, applications: [{ brand: 'visa', payment_method: 'credit_card' }, { brand: 'elo', payment_method: 'debit_card' }] })
+      t.equal(paid.response.status, 'accepted')
+      const [read] = rec.exchanges.filter((e) => e.id === 'GCR' || e.id === 'GCX')
+      if (specVersion === '2.12') t.same(read!.request.SPE_AIDLIST, ['0111', '0116'], 'GCX SPE_AIDLIST: the records the acquirer named')
+      else t.match(read!.request, { GCR_APPTYPREQ: '00', GCR_IDAPP: ['0111', '0116'] }, 'GCR_IDAPP: the records the acquirer named')
+      const res = await fetch(`${acquirer.apiUrl}/transactions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ amount: 3100, card_hash: paid.response.card_hash }) })
+      t.equal(res.status, 200)
+      const emv = Buffer.from(acquirer.opened.at(-1)!.card_emv_data!, 'hex')
+      t.same(
+        parseEmv(emv).map((o) => o.tag),
+        ['9F26', '9F27', '9F02', '84', '9F36'],
+        'the card hash carries the EMV tags the acquirer asked for, in its order',
+      )
+      const answer = (await res.json()) as { acquirer_response_code: string; card_emv_response: string }
+      t.equal((await client.call({ command: 'finish_payment', success: true, response_code: answer.acquirer_response_code, emv_data: answer.card_emv_response })).success, true)
+
+      rec.clear()
+      const none = await client.call({ command: 'process_payment', amount: 3100, applications: [{ brand: 'diners', payment_method: 'credit_card' }] })
+      t.match(none.response, { status: 'errored', error_type: 'MPOS_ERR_NO_APPLICATION' }, 'a brand the tables do not have')
+      t.same(rec.ids().filter((id) => id !== 'DSP' && id !== 'RMC'), [], 'no card is asked for')
+      t.equal((await client.call({ command: 'finish_payment', success: false })).success, true)
+    })
+  }
+})
+
+t.test('a 1.08 pinpad whose tables changed after initialize: GCR answers 020, the bridge reloads, the same GCR goes on', async (t) => {
+  const acquirer = await startExternalAcquirer(t, V1)
+  const bridge = await startBridge(t, { dataDir: tempDir(t), apiUrl: acquirer.apiUrl, runtime: { simulator: { identity: { specVersion: '1.08' } } } })
+  const pad = pinpadOf(bridge)
+  const rec = recordPinpad(pad)
+  const client = await connect(t, bridge)
+  await initialize(t, client)
+  t.equal(pad.tables.version(0), V1.version)
+
+  // Someone else's program loads its own tables meanwhile.
+  pad.tables.preload('FOREIGN-01', buildTableRecords(DEFAULT_TABLES))
+  rec.clear()
+  await chipPayment(t, bridge, client, acquirer)
+  const steps = rec.exchanges.filter((e) => e.id !== 'DSP' && e.id !== 'TLR')
+  t.same(
+    steps.map((e) => `${e.id}:${e.status}`),
+    ['GCR:20', 'GTS:0', 'TLI:20', 'TLE:0', 'GCR:0', 'GOC:0', 'FNC:0', 'RMC:0'],
+    '020, the reload, the resumed GCR, then the chip steps',
+  )
+  t.equal(steps[0]!.request.GCR_TABVER, V1.version, 'GCR announced the synced version')
+  t.same(steps[4]!.request, { resume: true }, 'the GCR after the reload is the empty one (§3.6.1)')
+  checkLoad(t, rec.exchanges, V1)
+  t.equal(pad.tables.version(0), V1.version)
+  t.equal(updates(acquirer).length, 2, 'the reload asked the acquirer again')
+  t.equal(updates(acquirer)[1]!.status, 304, 'and got 304: the stored tables were loaded')
 })
 
 t.test('simple_initialize skips the sync: the pinpad\'s tables are used as they are', async (t) => {
