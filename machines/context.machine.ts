@@ -167,12 +167,13 @@ export const contextMachine = setup({
     lastPaymentFailed: ({ context }) => context.phase === 'failed',
     paymentHasHash: ({ event }) => event.type === 'DEVICE.PAYMENT_RESULT' && event.result.card_hash !== undefined,
     deviceSettled: ({ event }) => event.type === 'DEVICE.STATE' && (event.state === 'ready' || event.state === 'awaitingFinish'),
-    /** The last connection of a payment went away (documented policy: cancel unless another is attached). */
+    /**
+     * The last connection attached to a payment's context went away (documented policy: cancel
+     * unless another is attached). Not only the payer's: when the payer left first and the payment
+     * went on for another connection, that one leaving last must cancel it too.
+     */
     orphanedPayment: ({ context, event }) =>
-      event.type === 'SESSION.CLOSED' &&
-      context.payment !== undefined &&
-      context.payment.replyTo === event.session &&
-      context.sessions.every((s) => s === event.session),
+      event.type === 'SESSION.CLOSED' && context.payment !== undefined && context.sessions.every((s) => s === event.session),
   },
 }).createMachine({
   id: 'context',

@@ -2,7 +2,7 @@
  * The bridge as a Fastify server: `/ws` (the JSON protocol, one session actor per connection),
  * HTTP probes, metrics, and the embedded sandbox acquirer.
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
 import type { WebSocket } from 'ws'
 import { BridgeRuntime, type RuntimeOptions } from '../bridge/runtime.js'
@@ -56,7 +56,9 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     extraHosts: ['127.0.0.1', 'localhost'].includes(options.host) || options.host === '::1' ? [] : [options.host],
   }
   const maxMessageBytes = options.maxMessageBytes ?? 64 * 1024
-  const app = Fastify({ loggerInstance: log.child({ component: 'http' }), disableRequestLogging: true })
+  // Through a LogController: the top-level disableRequestLogging prints a deprecation warning on
+  // stderr, a non-JSON line among the JSON log lines.
+  const app = Fastify({ loggerInstance: log.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }) })
   const sockets = new Set<WebSocket>()
 
   await app.register(websocket, {
