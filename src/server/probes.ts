@@ -13,10 +13,10 @@ export interface ProbeDeps {
   sessions: () => number
 }
 
-const started = Date.now()
-
 export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
   const { metrics } = deps
+  // Per server, not per module load: a process may start (and restart) more than one bridge.
+  const started = Date.now()
   const runtime = () => {
     const rt = deps.runtime()
     if (!rt) throw Object.assign(new Error('The bridge is starting'), { statusCode: 503 })
