@@ -174,10 +174,17 @@ export function createDeviceActors(deps: DeviceActorDeps) {
         deps.vault.drop(input.cardRef)
       }),
 
-      cancelPinpad: fromPromise<void, LinkInput>(async ({ input }) => {
+      cancelPinpad: fromPromise<void, LinkInput>(async ({ input, signal }) => {
         const c = connections.get(input.deviceId)
         if (c.link.busy) await c.link.cancel()
-        await c.client.call('DSP', { DSP_MSG: idle }).catch(() => {})
+        // That waits for the stopped command's CAN/EOT but does not say whether the EOT came; a
+        // CAN of our own must get one (§2.2.2.3), else this fails and the machine closes a pinpad
+        // that no longer answers instead of showing it as ready.
+        if (!signal.aborted) await c.link.cancel()
+        // Stopped meanwhile (close, unplug): the link belongs to the next state's actor now, and an
+        // idle DSP sent anyway would take it from CLO (closeLink's CLO then failed as busy).
+        if (signal.aborted) return
+        await c.client.call('DSP', { DSP_MSG: idle }, { signal }).catch(() => {})
       }),
 
       displayMessage: fromPromise<void, MessageInput>(async ({ input, signal }) => {
