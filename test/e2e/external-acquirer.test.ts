@@ -123,6 +123,27 @@ t.test('a wrong encryption key: the 401 reaches the client as a clear initialize
   t.equal(again.success, true, 'the right key works on the same context afterwards')
 })
 
+t.test('a wrong key with simple_initialize: the card-hash key\'s 401 fails the payment clearly', async (t) => {
+  const acquirer = await startExternalAcquirer(t)
+  const bridge = await startBridge(t, { dataDir: tempDir(t), apiUrl: acquirer.apiUrl })
+  const pad = pinpadOf(bridge)
+  const client = await connect(t, bridge)
+  const wrong = 'ek_live_WrongWrongWrong0000Xy12'
+  const init = await client.call({ command: 'initialize', encryption_key: wrong, simple_initialize: true })
+  t.equal(init.success, true, 'no table sync, so the key is not checked yet')
+  t.same(acquirer.server.requests, [])
+
+  pad.cardholder.present('magstripe-credit')
+  const paid = await client.call({ command: 'process_payment', amount: 1000 })
+  t.equal(paid.success, true)
+  t.match(paid.response, { status: 'errored', error_type: 'MPOS_ERR_ACQUIRER_UNAUTHORIZED', error: /invalid encryption key/ })
+  t.notMatch(paid.response.error, wrong, 'the key only masked')
+  t.notOk('card_hash' in paid.response)
+  t.same(acquirer.server.requests.map((r) => `${r.path} ${r.status}`), ['/api/v1/transactions/card_hash_key 401'], 'asked once')
+  t.equal(bridge.runtime.vault.size, 0, 'the card data is gone')
+  t.equal((await client.call({ command: 'finish_payment', success: false })).success, true)
+})
+
 t.test('an unreachable --api-url', async (t) => {
   const apiUrl = `http://127.0.0.1:${await closedPort()}/api/v1`
 

@@ -13,7 +13,7 @@ import { buildTableRecords } from '../../src/tables/records.js'
 import { TablesStore } from '../../src/tables/store.js'
 import type { EmvTables } from '../../src/tables/types.js'
 import type { BridgeServer } from '../../src/server/app.js'
-import { connect, pinpadOf, recordPinpad, startBridge, tempDir, type Exchange, type WsClient } from './helpers.js'
+import { connect, linkCommands, pinpadOf, recordPinpad, startBridge, tempDir, type Exchange, type WsClient } from './helpers.js'
 import { EXTERNAL_KEY as KEY, startExternalAcquirer, type ExternalAcquirer } from './other-acquirer.js'
 
 const MODEL = 'MOBI PIN 10'
@@ -87,11 +87,16 @@ t.test('first load, 304 with nothing to load, a new version, a pinpad with other
   const bridge = await startBridge(t, { dataDir, apiUrl: acquirer.apiUrl })
   const pad = pinpadOf(bridge)
   const rec = recordPinpad(pad)
+  const link = linkCommands(pad)
+  t.teardown(link.stop)
+  const tableCommands = () => link.ids.filter((id) => ['TLI', 'TLR', 'TLE'].includes(id))
   const client = await connect(t, bridge)
   const store = new TablesStore(dataDir)
 
   await t.test('the first initialize downloads the tables and loads them into the pinpad', async (t) => {
     await initialize(t, client)
+    t.same(tableCommands(), tableTraffic(rec.exchanges).ids, 'the pinpad\'s link events report the same TLI, TLR×n, TLE')
+    t.ok(tableCommands().length >= 3)
     t.same(updates(acquirer), [{ checksum: '', dukpt_keys: '[1]', status: 200 }], 'one download, nothing stored before')
     const traffic = tableTraffic(rec.exchanges)
     t.equal(traffic.pinpadVersion, DEFAULT_TABLES.version, 'GIX: the pinpad held its factory tables')
@@ -109,7 +114,9 @@ t.test('first load, 304 with nothing to load, a new version, a pinpad with other
     const traffic = tableTraffic(rec.exchanges)
     t.equal(traffic.pinpadVersion, V1.version, 'GIX PP_TABVER00 is the acquirer\'s version')
     t.same(traffic.ids, [], 'no TLI, TLR or TLE')
+    link.ids.length = 0
     await chipPayment(t, bridge, client, acquirer)
+    t.same(tableCommands(), [], 'none on the link events either, through a payment')
     await close(t, client)
   })
 
