@@ -126,10 +126,15 @@ async function readCardAbecs(deps: PaymentDeps, request: PaymentRequest): Promis
   }
   const paymentMethod = methodOf(appType)
   if (type === '05') {
-    // Contactless simulating a stripe: tracks, no chip steps (§3.7.5).
+    // Contactless simulating a stripe: tracks, no chip steps (§3.7.5). GTK gives track 1 too: it
+    // goes into the card hash with the holder's name, as GCR's type 05 on a 1.x pinpad does.
     if (!track2) throw new UnreadableCardError('the contactless card gave no track 2')
     const t = parseTrack2(track2)
-    return keep(vault, { captureMethod: 'magstripe', contactless: true, paymentMethod, pan: t.pan, expiration: t.expiration, panSequenceNumber: 0, track2, ...(app ? { brand: app.card_brand } : {}) }, {
+    const holder = holderFromTrack1(track1)
+    return keep(vault, {
+      captureMethod: 'magstripe', contactless: true, paymentMethod, pan: t.pan, expiration: t.expiration, panSequenceNumber: 0, track2,
+      ...(track1 ? { track1 } : {}), ...(holder ? { holderName: holder } : {}), ...(app ? { brand: app.card_brand } : {}),
+    }, {
       paymentMethod,
       contactless: true,
       chip: false,
