@@ -282,16 +282,19 @@ export const firstLast = (holder: string) => holder.trim().split('/').reverse().
  * (docs/acquirer.md), computed from the card itself: everything but the EMV data and PIN fields.
  */
 export function expectedFields(card: TestCard, magstripeMethod?: 'credit_card' | 'debit_card'): Record<string, string> {
-  const magstripe = card.interface === 'magstripe'
+  const swiped = card.interface === 'magstripe'
+  // A swipe, or a contactless card simulating a stripe (card type 05): tracks, no chip data.
+  const tracks = swiped || card.interface === 'contactless-magstripe'
   const yymm = card.expiry.slice(0, 4)
   return {
-    capture_method: magstripe ? 'magstripe' : 'emv',
-    payment_method: magstripe ? (magstripeMethod ?? 'credit_card') : card.paymentMethod,
+    capture_method: tracks ? 'magstripe' : 'emv',
+    // A swiped card says nothing of credit or debit: the request does. Otherwise the application type.
+    payment_method: swiped ? (magstripeMethod ?? 'credit_card') : card.paymentMethod,
     card_number: card.pan,
     card_expiration_date: card.expiry.slice(2, 4) + card.expiry.slice(0, 2),
-    card_sequence_number: String(magstripe ? 0 : card.panSequenceNumber),
+    card_sequence_number: String(tracks ? 0 : card.panSequenceNumber),
     card_track_2: `${card.pan}=${yymm}${card.serviceCode}${card.track2Discretionary}`,
-    ...(magstripe ? { card_track_1: `B${card.pan}^${card.holderName}^${yymm}${card.serviceCode}${card.track1Discretionary}` } : {}),
+    ...(tracks ? { card_track_1: `B${card.pan}^${card.holderName}^${yymm}${card.serviceCode}${card.track1Discretionary}` } : {}),
     card_holder_name: firstLast(card.holderName),
   }
 }

@@ -34,6 +34,7 @@ const CASES: Case[] = [
   { title: 'magstripe credit', card: 'magstripe-credit', amount: 1234_00, pin: 'none' },
   { title: 'magstripe debit with PIN', card: 'magstripe-debit', amount: 4990, magstripeMethod: 'debit_card', pin: 'online' },
   { title: 'contactless EMV', card: 'mastercard-contactless', amount: 1500, pin: 'none' },
+  { title: 'contactless as magstripe (card type 05)', card: 'mastercard-contactless-magstripe', amount: 2200, pin: 'none' },
 ]
 
 /** What the acquirer's HSM does with an online PIN: BDK + KSN → PIN key → ISO-0 block → PIN, bound to the PAN. */
