@@ -31,6 +31,8 @@ interface Case {
 const CASES: Case[] = [
   { title: 'chip with online PIN', card: 'visa-credit', amount: 1000, pin: 'online' },
   { title: 'chip with offline PIN', card: 'visa-credit-offline-pin', amount: 2500, pin: 'offline' },
+  { title: 'chip debit, 19-digit PAN, PAN sequence number 2', card: 'maestro-debit', amount: 7777, pin: 'online' },
+  { title: 'chip, Elo credit, PAN sequence number 0', card: 'elo-credit', amount: 320, pin: 'online' },
   { title: 'magstripe credit', card: 'magstripe-credit', amount: 1234_00, pin: 'none' },
   { title: 'magstripe debit with PIN', card: 'magstripe-debit', amount: 4990, magstripeMethod: 'debit_card', pin: 'online' },
   { title: 'contactless EMV', card: 'mastercard-contactless', amount: 1500, pin: 'none' },
@@ -111,7 +113,9 @@ for (const specVersion of ['2.12', '1.08'] as const) {
         if (chip) {
           const emv = parseEmv(Buffer.from(fields.card_emv_data!, 'hex'))
           const tags = emv.map((o) => o.tag)
-          const app = DEFAULT_TABLES.applications.find((a) => a.card_brand === card.brand && a.payment_method === card.paymentMethod)!
+          // The application entry of the AID record the card's application matched.
+          const record = DEFAULT_TABLES.aids.find((a) => a.aid === card.emv!.aid)!
+          const app = DEFAULT_TABLES.applications.find((a) => a.acquirer_number === record.acquirer_number && a.record_number === record.record_index)!
           t.same(tags, app.emv_tags.filter((tag) => tags.includes(tag)), 'only the tags the tables ask for, in their order')
           const v = emvMap(Buffer.from(fields.card_emv_data!, 'hex'))
           const hex = (tag: string) => v.get(tag)?.toString('hex').toUpperCase()
