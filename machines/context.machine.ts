@@ -498,6 +498,10 @@ export const contextMachine = setup({
             const p = context.payment
             if (p) enqueue.sendTo(p.replyTo, paymentReply(context, p, event.result))
             enqueue.assign({ payment: undefined })
+            // The outcome is pushed here too (as in `paying`): a payment ended by close or shutdown
+            // otherwise left the attached connections without its payment_status.
+            const push: PushEvent = { event: 'payment_status', context: context.name, status: event.result.status }
+            for (const session of context.sessions) enqueue.sendTo(session, { type: 'PUSH', event: push } as AnyEventObject)
           }),
         },
         'DEVICE.DISCONNECTED': {

@@ -10,6 +10,7 @@ import { sandboxAcquirer } from '../acquirer/sandbox/index.js'
 import type { Outgoing } from '../../machines/session.machine.js'
 import type { Logger } from '../log.js'
 import { parseMessage, type Parsed } from './validate.js'
+import { validators } from './schema.js'
 import { checkHost, checkOrigin, DEFAULT_ALLOWED_ORIGINS, type AccessPolicy } from './security.js'
 import { BridgeMetrics } from './metrics.js'
 import { registerProbes } from './probes.js'
@@ -119,7 +120,8 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
           ? { ok: false, error: { code: 'MPOS_ERR_INVALID_MESSAGE', message: 'Binary messages are not accepted: send JSON text' } }
           : parseMessage(text, maxMessageBytes)
         if (!parsed.ok) {
-          metrics.commands.inc({ command: parsed.command && parsed.command.length < 32 ? parsed.command : 'invalid', outcome: 'invalid' })
+          // Only known command names become labels: a client must not mint a time series per made-up name.
+          metrics.commands.inc({ command: parsed.command !== undefined && Object.hasOwn(validators, parsed.command) ? parsed.command : 'invalid', outcome: 'invalid' })
           log.info({ session: session.id, code: parsed.error.code }, 'invalid message')
           send({
             ...(parsed.command !== undefined ? { command: parsed.command } : {}),

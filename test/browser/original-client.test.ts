@@ -145,8 +145,8 @@ async function pageServer(t: Test, host = '127.0.0.1'): Promise<number> {
 async function runPage(page: Page, pageUrl: string, rig: Rig): Promise<Message> {
   const url = `${pageUrl}/pos?bridge=${encodeURIComponent(rig.wsUrl)}&ek=${encodeURIComponent(EK)}`
   await page.goto(url)
-  await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, undefined, { timeout: WAIT_MS })
-  return (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as Message
+  await page.waitForFunction(() => (globalThis as unknown as { __result?: unknown }).__result !== undefined, undefined, { timeout: WAIT_MS })
+  return (await page.evaluate(() => (globalThis as unknown as { __result: unknown }).__result)) as Message
 }
 
 t.test('the original client in Chromium: initialize → process_payment → finish_payment → close', async (t) => {

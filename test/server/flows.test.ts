@@ -233,6 +233,34 @@ t.test('cancel during a payment', async (t) => {
   t.match((await a.request({ command: 'status' })).response, { status: 'initialized', device_state: 'ready' })
 })
 
+t.test('close during a payment', async (t) => {
+  const rig = await startBridge(t)
+  const a = await Client.open(t, rig.wsUrl)
+  t.match(await a.request({ command: 'initialize', encryption_key: EK, device_id: 1 }), { success: true })
+  const pad = rig.pinpads[0]!
+  const link = recordLink(pad)
+  pad.cardholder.options.autoPin = null
+  pad.cardholder.present('visa-credit')
+  const from = a.messages.length
+  a.sendRaw(JSON.stringify({ command: 'process_payment', amount: 1000, command_id: 'p' }))
+  await a.next((m) => m.event === 'pinpad_message' && m.lines[0] === 'SOLICITE A SENHA', from, 'the PIN prompt')
+  const atPin = link.length
+
+  t.same(await a.request({ command: 'close', command_id: 'c' }), { command: 'close', context: 'default', command_id: 'c', success: true })
+  t.same(
+    await a.reply('process_payment', from, 'p'),
+    { command: 'process_payment', context: 'default', command_id: 'p', success: true, response: { status: 'canceled', error: 'The context was closed', error_type: 'MPOS_ERR_PAYMENT_CANCELED' } },
+    'the payment answers canceled',
+  )
+  t.same(a.events('payment_status', from), [{ event: 'payment_status', context: 'default', status: 'canceled' }], 'its payment_status is pushed')
+  const after = link.slice(atPin)
+  t.ok(after.some((e) => e.type === 'eot-sent'), 'the PIN entry was cancelled (CAN)')
+  t.ok(after.findIndex((e) => e.type === 'eot-sent') < after.findIndex((e) => e.type === 'command' && e.id === 'CLO'), 'then CLO')
+  t.same(screenText(pad), ['OBRIGADO', ''])
+  t.match((await a.request({ command: 'status' })).response, { status: 'idle', connected_device_id: null })
+  t.same(rig.server.runtime.contexts(), [{ name: 'default', state: 'idle', device_id: null }], 'the device is released')
+})
+
 t.test('the events of a payment arrive in order', async (t) => {
   const rig = await startBridge(t)
   const a = await Client.open(t, rig.wsUrl)
@@ -322,6 +350,7 @@ t.test('graceful shutdown during a payment', async (t) => {
   t.ok(link.some((e) => e.type === 'eot-sent'), 'the card wait was cancelled (CAN)')
   t.ok(link.some((e) => e.type === 'command' && e.id === 'CLO'), 'the pinpad received CLO')
   t.same(screenText(rig.pinpads[0]!), ['OBRIGADO', ''])
+  t.same(a.events('payment_status', from), [{ event: 'payment_status', context: 'default', status: 'canceled' }], 'its payment_status was pushed')
   t.match(await a.closed, { code: 1001 }, 'sockets closed with 1001')
   t.match(await idleConnection.closed, { code: 1001 })
 })

@@ -111,6 +111,8 @@ t.test('/metrics: commands, durations, payments, link errors, connections', asyn
   await a.request({ command: 'status' })
   await a.request({ command: 'status' })
   await a.exchange('not json')
+  await a.exchange('{"command":"refund"}')
+  await a.exchange('{"command":"status","command_id":{}}')
   await a.request({ command: 'process_payment', amount: 1000 }) // out of order: an error
   t.match(await a.request({ command: 'initialize', encryption_key: EK, device_id: 1 }), { success: true })
   rig.pinpads[0]!.cardholder.present('visa-credit')
@@ -130,7 +132,9 @@ t.test('/metrics: commands, durations, payments, link errors, connections', asyn
   res = await httpGet(`${rig.httpUrl}/metrics`)
   const m = res.body
   t.equal(sample(m, 'mpos_bridge_commands_total', { command: 'status', outcome: 'success' }), 2)
-  t.equal(sample(m, 'mpos_bridge_commands_total', { command: 'invalid', outcome: 'invalid' }), 1, 'invalid messages counted')
+  t.equal(sample(m, 'mpos_bridge_commands_total', { command: 'invalid', outcome: 'invalid' }), 2, 'invalid messages counted, unknown commands among them')
+  t.notOk(m.includes('command="refund"'), 'a made-up command name is no label')
+  t.equal(sample(m, 'mpos_bridge_commands_total', { command: 'status', outcome: 'invalid' }), 1, 'a known command with bad fields')
   t.equal(sample(m, 'mpos_bridge_commands_total', { command: 'process_payment', outcome: 'error' }), 1, 'the refused payment')
   t.equal(sample(m, 'mpos_bridge_commands_total', { command: 'process_payment', outcome: 'success' }), 2)
   t.equal(sample(m, 'mpos_bridge_commands_total', { command: 'initialize', outcome: 'success' }), 1)
