@@ -216,6 +216,25 @@ for (const specVersion of ['2.12', '1.08'] as const) {
       t.same(rec.ids().filter((id) => id !== 'DSP'), abecs ? ['GCX', 'GTK', 'GOX', 'FCX', 'RMC'] : ['GCR', 'GOC', 'FNC', 'RMC'])
     })
 
+    await t.test('the shop server got no answer from the acquirer: finish_payment success false', async (t) => {
+      rec.clear()
+      pad.cardholder.present('visa-credit')
+      const paid = await client.call({ command: 'process_payment', amount: 1800 })
+      t.equal(paid.response.status, 'accepted')
+      const finish = await client.call({ command: 'finish_payment', success: false })
+      t.equal(finish.success, true, 'finish_payment still completes the chip transaction')
+      if (abecs) {
+        const [fcx] = rec.find('FCX')
+        t.same(fcx!.request, { SPE_FCXOPT: '2000' }, 'FCX: no communication with the acquirer, no ARC, no issuer data')
+        t.equal(fcx!.response.PP_FCXRES, '100', 'the chip declines (unable to go online)')
+      } else {
+        const [fnc] = rec.find('FNC')
+        t.match(fnc!.request, { FNC_COMMST: '1', FNC_ISSDAT: '' }, 'FNC: no communication, no issuer data')
+        t.not(fnc!.response.FNC_DECISION, '0', 'the chip does not approve')
+      }
+      t.same(rec.ids().filter((id) => id !== 'DSP'), abecs ? ['GCX', 'GTK', 'GOX', 'FCX', 'RMC'] : ['GCR', 'GOC', 'FNC', 'RMC'])
+    })
+
     await t.test('close', async (t) => {
       const closed = await client.call({ command: 'close' })
       t.equal(closed.success, true)
