@@ -104,6 +104,7 @@ async function readCardAbecs(deps: PaymentDeps, request: PaymentRequest): Promis
   const gtk: PpData = await client.call('GTK', {}, requestOptions(deps))
   const track2 = gtk.PP_TRACK2 ? fromNibbles(gtk.PP_TRACK2) : undefined
   const track1 = gtk.PP_TRACK1?.toString('latin1')
+  const track3 = gtk.PP_TRACK3 ? fromNibbles(gtk.PP_TRACK3) : undefined
   const type = gcx.PP_CARDTYPE!
   const info = gcx.PP_AIDTABINFO?.[0]
   const acquirer = info ? Number(info.slice(0, 2)) : 0
@@ -117,7 +118,10 @@ async function readCardAbecs(deps: PaymentDeps, request: PaymentRequest): Promis
     checkFallback(t.serviceCode, gcx.PP_ICCSTAT)
     const paymentMethod = request.magstripe_payment_method ?? 'credit_card'
     const holder = holderFromTrack1(track1)
-    return keep(vault, { captureMethod: 'magstripe', contactless: false, paymentMethod, pan: t.pan, expiration: t.expiration, panSequenceNumber: 0, track2, ...(track1 ? { track1 } : {}), ...(holder ? { holderName: holder } : {}) }, {
+    return keep(vault, {
+      captureMethod: 'magstripe', contactless: false, paymentMethod, pan: t.pan, expiration: t.expiration, panSequenceNumber: 0, track2,
+      ...(track1 ? { track1 } : {}), ...(track3 ? { track3 } : {}), ...(holder ? { holderName: holder } : {}),
+    }, {
       paymentMethod,
       contactless: false,
       chip: false,
