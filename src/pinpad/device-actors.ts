@@ -16,7 +16,7 @@ import type { AcquirerClient } from '../acquirer/client.js'
 import type { TablesStore } from '../tables/store.js'
 import type { EmvTables } from '../tables/types.js'
 import { syncTables } from '../tables/sync.js'
-import { createCardHash } from '../card/card-hash.js'
+import { createCardHash, type CardHashKey } from '../card/card-hash.js'
 import type { Logger } from '../log.js'
 import { Connections } from './connections.js'
 import { identifyPinpad } from './identify.js'
@@ -45,6 +45,8 @@ export function createDeviceActors(deps: DeviceActorDeps) {
   const connections = deps.connections ?? new Connections()
   /** The tables each device was synced with: applications per brand for the card read. */
   const tablesOf = new Map<string, EmvTables>()
+  /** The card-hash key asked for when a payment starts, by device. */
+  const cardHashKeys = new Map<string, Promise<CardHashKey>>()
   const idle = toDspMessage(deps.idleMessage ?? 'MPOS BRIDGE PRONTO')
 
   const paymentDeps = (deviceId: string, signal: AbortSignal): PaymentDeps => {
@@ -131,14 +133,33 @@ export function createDeviceActors(deps: DeviceActorDeps) {
       }),
 
       readCard: fromPromise<ReadCardOutput, ReadCardInput>(async ({ input, signal }) => {
-        const d = paymentDeps(input.deviceId, signal)
+        // The card-hash key is fetched while the pinpad waits for the card, not after the PIN: an
+        // acquirer that cannot give one stops the payment before the cardholder does anything more.
+        const key = deps.acquirer.getCardHashKey(input.encryptionKey)
+        key.catch(() => {})
+        cardHashKeys.set(input.deviceId, key)
+        const read = new AbortController()
+        const stopRead = () => read.abort()
+        signal.addEventListener('abort', stopRead, { once: true })
+        const d = paymentDeps(input.deviceId, read.signal)
         d.onPrompt = () => {} // NTM reach the machine through watchLink
+        const reading = readCard(d, input.payment, input.resume, tablesOf.get(input.deviceId)?.version)
+        reading.catch(() => {})
+        const keyFailed = key.then(
+          () => new Promise<never>(() => {}),
+          (err: unknown) => {
+            read.abort() // CAN on the wire: nobody should insert a card now
+            throw err
+          },
+        )
         try {
-          return await readCard(d, input.payment, input.resume, tablesOf.get(input.deviceId)?.version)
+          return await Promise.race([reading, keyFailed])
         } catch (err) {
           // §3.6.1: GCR's 020 means "reload the tables, then GCR again".
           if (err instanceof PinpadStatusError && err.status === ST.TABVERDIF && !input.identity.abecs) return { kind: 'tables-outdated' }
           throw err
+        } finally {
+          signal.removeEventListener('abort', stopRead)
         }
       }),
 
@@ -154,7 +175,9 @@ export function createDeviceActors(deps: DeviceActorDeps) {
         const card = deps.vault.get(input.cardRef)
         if (!card) throw Object.assign(new Error('the card data is gone'), { code: 'MPOS_ERR_CARD_UNREADABLE' })
         try {
-          const key = await deps.acquirer.getCardHashKey(input.encryptionKey, { signal })
+          const prefetched = cardHashKeys.get(input.deviceId)
+          cardHashKeys.delete(input.deviceId)
+          const key = await (prefetched ?? deps.acquirer.getCardHashKey(input.encryptionKey, { signal }))
           return { cardHash: createCardHash(card, key) }
         } finally {
           // The card hash exists (or never will): the card data goes.
