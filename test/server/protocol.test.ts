@@ -233,3 +233,10 @@ for (const subprotocol of ['mpos-bridge', undefined] as const) {
     noCardData(t, ws, ['blocked-card', 'mastercard-credit', 'visa-credit'])
   })
 }
+
+t.test('a client offering several subprotocols gets mpos-bridge', async (t) => {
+  const rig = await startBridge(t)
+  const ws = await Client.open(t, rig.wsUrl, { protocol: ['mpos-bridge.v2', 'mpos-bridge'] })
+  t.equal(ws.ws.protocol, 'mpos-bridge')
+  t.match(await ws.request({ command: 'status' }), { command: 'status', success: true, response: { status: 'idle' } })
+})
