@@ -116,6 +116,18 @@ export const contextMachine = setup({
       enqueue.sendTo(r.replyTo, replyFor(context, r.envelope, params))
       enqueue.assign({ running: undefined })
     }),
+    /**
+     * close or shutdown ends what runs: its request is answered now instead of being lost —
+     * finish_payment with its outcome when only the card removal was left, anything else failed.
+     */
+    interruptRunning: enqueueActions(({ context, enqueue }) => {
+      const r = context.running
+      if (!r || r.envelope.request.command === 'close') return
+      const command = r.envelope.request.command
+      const outcome = context.finishOutcome ?? { success: false, error: error('MPOS_ERR_CONTEXT_CLOSED', `${command} was interrupted: context "${context.name}" is closing`) }
+      enqueue.sendTo(r.replyTo, replyFor(context, r.envelope, outcome))
+      enqueue.assign({ running: undefined, finishOutcome: undefined })
+    }),
     /** Answers the request in the event right away, without changing what runs. */
     replyNow: enqueueActions(({ context, event, enqueue }, params: Outcome) => {
       if (event.type === 'REQUEST') enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, params))
@@ -270,17 +282,27 @@ export const contextMachine = setup({
                 'releaseDevice',
               ],
             },
+            // Unplugged during the table sync: the device says DISCONNECTED, not CONNECT_FAILED;
+            // without this the initialize was never answered and the device stayed claimed.
+            'DEVICE.DISCONNECTED': {
+              target: '#context.idle',
+              actions: [
+                assign({ lastError: ({ event }) => error('MPOS_ERR_DEVICE_DISCONNECTED', `The pinpad was disconnected: ${event.reason}`) }),
+                { type: 'finishRunning', params: ({ event }) => ({ success: false, error: error('MPOS_ERR_DEVICE_DISCONNECTED', `The pinpad was disconnected: ${event.reason}`) }) },
+                'releaseDevice',
+              ],
+            },
           },
         },
       },
-      on: { SHUTDOWN: { target: 'closing' } },
+      on: { SHUTDOWN: { target: 'closing', actions: 'interruptRunning' } },
     },
 
     initialized: {
       initial: 'ready',
       on: {
-        REQUEST: [{ guard: isCommand('close'), target: 'closing', actions: ['attachSession', 'startRunning'] }],
-        SHUTDOWN: 'closing',
+        REQUEST: [{ guard: isCommand('close'), target: 'closing', actions: ['attachSession', 'interruptRunning', 'startRunning'] }],
+        SHUTDOWN: { target: 'closing', actions: 'interruptRunning' },
         'DEVICE.DISCONNECTED': {
           target: 'idle',
           actions: [
@@ -404,7 +426,7 @@ export const contextMachine = setup({
             ],
             REQUEST: [
               { guard: isCommand('status'), actions: ['attachSession', 'replyStatus'] },
-              { guard: isCommand('close'), target: '#context.closing', actions: ['attachSession', 'startRunning'] },
+              { guard: isCommand('close'), target: '#context.closing', actions: ['attachSession', 'interruptRunning', 'startRunning'] },
               {
                 guard: and([isCommand('finish_payment'), 'lastPaymentFailed']),
                 actions: ['attachSession', assign({ phase: 'none' }), { type: 'replyNow', params: { success: true } }],

@@ -247,6 +247,9 @@ export const deviceMachine = setup({
           ],
         },
       },
+      // Closed (shutdown) while the port is still being opened: stopping openLink cancels it; without
+      // this the CLOSE was dropped and the owner waited for a DEVICE.CLOSED that never came.
+      on: { CLOSE: 'closing' },
     },
 
     connected: {

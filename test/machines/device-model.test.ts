@@ -40,7 +40,7 @@ const ANNOUNCED: Record<string, string> = { idle: 'ready' }
 /** Notices the test counts exactly per step; DEVICE.STATE is checked as a sequence, PROMPT loosely. */
 const COUNTED = ['DEVICE.CONNECTED', 'DEVICE.CONNECT_FAILED', 'DEVICE.PAYMENT_RESULT', 'DEVICE.FINISHED', 'DEVICE.DISPLAYED', 'DEVICE.DISCONNECTED', 'DEVICE.CLOSED'] as const
 /** States where a held command keeps the device long enough to be interrupted. */
-const SELF_COMPLETING = ['syncingTables', 'displaying', 'reloadingTables', 'finishing', 'cancelling']
+const SELF_COMPLETING = ['connecting', 'syncingTables', 'displaying', 'reloadingTables', 'finishing', 'cancelling']
 const HOLD_MS = 600
 
 const leaf = (value: unknown): string => (typeof value === 'string' ? value : leaf(Object.values(value as object)[0]))
@@ -79,6 +79,8 @@ function enteredStates(prev: DeviceSnapshot, event: ModelEvent): string[] {
 
 interface Expectation {
   wire: string[]
+  /** What the pinpad must not see. */
+  never?: string[]
   counts: Partial<Record<(typeof COUNTED)[number], number>>
   /** Notices that must be among the step's, matched on the fields given. */
   notices: Array<Partial<DeviceNotice> & { type: DeviceNotice['type'] } & Record<string, unknown>>
@@ -132,8 +134,14 @@ function expectation(prev: DeviceSnapshot, step: ModelStep, v1: boolean, lastDis
       break
     }
     case 'xstate.error.actor.readCard':
-      exp.wire = ['GCX', 'GCX:013']
-      result({ status: 'canceled', error_code: 13 })
+      if (how(e) === 'bad-key') {
+        // The acquirer refused the card-hash key: the card read is cancelled (CAN) or never sent.
+        exp.never = ['GCX:000', 'GTK']
+        result({ status: 'errored', error: { code: 'MPOS_ERR_ACQUIRER_UNAUTHORIZED' } as never })
+      } else {
+        exp.wire = ['GCX', 'GCX:013']
+        result({ status: 'canceled', error_code: 13 })
+      }
       break
     case 'xstate.done.actor.goOnChip':
       exp.wire = v1 ? ['GOC', 'GOC:000'] : ['GOX', 'GOX:000']
@@ -230,6 +238,7 @@ async function runPath(t: Test, path: ModelPath, initial: DeviceSnapshot, env: E
   let release: (() => void) | undefined
   let stalled = false
   let closedBy: string | undefined
+  let closedFrom: string | undefined
 
   for (const [i, step] of path.steps.entries()) {
     const e = step.event
@@ -247,13 +256,28 @@ async function runPath(t: Test, path: ModelPath, initial: DeviceSnapshot, env: E
       }
       if (isInterruption(following) || following.type === 'PINPAD.PROMPT') {
         if (SELF_COMPLETING.includes(target) || step.state.matches('closing')) rig.arm(step.state.value, () => (pad.faults.responseDelayMs = HOLD_MS))
-        if (target === 'processed') release = env.sandbox.holdCardHashKey()
       }
       if (h === 'stalled') {
         // The pinpad hangs before the CANCEL: its CAN never gets an EOT.
         pad.faults.stalled = stalled = true
       }
       if (h === 'unplugged') rig.device.unplug()
+    }
+
+    // The card-hash key is asked for as the card read starts: when this payment must stay in
+    // `processed` (interrupted there, or the key refused only then), the acquirer holds it from
+    // the start; a refusal is let through once the card is read.
+    if (e.type === 'PROCESS_PAYMENT') {
+      const rest = path.steps.slice(i + 1)
+      const end = rest.findIndex((s) => !['awaitingCard', 'reloadingTables', 'onChip', 'awaitingPin', 'processed'].includes(leaf(s.state.value)))
+      const payment = end < 0 ? rest : rest.slice(0, end + 1)
+      const leave = payment.findIndex((s, j) => j > 0 && payment[j - 1]!.state.matches({ connected: 'processed' }))
+      const leaving = leave >= 0 ? payment[leave]!.event : undefined
+      if (leaving && (isInterruption(leaving) || how(leaving) === 'bad-key')) {
+        const releaseKey = env.sandbox.holdCardHashKey()
+        if (how(leaving) === 'bad-key') rig.arm({ connected: 'processed' }, releaseKey)
+        else release = releaseKey
+      }
     }
 
     // What the cardholder does for this step.
@@ -285,7 +309,7 @@ async function runPath(t: Test, path: ModelPath, initial: DeviceSnapshot, env: E
 
     // The live actor takes the same event into the same state.
     const at = await rig.next(cursor + 1, (x) => x.kind === 'snap' && x.event === e.type, label)
-    if (release && e.type !== 'xstate.done.actor.buildCardHash') {
+    if (release && prev.matches({ connected: 'processed' })) {
       release()
       release = undefined
     }
@@ -298,9 +322,11 @@ async function runPath(t: Test, path: ModelPath, initial: DeviceSnapshot, env: E
 
     const exp = expectation(prev, step, v1, lastDisplay)
     const seen = wire(window)
-    // A hung pinpad (the failed cancel) receives nothing, CLO included.
-    if (stalled && e.type === 'xstate.done.actor.closeLink') exp.wire = []
+    // A hung pinpad (the failed cancel) receives nothing, CLO included; nor does one whose port
+    // was still being opened (no connection to close).
+    if ((stalled || closedFrom === 'connecting') && e.type === 'xstate.done.actor.closeLink') exp.wire = []
     t.ok(isSubsequence(exp.wire, seen), `${label}: the pinpad saw ${exp.wire.join(' ') || 'nothing required'}`, { found: seen })
+    for (const id of exp.never ?? []) t.notOk(seen.includes(id), `${label}: no ${id}`)
     const heard = notices(window)
     const announced = heard.filter((n) => n.type === 'DEVICE.STATE').map((n) => (n as { state: string }).state)
     t.same(announced, enteredStates(prev, e).map((s) => ANNOUNCED[s] ?? s), `${label}: the owner hears the states entered`)
@@ -312,11 +338,14 @@ async function runPath(t: Test, path: ModelPath, initial: DeviceSnapshot, env: E
 
     // After a cancel the pinpad shows the idle message; after CLO, the closing message.
     if (e.type === 'xstate.done.actor.cancelPinpad') t.same(pad.display.screen.lines, IDLE_LINES, `${label}: idle message on the display`)
-    if (e.type === 'xstate.done.actor.closeLink' && !stalled) {
+    if (e.type === 'xstate.done.actor.closeLink' && !stalled && closedFrom !== 'connecting') {
       // CLOSE's message; closing for another reason (a failed sync, a failed cancel) shows none.
       t.same(pad.display.screen.lines, closedBy === 'CLOSE' ? ['    ATE LOGO', ''] : ['', ''], `${label}: CLO message`)
     }
-    if (step.state.matches('closing') && !prev.matches('closing')) closedBy = e.type
+    if (step.state.matches('closing') && !prev.matches('closing')) {
+      closedBy = e.type
+      closedFrom = leaf(prev.value)
+    }
     if (e.type === 'xstate.error.actor.cancelPinpad') t.notOk(seen.includes('EOT'), `${label}: the hung pinpad never sent EOT`)
 
     cursor = at

@@ -113,6 +113,8 @@ export function modelKey(s: DeviceSnapshot): string {
   const resting = s.matches('disconnected') || s.matches('closing') || s.matches('closed')
   return JSON.stringify({
     v: s.value,
+    // Closing a device that never got connected has no link (and no CLO) to hold it there.
+    ...(s.matches('closing') ? { identified: c.identity !== undefined } : {}),
     ...(s.matches('connecting') || s.matches({ connected: 'syncingTables' }) ? { simple: c.connect?.simpleInitialize === true } : {}),
     ...(resting ? {} : { bad: c.connect?.encryptionKey === BAD_KEY, v1: c.identity?.abecs === false }),
     ...(p && !resting
@@ -136,7 +138,7 @@ export function modelEvents(s: DeviceSnapshot): ModelEvent[] {
   if (s.matches('disconnected')) return [CONNECT_FULL, CONNECT_SIMPLE, CONNECT_BAD_SIMPLE, CONNECT_BAD_FULL]
   if (s.matches('connecting')) {
     const full = c.connect?.simpleInitialize !== true && !bad
-    return [done('openLink', IDENTITY_212), ...(full ? [done('openLink', IDENTITY_108), fail('openLink', 'unplugged')] : [])]
+    return [done('openLink', IDENTITY_212), ...(full ? [done('openLink', IDENTITY_108), fail('openLink', 'unplugged'), CLOSE] : [])]
   }
   if (s.matches({ connected: 'syncingTables' })) return bad ? [fail('syncTables', 'bad-key')] : [SYNCED, ...interrupt(!v1)]
   if (s.matches({ connected: 'ready' })) {
@@ -147,7 +149,9 @@ export function modelEvents(s: DeviceSnapshot): ModelEvent[] {
   if (s.matches({ connected: 'idle' })) return [PAY.approved, DISPLAY_SHORT, ...interrupt(true)]
   if (s.matches({ connected: 'awaitingCard' })) {
     if (v1) return p?.tablesReloaded ? [read('visa-credit'), TABLES_OUTDATED] : [TABLES_OUTDATED]
-    if (bad) return [read('magstripe-credit')]
+    // The card-hash key is asked for when the card read starts: refused at once, the read fails;
+    // refused only once the card is read (a slow acquirer), the card hash fails.
+    if (bad) return [fail('readCard', 'bad-key'), read('magstripe-credit')]
     if (cls === '13') return [fail('readCard', 'cardholder-cancel')]
     if (cls === 'debit') return [read('magstripe-debit')]
     if (cls !== '00') return [read('visa-credit')]
@@ -178,7 +182,7 @@ export function modelEvents(s: DeviceSnapshot): ModelEvent[] {
     const canonical = main && p !== undefined && p.cardRef === undefined
     return [done('cancelPinpad'), ...(canonical ? [fail('cancelPinpad', 'stalled'), ...interrupt(true)] : [])]
   }
-  if (s.matches('closing')) return [done('closeLink'), fail('closeLink', 'injected'), UNPLUG]
+  if (s.matches('closing')) return c.identity ? [done('closeLink'), fail('closeLink', 'injected'), UNPLUG] : [done('closeLink')]
   return []
 }
 
@@ -269,7 +273,7 @@ export function coveragePaths(adj: AdjacencyMap<DeviceSnapshot, ModelEvent>): Mo
       // A path left where the device finishes a step by itself goes on to that step's end.
       for (let more = 0; more < 3; more++) {
         const last = steps.at(-1)!.state
-        const state = SETTLING.find((s) => last.matches({ connected: s }))
+        const state = SETTLING.find((s) => last.matches({ connected: s as never }))
         const next = state && finish(last, `xstate.done.actor.${SETTLING_ACTOR[state]}`)
         if (!next) break
         steps.push(next)

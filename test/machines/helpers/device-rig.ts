@@ -193,7 +193,7 @@ export class DeviceRig {
         }
         this.#listeners.add(listener)
       })
-      if (!grew) throw new Error(`nothing happened for ${failAfterMs} ms while waiting for ${what}; last: ${JSON.stringify(this.log.slice(-8))}`)
+      if (!grew) throw new Error(`nothing happened for ${failAfterMs} ms while waiting for ${what}; last: ${JSON.stringify(this.log.slice(-25))}`)
     }
   }
 

@@ -1,0 +1,212 @@
+/**
+ * The whole machine tree as the server runs it: a BridgeRuntime (bridge → contexts → devices,
+ * sessions) with virtual pinpads and the sandbox acquirer, driven through openSession like a
+ * WebSocket connection would. Every snapshot of every actor is recorded raw (system.inspect),
+ * and what the runtime's own `inspect` option gives (sanitized) too.
+ */
+import type { Test } from 'tap'
+import type { AnyActorRef, InspectionEvent } from 'xstate'
+import { BridgeRuntime, type RuntimeOptions } from '../../../src/bridge/runtime.js'
+import type { Outgoing } from '../../../machines/session.machine.js'
+import type { PushEvent, Request } from '../../../machines/protocol.js'
+import type { VirtualPinpad } from '../../../src/simulator/virtual-pinpad.js'
+import type { VirtualDevice } from '../../../src/devices/virtual-device.js'
+import { FAST_CARDHOLDER, FAST_TIMINGS, SHORT_LINK } from './device-rig.js'
+import { tempDir, type Sandbox } from './sandbox.js'
+
+export const KEY = 'ek_test_scenarios_0123456789abcdef'
+
+export type ReplyMessage = Extract<Outgoing, { kind: 'reply' }>
+
+export interface TraceEntry {
+  /** systemId ("bridge", "context:a", "device:1", "session:1") or the actor's id. */
+  actor: string
+  machine: string
+  event: string
+  value: unknown
+}
+
+export interface Client {
+  readonly messages: Outgoing[]
+  /** Sends a request; resolves with its reply. */
+  call(context: string, request: Request): Promise<ReplyMessage>
+  /** Sends a request; the reply comes later through `reply(id)`. */
+  send(context: string, request: Request): number
+  reply(commandId: number): Promise<ReplyMessage>
+  events(): PushEvent[]
+  /** Waits for a pushed event matching `match` (after the first `from` events). */
+  event(match: (e: PushEvent) => boolean, from?: number): Promise<PushEvent>
+  close(): void
+}
+
+export interface BridgeRig {
+  runtime: BridgeRuntime
+  sandbox: Sandbox
+  pads: VirtualPinpad[]
+  device(id: number): VirtualDevice
+  client(): Client
+  /** Raw snapshots of every machine actor, in order. */
+  trace: TraceEntry[]
+  /** What the runtime's `inspect` option gave (sanitized). */
+  inspected: Array<{ actor: string; type: string; snapshot?: unknown; event?: unknown }>
+  /** Every raw snapshot (and event) serialized, for the card-data search. */
+  raw: string[]
+  /** Waits until `actor` (systemId) reaches a state whose value serializes like `value`. */
+  reach(actor: string, value: unknown, from?: number): Promise<number>
+  /** Resolves when `actor` is (now or later) in `value`. */
+  settle(actor: string, value: unknown): Promise<void>
+  /** The contexts of machine snapshots, serialized. */
+  machineContexts: string[]
+  /** The current value of an actor's state. */
+  valueOf(actor: string): unknown
+  until(check: () => boolean, what: string): Promise<void>
+}
+
+const FAIL_AFTER_MS = 20_000
+
+export async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + FAIL_AFTER_MS
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+function serialize(value: unknown): string {
+  const seen = new WeakSet<object>()
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return String(v)
+    if (Buffer.isBuffer(v)) return v.toString('hex')
+    if (v && typeof v === 'object') {
+      // Actor references and the like: their id, not their innards (which hold the whole system).
+      if ('send' in v && 'getSnapshot' in v) return `[actor ${(v as unknown as { id: string }).id}]`
+      if (seen.has(v)) return '[cycle]'
+      seen.add(v)
+    }
+    return v
+  })
+}
+
+export async function startBridge(
+  t: Test,
+  options: { sandbox: Sandbox; pinpads?: number; runtime?: Partial<RuntimeOptions>; observers?: Array<(e: InspectionEvent) => void> },
+): Promise<BridgeRig> {
+  const inspected: BridgeRig['inspected'] = []
+  const simulator = options.runtime?.simulator ?? {}
+  const runtime = new BridgeRuntime({
+    dataDir: tempDir(t),
+    apiUrl: options.sandbox.url,
+    virtualPinpads: options.pinpads ?? 1,
+    linkTimings: SHORT_LINK,
+    ...options.runtime,
+    simulator: {
+      ...simulator,
+      cardholder: { autoCard: 'visa-credit', autoPin: '1234', ...FAST_CARDHOLDER, ...simulator.cardholder },
+      timings: { ...FAST_TIMINGS, ...simulator.timings },
+    },
+    inspect: (e) => inspected.push(e),
+  })
+  const trace: TraceEntry[] = []
+  const raw: string[] = []
+  const machineContexts: string[] = []
+  const listeners = new Set<() => void>()
+  runtime.root.system.inspect((e: InspectionEvent) => {
+    for (const o of options.observers ?? []) o(e)
+    if (e.type === '@xstate.snapshot') {
+      raw.push(serialize((e.snapshot as { toJSON?: () => unknown }).toJSON?.() ?? e.snapshot))
+      const logic = (e.actorRef as { logic?: { id?: string; root?: unknown } }).logic
+      if (logic?.root) {
+        machineContexts.push(serialize((e.snapshot as unknown as { context: unknown }).context))
+        const ref = e.actorRef as AnyActorRef & { systemId?: string }
+        trace.push({ actor: ref.systemId ?? ref.id, machine: logic.id!, event: e.event.type, value: (e.snapshot as unknown as { value: unknown }).value })
+        for (const l of [...listeners]) l()
+      }
+    } else if (e.type === '@xstate.event') raw.push(serialize(e.event))
+  })
+  await runtime.start()
+  t.teardown(() => runtime.shutdown(1000))
+
+  let clients = 0
+  const rig: BridgeRig = {
+    runtime,
+    sandbox: options.sandbox,
+    pads: runtime.virtualPinpads,
+    device: (id) => runtime.virtualDeviceById(id) ?? runtime.virtualDevices()[id - 1]!.device,
+    trace,
+    inspected,
+    raw,
+    machineContexts,
+    valueOf(actor) {
+      const ref = runtime.root.system.get(actor) as AnyActorRef | undefined
+      return (ref?.getSnapshot() as { value?: unknown } | undefined)?.value
+    },
+    async reach(actor, value, from = 0) {
+      const want = JSON.stringify(value)
+      for (let i = from; ; ) {
+        for (; i < trace.length; i++) if (trace[i]!.actor === actor && JSON.stringify(trace[i]!.value) === want) return i
+        const grew = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => {
+            listeners.delete(l)
+            resolve(false)
+          }, FAIL_AFTER_MS)
+          const l = () => {
+            clearTimeout(timer)
+            listeners.delete(l)
+            resolve(true)
+          }
+          listeners.add(l)
+        })
+        if (!grew) throw new Error(`${actor} never reached ${want}; it is in ${JSON.stringify(rig.valueOf(actor))}`)
+      }
+    },
+    async settle(actor, value) {
+      if (JSON.stringify(rig.valueOf(actor)) === JSON.stringify(value)) return
+      await rig.reach(actor, value, trace.length)
+    },
+    until,
+    client() {
+      const n = ++clients
+      const messages: Outgoing[] = []
+      const waiters = new Set<() => void>()
+      const session = runtime.openSession((m) => {
+        messages.push(m)
+        for (const w of [...waiters]) w()
+      })
+      let seq = 0
+      const waitFor = async <T>(find: () => T | undefined, what: string): Promise<T> => {
+        const deadline = Date.now() + FAIL_AFTER_MS
+        for (;;) {
+          const found = find()
+          if (found !== undefined) return found
+          if (Date.now() > deadline) throw new Error(`client ${n}: no ${what}; got ${JSON.stringify(messages.slice(-5))}`)
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, 50)
+            function done() {
+              clearTimeout(timer)
+              waiters.delete(done)
+              resolve()
+            }
+            waiters.add(done)
+          })
+        }
+      }
+      const client: Client = {
+        messages,
+        send(context, request) {
+          const id = ++seq
+          session.send(context, request, id)
+          return id
+        },
+        reply: (id) => waitFor(() => messages.find((m): m is ReplyMessage => m.kind === 'reply' && m.command_id === id), `reply to ${id}`),
+        call(context, request) {
+          return client.reply(client.send(context, request))
+        },
+        events: () => messages.flatMap((m) => (m.kind === 'event' ? [m.event] : [])),
+        event: (match, from = 0) => waitFor(() => client.events().slice(from).find(match), 'such event'),
+        close: () => session.close(),
+      }
+      return client
+    },
+  }
+  return rig
+}
