@@ -469,7 +469,10 @@ export const contextMachine = setup({
               target: 'settling',
               actions: assign({
                 phase: 'none',
-                finishOutcome: ({ event }) => (event.error ? { success: false as const, error: event.error } : { success: true as const }),
+                finishOutcome: ({ event }) =>
+                  event.error
+                    ? { success: false as const, error: event.error }
+                    : { success: true as const, ...(event.result ? { response: event.result } : {}) },
               }),
             },
           },

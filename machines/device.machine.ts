@@ -6,7 +6,9 @@
  */
 import { assign, enqueueActions, fromCallback, fromPromise, setup, type AnyActorRef } from 'xstate'
 import {
+  acquirerApproved,
   errorValue,
+  type FinishResult,
   type ChipOutput,
   type ErrorValue,
   type FinishRequest,
@@ -43,7 +45,7 @@ export type DeviceNotice =
   | { type: 'DEVICE.CONNECTED'; identity: PinpadIdentity; tablesVersion?: string }
   | { type: 'DEVICE.CONNECT_FAILED'; error: ErrorValue }
   | { type: 'DEVICE.PAYMENT_RESULT'; result: PaymentResult }
-  | { type: 'DEVICE.FINISHED'; error?: ErrorValue }
+  | { type: 'DEVICE.FINISHED'; error?: ErrorValue; result?: FinishResult }
   | { type: 'DEVICE.DISPLAYED'; error?: ErrorValue }
   | { type: 'DEVICE.CLOSED' }
   | { type: 'DEVICE.DISCONNECTED'; reason: string }
@@ -51,6 +53,8 @@ export type DeviceNotice =
   | { type: 'DEVICE.STATE'; state: string }
 
 export interface PaymentState extends PaymentRequest {
+  /** finish_payment's request, while the chip finishes. */
+  finish?: FinishRequest
   cardRef?: string
   card?: CardSummary
   chip?: ChipOutput
@@ -119,6 +123,21 @@ const required = <I, O>(name: string) =>
   })
 
 const CANCELLED = 13 // ST_CANCEL (§3.1.1): the cardholder pressed CANCEL
+
+/** finish_payment without a chip step left: the acquirer's word decides, or the chip's offline decision. */
+function finished(context: DeviceContext, event: DeviceEvent): DeviceNotice {
+  const finish = event as Extract<DeviceEvent, { type: 'FINISH_PAYMENT' }>
+  const chip = context.payment?.chip
+  const approved = chip ? chip.decision === 'approved' : acquirerApproved(finish)
+  return { type: 'DEVICE.FINISHED', result: { approved } }
+}
+
+/** FCX/FNC ran: the card's final decision; a refusal after the acquirer's approval must be reversed. */
+function finishedOnChip(context: DeviceContext, approved: boolean): DeviceNotice {
+  const finish = context.payment?.finish
+  const cardDeclined = !approved && finish !== undefined && acquirerApproved(finish)
+  return { type: 'DEVICE.FINISHED', result: { approved, ...(cardDeclined ? { card_declined: true } : {}) } }
+}
 
 export const deviceMachine = setup({
   types: {
@@ -515,8 +534,8 @@ export const deviceMachine = setup({
           on: {
             FINISH_PAYMENT: [
               { guard: 'chipWentOnline', target: 'finishing' },
-              { guard: 'cardInSlot', target: 'removingCard', actions: { type: 'tellOwner', params: { type: 'DEVICE.FINISHED' } } },
-              { target: 'ready', actions: { type: 'tellOwner', params: { type: 'DEVICE.FINISHED' } } },
+              { guard: 'cardInSlot', target: 'removingCard', actions: { type: 'tellOwner', params: ({ context, event }) => finished(context, event) } },
+              { target: 'ready', actions: { type: 'tellOwner', params: ({ context, event }) => finished(context, event) } },
             ],
             CANCEL: [
               { guard: 'cardInSlot', target: 'removingCard', actions: { type: 'tellOwner', params: { type: 'DEVICE.FINISHED' } } },
@@ -526,7 +545,15 @@ export const deviceMachine = setup({
         },
 
         finishing: {
-          entry: { type: 'announce', params: 'finishing' },
+          entry: [
+            { type: 'announce', params: 'finishing' },
+            assign({
+              payment: ({ context, event }) => {
+                const { type: _, ...finish } = event as Extract<DeviceEvent, { type: 'FINISH_PAYMENT' }>
+                return { ...context.payment!, finish }
+              },
+            }),
+          ],
           invoke: {
             id: 'finishChip',
             src: 'finishChip',
@@ -541,8 +568,8 @@ export const deviceMachine = setup({
               }
             },
             onDone: [
-              { guard: 'cardInSlot', target: 'removingCard', actions: { type: 'tellOwner', params: { type: 'DEVICE.FINISHED' } } },
-              { target: 'ready', actions: { type: 'tellOwner', params: { type: 'DEVICE.FINISHED' } } },
+              { guard: 'cardInSlot', target: 'removingCard', actions: { type: 'tellOwner', params: ({ context, event }) => finishedOnChip(context, event.output.approved) } },
+              { target: 'ready', actions: { type: 'tellOwner', params: ({ context, event }) => finishedOnChip(context, event.output.approved) } },
             ],
             onError: [
               {

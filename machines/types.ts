@@ -59,6 +59,16 @@ export interface FinishRequest {
   emv_data?: string
 }
 
+/** finish_payment's answer: did the transaction end approved, and did the chip refuse an approval. */
+export interface FinishResult {
+  approved: boolean
+  /** The acquirer approved but the chip declined (FNC/FCX): the shop must reverse the authorization. */
+  card_declined?: boolean
+}
+
+/** The acquirer approved when it answered with a code whose EMV ARC (its last two characters) is "00". */
+export const acquirerApproved = (finish: FinishRequest): boolean => finish.success && (finish.response_code ?? '').slice(-2) === '00'
+
 /** What the card read told us, without card data. */
 export interface CardSummary {
   paymentMethod: PaymentMethod

@@ -148,7 +148,11 @@ for (const specVersion of ['2.12', '1.08'] as const) {
           response_code: auth.body.acquirer_response_code,
           ...(auth.body.card_emv_response ? { emv_data: auth.body.card_emv_response } : {}),
         })
-        t.same(finish, { command: 'finish_payment', context: 'default', command_id: finish.command_id, success: true }, 'finish_payment succeeds')
+        t.same(
+          finish,
+          { command: 'finish_payment', context: 'default', command_id: finish.command_id, success: true, response: { approved: true } },
+          'finish_payment succeeds: approved by the acquirer and the chip',
+        )
 
         // What the pinpad went through for this payment (the idle screen aside).
         const steps = rec.ids().filter((id) => id !== 'DSP')
@@ -200,6 +204,7 @@ for (const specVersion of ['2.12', '1.08'] as const) {
 
       const finish = await client.call({ command: 'finish_payment', success: true, response_code: auth.body.acquirer_response_code, emv_data: issuer })
       t.equal(finish.success, true, 'finish_payment completes the chip transaction')
+      t.same(finish.response, { approved: false }, 'not approved; the chip did not refuse an approval (nothing to reverse)')
       if (abecs) {
         const [fcx] = rec.find('FCX')
         t.equal(fcx!.request.SPE_FCXOPT, '1000', 'FCX: declined by the acquirer')
@@ -216,6 +221,26 @@ for (const specVersion of ['2.12', '1.08'] as const) {
       t.same(rec.ids().filter((id) => id !== 'DSP'), abecs ? ['GCX', 'GTK', 'GOX', 'FCX', 'RMC'] : ['GCR', 'GOC', 'FNC', 'RMC'])
     })
 
+    await t.test('approved by the acquirer, then declined by the chip (cents 71): finish_payment says reverse it', async (t) => {
+      rec.clear()
+      pad.cardholder.present('visa-credit')
+      const amount = 1071
+      const paid = await client.call({ command: 'process_payment', amount })
+      t.equal(paid.response.status, 'accepted')
+      const auth = await authorize(sandbox, amount, paid.response.card_hash)
+      t.match(auth.body, { status: 'paid', acquirer_response_code: '0000' })
+      const finish = await client.call({
+        command: 'finish_payment',
+        success: true,
+        response_code: auth.body.acquirer_response_code,
+        emv_data: auth.body.card_emv_response,
+      })
+      t.equal(finish.success, true)
+      t.same(finish.response, { approved: false, card_declined: true }, 'the chip refused an approval: the shop must reverse it')
+      if (abecs) t.equal(rec.find('FCX')[0]!.response.PP_FCXRES, '100', 'FCX: the chip declines')
+      else t.equal(rec.find('FNC')[0]!.response.FNC_DECISION, '1', 'FNC: declined by the card')
+    })
+
     await t.test('the shop server got no answer from the acquirer: finish_payment success false', async (t) => {
       rec.clear()
       pad.cardholder.present('visa-credit')
@@ -223,6 +248,7 @@ for (const specVersion of ['2.12', '1.08'] as const) {
       t.equal(paid.response.status, 'accepted')
       const finish = await client.call({ command: 'finish_payment', success: false })
       t.equal(finish.success, true, 'finish_payment still completes the chip transaction')
+      t.same(finish.response, { approved: false }, 'without the acquirer the chip does not approve')
       if (abecs) {
         const [fcx] = rec.find('FCX')
         t.same(fcx!.request, { SPE_FCXOPT: '2000' }, 'FCX: no communication with the acquirer, no ARC, no issuer data')

@@ -158,7 +158,7 @@ for (const subprotocol of ['mpos-bridge', undefined] as const) {
     })
 
     const finished = await send({ command: 'finish_payment', success: true, response_code: '0000' }, 'a-10')
-    t.same(finished, { command: 'finish_payment', context: ctx, command_id: 'a-10', success: true })
+    t.same(finished, { command: 'finish_payment', context: ctx, command_id: 'a-10', success: true, response: { approved: true } })
 
     // Offline PIN (cents 02): is_online_pin false, the card hash says offline and carries no PIN block.
     rig.pinpads[1]!.cardholder.present('visa-credit')
