@@ -38,6 +38,9 @@ export interface BridgeContext {
 
 const err = (code: string, message: string): ErrorValue => ({ code, message })
 
+/** Contexts live as long as the process: their number is bounded (a client could name endless ones). */
+export const MAX_CONTEXTS = 64
+
 export const bridgeMachine = setup({
   types: {
     context: {} as BridgeContext,
@@ -63,6 +66,17 @@ export const bridgeMachine = setup({
           return
         }
         const systemId = `context:${envelope.context}`
+        if (!context.contexts.includes(envelope.context) && context.contexts.length >= MAX_CONTEXTS) {
+          const reply: Reply = {
+            id: envelope.id,
+            context: envelope.context,
+            command: envelope.request.command,
+            success: false,
+            error: err('MPOS_ERR_TOO_MANY_CONTEXTS', `At most ${MAX_CONTEXTS} contexts can exist; reuse one of: ${context.contexts.slice(0, 5).join(', ')}…`),
+          }
+          enqueue.sendTo(replyTo, { type: 'CONTEXT.REPLY', reply } as AnyEventObject)
+          return
+        }
         if (!context.contexts.includes(envelope.context)) {
           enqueue.spawnChild('context', { id: systemId, systemId, input: { name: envelope.context, devicesAvailable: context.devices.length } })
           enqueue.assign({ contexts: [...context.contexts, envelope.context] })

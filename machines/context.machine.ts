@@ -49,6 +49,8 @@ export interface ContextContext {
   finishOutcome?: Outcome
   /** A failed payment's result, answered once the pinpad is back to idle (card removed). */
   paymentResult?: PaymentResult
+  /** The last status event pushed (not pushed again while nothing changes). */
+  lastStatus?: string
 }
 
 export interface ContextInput {
@@ -143,7 +145,8 @@ export const contextMachine = setup({
     push: enqueueActions(({ context, enqueue }, event: PushEvent) => {
       for (const s of context.sessions) enqueue.sendTo(s, { type: 'PUSH', event } as AnyEventObject)
     }),
-    pushStatus: enqueueActions(({ context, enqueue, self }) => {
+    /** Tells the attached connections the context's status, when it changed since the last time. */
+    pushStatus: enqueueActions(({ context, enqueue }) => {
       const s = statusOf(context)
       const event: PushEvent = {
         event: 'status',
@@ -152,6 +155,9 @@ export const contextMachine = setup({
         ...(s.device_state ? { device_state: s.device_state } : {}),
         ...(s.running_command ? { running_command: s.running_command } : {}),
       }
+      const key = JSON.stringify(event)
+      if (key === context.lastStatus) return
+      enqueue.assign({ lastStatus: key })
       for (const session of context.sessions) enqueue.sendTo(session, { type: 'PUSH', event } as AnyEventObject)
     }),
     claimDevice: enqueueActions(({ context, enqueue, system, self }) => {
@@ -382,7 +388,7 @@ export const contextMachine = setup({
               actions: enqueueActions(({ context, event, enqueue }) => {
                 const accepted = event.result.card_hash !== undefined
                 enqueue.assign({ phase: accepted ? 'needs-finish' : 'failed' })
-                const push: PushEvent = { event: 'payment_status', context: context.name, status: event.result.status }
+                const push = paymentStatus(context, event.result)
                 for (const session of context.sessions) enqueue.sendTo(session, { type: 'PUSH', event: push } as AnyEventObject)
                 // A card hash is answered now; a failure once the pinpad is idle again (card removed),
                 // so that the next command finds it ready.
@@ -525,7 +531,7 @@ export const contextMachine = setup({
             enqueue.assign({ payment: undefined })
             // The outcome is pushed here too (as in `paying`): a payment ended by close or shutdown
             // otherwise left the attached connections without its payment_status.
-            const push: PushEvent = { event: 'payment_status', context: context.name, status: event.result.status }
+            const push = paymentStatus(context, event.result)
             for (const session of context.sessions) enqueue.sendTo(session, { type: 'PUSH', event: push } as AnyEventObject)
           }),
         },
@@ -540,11 +546,24 @@ export const contextMachine = setup({
 
 export type ContextActor = ActorRefFrom<typeof contextMachine>
 
-/** process_payment's answer: success with the payment's status (accepted, rejected, errored, canceled). */
-function paymentReply(context: ContextContext, payment: Running, result: PaymentResult): AnyEventObject {
+/** process_payment's response: the payment's status (accepted, rejected, errored, canceled) and its data. */
+function paymentResponse(result: PaymentResult): Record<string, unknown> {
   const { error: err, ...rest } = result
-  const response = { ...rest, ...(err && result.status !== 'accepted' ? { error: err.message, error_type: err.code } : {}) }
-  return replyFor(context, payment.envelope, { success: true, response })
+  return { ...rest, ...(err && result.status !== 'accepted' ? { error: err.message, error_type: err.code } : {}) }
+}
+
+function paymentReply(context: ContextContext, payment: Running, result: PaymentResult): AnyEventObject {
+  return replyFor(context, payment.envelope, { success: true, response: paymentResponse(result) })
+}
+
+/**
+ * The payment_status event. When the connection that asked for the payment has gone and another
+ * one carries it on, the event also brings the whole result (card hash included): nobody else
+ * would receive it.
+ */
+function paymentStatus(context: ContextContext, result: PaymentResult): PushEvent {
+  const orphan = context.payment !== undefined && !context.sessions.includes(context.payment.replyTo)
+  return { event: 'payment_status', context: context.name, status: result.status, ...(orphan ? { result: paymentResponse(result) } : {}) }
 }
 
 export function statusOf(context: ContextContext): StatusResponse {

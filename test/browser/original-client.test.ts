@@ -170,7 +170,7 @@ t.test('the original client in Chromium: initialize → process_payment → fini
     'process_payment is not allowed now in context "browser-till"; allowed: finish_payment, cancel, status, list_devices, close',
     'a refused call rejects with the error string',
   )
-  t.equal(out.finish, null, 'finish_payment resolved')
+  t.same(out.finish, { approved: true }, 'finish_payment resolved with its response')
   t.match(out.status, { status: 'initialized', connected_device_id: 1, devices_available: 2 }, 'status resolved with the response')
   t.equal(out.close, null, 'close resolved')
   t.equal(out.closeCode, undefined, 'the socket stayed open')
