@@ -174,6 +174,12 @@ export const deviceMachine = setup({
     closeLink: required<MessageInput, void>('closeLink'),
   },
   actions: {
+    startPayment: assign({
+      payment: ({ event }) => {
+        const { type: _, ...request } = event as Extract<DeviceEvent, { type: 'PROCESS_PAYMENT' }>
+        return request
+      },
+    }),
     notifyConnected: enqueueActions(({ context, enqueue }) => {
       if (!context.owner) return
       const notice: DeviceNotice = {
@@ -343,15 +349,7 @@ export const deviceMachine = setup({
           entry: [{ type: 'announce', params: 'ready' }, assign({ payment: undefined })],
           invoke: { id: 'showIdle', src: 'showIdle', input: ({ context }) => ({ deviceId: context.deviceId }), onError: {} },
           on: {
-            PROCESS_PAYMENT: {
-              target: 'awaitingCard',
-              actions: assign({
-                payment: ({ event }) => {
-                  const { type: _, ...request } = event
-                  return request
-                },
-              }),
-            },
+            PROCESS_PAYMENT: { target: 'awaitingCard', actions: 'startPayment' },
             DISPLAY_MESSAGE: 'displaying',
           },
         },
@@ -374,15 +372,7 @@ export const deviceMachine = setup({
         idle: {
           entry: { type: 'announce', params: 'ready' },
           on: {
-            PROCESS_PAYMENT: {
-              target: 'awaitingCard',
-              actions: assign({
-                payment: ({ event }) => {
-                  const { type: _, ...request } = event
-                  return request
-                },
-              }),
-            },
+            PROCESS_PAYMENT: { target: 'awaitingCard', actions: 'startPayment' },
             DISPLAY_MESSAGE: 'displaying',
           },
         },
