@@ -135,11 +135,18 @@ export function createDeviceActors(deps: DeviceActorDeps) {
       readCard: fromPromise<ReadCardOutput, ReadCardInput>(async ({ input, signal }) => {
         // The card-hash key is fetched while the pinpad waits for the card, not after the PIN: an
         // acquirer that cannot give one stops the payment before the cardholder does anything more.
-        const key = deps.acquirer.getCardHashKey(input.encryptionKey)
+        // A 020 reload resumes the same payment: the key asked for by the first read still serves.
+        const fetching = new AbortController()
+        const key = (input.resume && cardHashKeys.get(input.deviceId)) || deps.acquirer.getCardHashKey(input.encryptionKey, { signal: fetching.signal })
         key.catch(() => {})
         cardHashKeys.set(input.deviceId, key)
         const read = new AbortController()
-        const stopRead = () => read.abort()
+        // Stopped (cancel, close) before the card came: the read and the key request both end.
+        const stopRead = () => {
+          read.abort()
+          fetching.abort()
+          cardHashKeys.delete(input.deviceId)
+        }
         signal.addEventListener('abort', stopRead, { once: true })
         const d = paymentDeps(input.deviceId, read.signal)
         d.onPrompt = () => {} // NTM reach the machine through watchLink
