@@ -124,6 +124,23 @@ const required = <I, O>(name: string) =>
 
 const CANCELLED = 13 // ST_CANCEL (§3.1.1): the cardholder pressed CANCEL
 
+// Inputs of the invoked actors, built from the context.
+const linkInput = ({ context }: { context: DeviceContext }): LinkInput => ({ deviceId: context.deviceId })
+const cardInput = ({ context }: { context: DeviceContext }): CardInput => ({
+  deviceId: context.deviceId,
+  identity: context.identity!,
+  cardRef: context.payment!.cardRef!,
+  amount: context.payment!.amount,
+})
+const syncInput =
+  (force: boolean) =>
+  ({ context }: { context: DeviceContext }): SyncInput => ({
+    deviceId: context.deviceId,
+    encryptionKey: context.connect!.encryptionKey,
+    identity: context.identity!,
+    force,
+  })
+
 /** finish_payment without a chip step left: the acquirer's word decides, or the chip's offline decision. */
 function finished(context: DeviceContext, event: DeviceEvent): DeviceNotice {
   const finish = event as Extract<DeviceEvent, { type: 'FINISH_PAYMENT' }>
@@ -281,7 +298,7 @@ export const deviceMachine = setup({
       invoke: {
         id: 'watchLink',
         src: 'watchLink',
-        input: ({ context }) => ({ deviceId: context.deviceId }),
+        input: linkInput,
       },
       on: {
         // Unplugged in any state: whatever ran fails, the device waits to be connected again.
@@ -325,12 +342,7 @@ export const deviceMachine = setup({
           invoke: {
             id: 'syncTables',
             src: 'syncTables',
-            input: ({ context }) => ({
-              deviceId: context.deviceId,
-              encryptionKey: context.connect!.encryptionKey,
-              identity: context.identity!,
-              force: false,
-            }),
+            input: syncInput(false),
             onDone: {
               target: 'ready',
               actions: [assign({ tablesVersion: ({ event }) => event.output.tablesVersion }), 'notifyConnected'],
@@ -347,7 +359,7 @@ export const deviceMachine = setup({
 
         ready: {
           entry: [{ type: 'announce', params: 'ready' }, assign({ payment: undefined })],
-          invoke: { id: 'showIdle', src: 'showIdle', input: ({ context }) => ({ deviceId: context.deviceId }), onError: {} },
+          invoke: { id: 'showIdle', src: 'showIdle', input: linkInput, onError: {} },
           on: {
             PROCESS_PAYMENT: { target: 'awaitingCard', actions: 'startPayment' },
             DISPLAY_MESSAGE: 'displaying',
@@ -431,12 +443,7 @@ export const deviceMachine = setup({
           invoke: {
             id: 'syncTables',
             src: 'syncTables',
-            input: ({ context }) => ({
-              deviceId: context.deviceId,
-              encryptionKey: context.connect!.encryptionKey,
-              identity: context.identity!,
-              force: true,
-            }),
+            input: syncInput(true),
             onDone: {
               target: 'awaitingCard',
               actions: assign({
@@ -454,12 +461,7 @@ export const deviceMachine = setup({
           invoke: {
             id: 'goOnChip',
             src: 'goOnChip',
-            input: ({ context }) => ({
-              deviceId: context.deviceId,
-              identity: context.identity!,
-              cardRef: context.payment!.cardRef!,
-              amount: context.payment!.amount,
-            }),
+            input: cardInput,
             onDone: {
               target: 'processed',
               actions: assign({ payment: ({ context, event }) => ({ ...context.payment!, chip: event.output }) }),
@@ -474,12 +476,7 @@ export const deviceMachine = setup({
           invoke: {
             id: 'capturePin',
             src: 'capturePin',
-            input: ({ context }) => ({
-              deviceId: context.deviceId,
-              identity: context.identity!,
-              cardRef: context.payment!.cardRef!,
-              amount: context.payment!.amount,
-            }),
+            input: cardInput,
             onDone: 'processed',
             onError: { target: 'paymentFailed', actions: 'failPayment' },
           },
@@ -577,7 +574,7 @@ export const deviceMachine = setup({
           invoke: {
             id: 'removeCard',
             src: 'removeCard',
-            input: ({ context }) => ({ deviceId: context.deviceId }),
+            input: linkInput,
             onDone: 'ready',
             onError: 'ready',
           },
@@ -619,7 +616,7 @@ export const deviceMachine = setup({
           invoke: {
             id: 'cancelPinpad',
             src: 'cancelPinpad',
-            input: ({ context }) => ({ deviceId: context.deviceId }),
+            input: linkInput,
             onDone: 'ready',
             onError: '#device.closing',
           },
