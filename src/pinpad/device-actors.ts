@@ -123,7 +123,7 @@ export function createDeviceActors(deps: DeviceActorDeps) {
         tablesOf.set(input.deviceId, synced.tables)
         const current = await pinpadTablesVersion(c.client, c.identity, { signal })
         const loaded = input.force || current !== synced.version
-        if (loaded) await loadTables(c.client, synced.tables, { signal })
+        if (loaded) await loadTables(c.client, synced.tables, c.identity, { signal })
         deps.logger.info({ device: input.deviceId, version: synced.version, loaded, stale: synced.stale }, 'EMV tables in sync')
         return { tablesVersion: synced.version, loaded }
       }),

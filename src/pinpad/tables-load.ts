@@ -1,7 +1,7 @@
 /** Loading EMV tables into the pinpad: TLI, TLR in 999-byte blocks, TLE (§3.5, §6.7). */
 import type { PinpadClient, RequestOptions } from '../abecs/client.js'
 import type { EmvTables } from '../tables/types.js'
-import { buildTableRecords } from '../tables/records.js'
+import { aidLayoutFor, buildTableRecords } from '../tables/records.js'
 import { tabVerId } from '../abecs/params.js'
 import type { PinpadInfo } from './identify.js'
 
@@ -34,9 +34,13 @@ export function tlrBatches(records: Buffer[]): Buffer[][] {
   return batches
 }
 
-/** Replaces every table in the pinpad by `tables` under its version (unified management, §4.2.1). */
-export async function loadTables(client: PinpadClient, tables: EmvTables, options: RequestOptions = {}): Promise<void> {
+/**
+ * Replaces every table in the pinpad by `tables` under its version (unified management, §4.2.1),
+ * with AID records of the size its ABECS version knows (§4.1.1: 284 bytes for a 1.x pinpad).
+ */
+export async function loadTables(client: PinpadClient, tables: EmvTables, identity: PinpadInfo, options: RequestOptions = {}): Promise<void> {
   await client.request('TLI', { TLI_ACQIDX: '00', TLI_TABVER: tables.version }, options)
-  for (const records of tlrBatches(buildTableRecords(tables))) await client.call('TLR', { records }, options)
+  const records = buildTableRecords(tables, 0, aidLayoutFor(identity.specVersion))
+  for (const batch of tlrBatches(records)) await client.call('TLR', { records: batch }, options)
   await client.call('TLE', {}, options)
 }

@@ -98,15 +98,34 @@ export function revokedRecord(e: RevokedCertificateEntry): RevokedRecord {
   }
 }
 
+/** The AID record sizes of §4.1.1: BibComp (1.x pinpads), spec 2.0x, and this specification. */
+export type AidLayout = 284 | 314 | 340
+
+/** The largest AID record a pinpad of this ABECS version knows (§4.1.1): older ones ignore bigger records. */
+export function aidLayoutFor(specVersion: string): AidLayout {
+  const v = Number.parseFloat(specVersion)
+  if (!Number.isFinite(v) || v < 2) return 284
+  return v < 2.1 ? 314 : 340
+}
+
+/** Drops the fields a smaller layout does not have (encodeTableRecord sizes the record by them). */
+function fitAid(record: AidRecord, layout: AidLayout): AidRecord {
+  if (layout === 340) return record
+  const { T1_CTLSTRMCP: _a, T1_MOBCVM: _b, T1_CTLSADDTC: _c, T1_CTLSMBTLIM: _d, T1_CTLSISSSCR: _e, ...v20 } = record
+  if (layout === 314) return v20
+  const { T1_CTLSTACDEF: _f, T1_CTLSTACDEN: _g, T1_CTLSTACONL: _h, ...bibcomp } = v20
+  return bibcomp
+}
+
 /**
  * The records to load with TLR, AIDs first, then CAPKs, then revoked certificates.
  * `acquirerIndex` is TLI_ACQIDX: 0 loads every acquirer's records (TLI "00" replaces all
- * tables), otherwise only that acquirer's.
+ * tables), otherwise only that acquirer's. `aidLayout` fits the AID records to the pinpad.
  */
-export function buildTableRecords(tables: EmvTables, acquirerIndex = 0): Buffer[] {
+export function buildTableRecords(tables: EmvTables, acquirerIndex = 0, aidLayout: AidLayout = 340): Buffer[] {
   const mine = (e: { acquirer_number: number }) => acquirerIndex === 0 || e.acquirer_number === acquirerIndex
   return [
-    ...tables.aids.filter(mine).map((e) => encodeTableRecord(aidRecord(e))),
+    ...tables.aids.filter(mine).map((e) => encodeTableRecord(fitAid(aidRecord(e), aidLayout))),
     ...tables.capks.filter(mine).map((e) => encodeTableRecord(capkRecord(e))),
     ...(tables.revoked_certificates ?? []).filter(mine).map((e) => encodeTableRecord(revokedRecord(e))),
   ]

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { DEFAULT_TABLES } from '../../src/tables/default-tables.js'
 import { parseEmv } from '../../src/abecs/emv-tlv.js'
-import { buildTableRecords } from '../../src/tables/records.js'
+import { aidLayoutFor, buildTableRecords } from '../../src/tables/records.js'
 import { TablesStore } from '../../src/tables/store.js'
 import type { EmvTables } from '../../src/tables/types.js'
 import type { BridgeServer } from '../../src/server/app.js'
@@ -44,8 +44,11 @@ function tableTraffic(exchanges: Exchange[]) {
   return { ids, tli, tlr, pinpadVersion }
 }
 
-/** TLI, TLR×n, TLE with every record of `tables`, each TLR within one 999-byte block (§3.5.3). */
-function checkLoad(t: Test, exchanges: Exchange[], tables: EmvTables) {
+/**
+ * TLI, TLR×n, TLE with every record of `tables`, each TLR within one 999-byte block (§3.5.3), the AID
+ * records sized for the pinpad's ABECS version (§4.1.1: 284 bytes for 1.x).
+ */
+function checkLoad(t: Test, exchanges: Exchange[], tables: EmvTables, specVersion = '2.12') {
   const { ids, tli, tlr } = tableTraffic(exchanges)
   t.same(tli, [{ TLI_ACQIDX: '00', TLI_TABVER: tables.version }], `TLI 00 with version ${tables.version}`)
   t.ok(tlr.length >= 1, `${tlr.length} TLR`)
@@ -54,7 +57,8 @@ function checkLoad(t: Test, exchanges: Exchange[], tables: EmvTables) {
   const records: Buffer[] = tlr.flatMap((e) => e.request.records as Buffer[])
   t.equal(records.length, recordCount(tables), 'every AID and CAPK record was sent')
   t.ok(tlr.every((e) => 2 + (e.request.records as Buffer[]).reduce((n, r) => n + r.length, 0) <= 999), 'each TLR fits one block')
-  t.same(Buffer.concat(records), Buffer.concat(buildTableRecords(tables)), 'the records of the acquirer\'s tables')
+  const layout = aidLayoutFor(specVersion)
+  t.same(Buffer.concat(records), Buffer.concat(buildTableRecords(tables, 0, layout)), `the records of the acquirer's tables (AID records of ${layout} bytes)`)
 }
 
 async function initialize(t: Test, client: WsClient): Promise<void> {
@@ -219,7 +223,7 @@ t.test('the acquirer\'s applications choose the AID records and the EMV tags of 
       const rec = recordPinpad(pad)
       const client = await connect(t, bridge)
       await initialize(t, client)
-      checkLoad(t, rec.exchanges, RENUMBERED)
+      checkLoad(t, rec.exchanges, RENUMBERED, specVersion)
 
       rec.clear()
       pad.cardholder.present('visa-credit')
@@ -269,7 +273,7 @@ t.test('a 1.08 pinpad whose tables changed after initialize: GCR answers 020, th
   )
   t.equal(steps[0]!.request.GCR_TABVER, V1.version, 'GCR announced the synced version')
   t.same(steps[4]!.request, { resume: true }, 'the GCR after the reload is the empty one (§3.6.1)')
-  checkLoad(t, rec.exchanges, V1)
+  checkLoad(t, rec.exchanges, V1, '1.08')
   t.equal(pad.tables.version(0), V1.version)
   t.equal(updates(acquirer).length, 2, 'the reload asked the acquirer again')
   t.equal(updates(acquirer)[1]!.status, 304, 'and got 304: the stored tables were loaded')
@@ -314,7 +318,7 @@ t.test('a table version shorter than 10 characters', async (t) => {
       const rec = recordPinpad(pad)
       const client = await connect(t, bridge)
       await initialize(t, client)
-      checkLoad(t, rec.exchanges, SHORT)
+      checkLoad(t, rec.exchanges, SHORT, specVersion)
       t.equal(pad.tables.version(0), 'v7')
       await close(t, client)
 

@@ -2,7 +2,7 @@ import t from 'tap'
 import { SPEC_EXAMPLES } from '../fixtures/spec-examples.js'
 import { decodeTableRecord, encodeTableRecord, splitTableRecords } from '../../src/abecs/tables.js'
 import { DEFAULT_TABLES, contentVersion } from '../../src/tables/default-tables.js'
-import { aidRecord, buildTableRecords, capkChecksum, capkRecord, revokedRecord } from '../../src/tables/records.js'
+import { aidLayoutFor, aidRecord, buildTableRecords, capkChecksum, capkRecord, revokedRecord } from '../../src/tables/records.js'
 import { schemaErrors, validateEmvTables } from '../../src/tables/schema.js'
 import type { AidEntry, EmvTables } from '../../src/tables/types.js'
 
@@ -207,4 +207,25 @@ t.test('the schema refuses what cannot be loaded', async (t) => {
   }
   const extra = { ...structuredClone(DEFAULT_TABLES), future_field: 1 }
   t.ok(validateEmvTables(extra), 'unknown fields from a newer acquirer are accepted')
+})
+
+t.test('AID records fit the pinpad: 284 bytes for 1.x, 314 for 2.0x, 340 for 2.1x (§4.1.1)', async (t) => {
+  t.equal(aidLayoutFor('1.08'), 284)
+  t.equal(aidLayoutFor('2.00'), 314)
+  t.equal(aidLayoutFor('2.05'), 314)
+  t.equal(aidLayoutFor('2.12'), 340)
+  t.equal(aidLayoutFor('2.20'), 340)
+  t.equal(aidLayoutFor('????'), 284, 'an unreadable version is treated as the oldest')
+  for (const layout of [284, 314, 340] as const) {
+    const records = buildTableRecords(DEFAULT_TABLES, 0, layout)
+    const aids = records.filter((r) => r.subarray(3, 4).toString() === '1')
+    t.equal(aids.length, DEFAULT_TABLES.aids.length)
+    for (const r of aids) {
+      t.equal(r.length, layout, `every AID record is ${layout} bytes`)
+      t.equal(r.subarray(0, 3).toString(), String(layout), 'TAB_LEN says so')
+      const decoded = decodeTableRecord(r)
+      t.equal(decoded.TAB_ID, '1')
+    }
+    t.ok(records.some((r) => r.length === 611), 'CAPK records are the same for every layout')
+  }
 })
