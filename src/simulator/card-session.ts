@@ -203,6 +203,8 @@ export async function readCard(ctx: HandlerContext, req: ReadRequest): Promise<R
             terminalType: aid.T1_TRMTYP,
             terminalAppVersion: aid.T1_APPVER1,
             floorLimit: parseInt(aid.T1_FLRLIMIT, 16),
+            ifdSerialNumber: pad.identity.serialNumber,
+            sequenceCounter: pad.nextTransactionNumber(),
           },
           stateFor(pad, card),
         )

@@ -102,6 +102,10 @@ export interface EmvTerminalData {
   onExceptionList?: boolean
   /** Terminal floor limit in cents (GOC_FLRLIMIT, SPE_TRMPAR): a larger amount sets TVR byte 4 bit 8. */
   floorLimit?: number
+  /** Interface Device Serial Number (9F1E, an8): the pinpad's serial. */
+  ifdSerialNumber?: string
+  /** Transaction Sequence Counter (9F41, n8): the pinpad counts its transactions. */
+  sequenceCounter?: number
 }
 
 export type FirstAcDecision = 'online' | 'offline-approve' | 'decline'
@@ -550,6 +554,9 @@ export class EmvCardSession {
     d.set('9F33', Buffer.from(capabilities, 'hex'))
     d.set('9F35', bcd(terminalType, 1))
     d.set('9F09', Buffer.from(version, 'hex'))
+    // Kernel data the acquirers ask for (the default tables' tag list includes them).
+    if (t.ifdSerialNumber !== undefined) d.set('9F1E', Buffer.from(t.ifdSerialNumber.padStart(8, '0').slice(-8), 'latin1'))
+    if (t.sequenceCounter !== undefined) d.set('9F41', bcd(String(t.sequenceCounter % 100_000_000), 4))
     d.set('9F37', Buffer.from(un))
 
     this.toggleTvr(TVR.exceptionFile, t.onExceptionList === true)

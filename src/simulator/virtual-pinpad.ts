@@ -98,6 +98,7 @@ export class VirtualPinpad {
   opened = false
   /** The card being processed between GCR/GCX and the end of the transaction. */
   session: CardSession | undefined
+  #transactions = 0
   /** PP_ICCSTAT / GCR_STATCHIP: how the last chip attempt ended (§6.8.1.1, §6.9.1.1). */
   lastIccStatus: '0' | '1' | '2' = '0'
 
@@ -208,6 +209,11 @@ export class VirtualPinpad {
     // §6.5.11: PANs of 2 to 19 digits; shorter than 13, zeros on the left (ISO-0 takes 12 digits before the check digit).
     const pinBlock = encryptPinBlock(buildIso0PinBlock(action.pin, pan.padStart(13, '0')), pinKey)
     return { pinBlock, ksn, pin: action.pin }
+  }
+
+  /** The Transaction Sequence Counter (9F41) of the next chip transaction. */
+  nextTransactionNumber(): number {
+    return ++this.#transactions
   }
 
   /** PAN of the card read by GCR/GCX, for GPN with an empty PAN (§6.5.11). */

@@ -414,3 +414,13 @@ t.test('property: the cryptogram is a function of the data', async () => {
     { numRuns: 50 },
   )
 })
+
+t.test('kernel data: 9F1E (IFD serial, an8) and 9F41 (sequence counter, n8) when the pinpad gives them', async (t) => {
+  const s = session('visa-credit', { ifdSerialNumber: 'VPP0000000000001', sequenceCounter: 42 })
+  t.equal(s.get('9F1E')?.toString('latin1'), '00000001', "the serial's last 8 characters")
+  t.equal(h(s.get('9F41')), '00000042', 'BCD, 4 bytes')
+  t.same(parseEmv(s.tags(['9F1E', '9F41'])).map((o) => o.tag), ['9F1E', '9F41'], 'returned when asked for')
+  const bare = session('visa-credit')
+  t.equal(bare.get('9F1E'), undefined, 'absent unless given')
+  t.equal(bare.get('9F41'), undefined)
+})
