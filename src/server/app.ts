@@ -7,14 +7,11 @@ import websocket from '@fastify/websocket'
 import type { WebSocket } from 'ws'
 import { BridgeRuntime, type RuntimeOptions } from '../bridge/runtime.js'
 import { sandboxAcquirer } from '../acquirer/sandbox/index.js'
-import type { Outgoing } from '../../machines/session.machine.js'
 import type { Logger } from '../log.js'
-import { parseMessage, type Parsed } from './validate.js'
-import { validators } from './schema.js'
 import { checkHost, checkOrigin, DEFAULT_ALLOWED_ORIGINS, type AccessPolicy } from './security.js'
 import { BridgeMetrics } from './metrics.js'
 import { registerProbes } from './probes.js'
-import { toWire } from './wire.js'
+import { DEFAULT_CONNECTION_LIMITS, serveConnection, type ConnectionLimits } from './connection.js'
 import { DevtoolsHub } from './devtools/hub.js'
 import { registerDevtools } from './devtools/routes.js'
 
@@ -30,8 +27,8 @@ export interface ServerOptions {
   discovery?: boolean
   logger: Logger
   runtime?: Partial<RuntimeOptions>
-  /** Messages above this get an error answer; the connection stays (`maxPayload` closes above 1 MiB). */
-  maxMessageBytes?: number
+  /** Per-connection limits: message size, unread answers, message rate (defaults in connection.ts). */
+  limits?: Partial<ConnectionLimits>
   version?: string
   /** Serve /devtools: live machines and virtual-pinpad controls (development). */
   devtools?: boolean
@@ -56,7 +53,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     allowedOrigins: [...DEFAULT_ALLOWED_ORIGINS, ...(options.allowedOrigins ?? [])],
     extraHosts: ['127.0.0.1', 'localhost'].includes(options.host) || options.host === '::1' ? [] : [options.host],
   }
-  const maxMessageBytes = options.maxMessageBytes ?? 64 * 1024
+  const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits }
   // Through a LogController: the top-level disableRequestLogging prints a deprecation warning on
   // stderr, a non-JSON line among the JSON log lines.
   const app = Fastify({ loggerInstance: log.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }) })
@@ -101,48 +98,9 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
       },
     },
     (socket) => {
-      const rt = runtime!
       sockets.add(socket)
-      metrics.connections.inc()
-      const started = new Map<string, { at: number; command: string }>()
-      const send = (payload: unknown) => {
-        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(payload))
-      }
-      const session = rt.openSession((message: Outgoing) => {
-        if (message.kind === 'reply') observe(message, started, metrics, log, session.id)
-        send(toWire(message))
-      })
-      log.info({ session: session.id }, 'connection opened')
-
-      socket.on('message', (raw, isBinary) => {
-        const text = isBinary ? '' : raw.toString()
-        const parsed: Parsed = isBinary
-          ? { ok: false, error: { code: 'MPOS_ERR_INVALID_MESSAGE', message: 'Binary messages are not accepted: send JSON text' } }
-          : parseMessage(text, maxMessageBytes)
-        if (!parsed.ok) {
-          // Only known command names become labels: a client must not mint a time series per made-up name.
-          metrics.commands.inc({ command: parsed.command !== undefined && Object.hasOwn(validators, parsed.command) ? parsed.command : 'invalid', outcome: 'invalid' })
-          log.info({ session: session.id, code: parsed.error.code }, 'invalid message')
-          send({
-            ...(parsed.command !== undefined ? { command: parsed.command } : {}),
-            ...(parsed.context !== undefined ? { context: parsed.context } : {}),
-            ...(parsed.command_id !== undefined ? { command_id: parsed.command_id } : {}),
-            success: false,
-            error: parsed.error.message,
-            code: parsed.error.code,
-          })
-          return
-        }
-        started.set(`${parsed.context}|${parsed.command_id ?? ''}|${parsed.request.command}`, { at: Date.now(), command: parsed.request.command })
-        session.send(parsed.context, parsed.request, parsed.command_id)
-      })
-      socket.on('close', () => {
-        sockets.delete(socket)
-        metrics.connections.dec()
-        session.close()
-        log.info({ session: session.id }, 'connection closed')
-      })
-      socket.on('error', (err) => log.warn({ session: session.id, err: err.message }, 'socket error'))
+      socket.on('close', () => sockets.delete(socket))
+      serveConnection(socket, { runtime: runtime!, metrics, log, limits })
     },
   )
 
@@ -191,29 +149,4 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
         await app.close()
       })()),
   }
-}
-
-function observe(message: Extract<Outgoing, { kind: 'reply' }>, started: Map<string, { at: number; command: string }>, metrics: BridgeMetrics, log: Logger, session: string): void {
-  const key = `${message.context}|${message.command_id ?? ''}|${message.command}`
-  const start = started.get(key)
-  started.delete(key)
-  const durationMs = start ? Date.now() - start.at : undefined
-  const payment = message.command === 'process_payment' && message.success ? (message.response as { status?: string } | undefined)?.status : undefined
-  metrics.commands.inc({ command: message.command, outcome: message.success ? 'success' : 'error' })
-  if (durationMs !== undefined) metrics.latency.observe({ command: message.command }, durationMs / 1000)
-  if (payment) metrics.payments.inc({ status: payment })
-  // One line per command: outcome and duration, never card data (no response body is logged).
-  log.info(
-    {
-      session,
-      command: message.command,
-      context: message.context,
-      command_id: message.command_id,
-      success: message.success,
-      ...(message.success ? {} : { code: message.error.code }),
-      ...(payment ? { status: payment } : {}),
-      duration_ms: durationMs,
-    },
-    'command',
-  )
 }

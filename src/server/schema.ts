@@ -3,18 +3,23 @@
  * Fields travel at the top level of the message, as the original client sends them.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import { preview } from './limits.js'
 
 /** Largest amount accepted: R$ 10 000 000,00 (12 digits fit SPE_AMOUNT N12, but nobody pays that at a till). */
 export const MAX_AMOUNT = 1_000_000_000
 
-const COMMANDS = ['list_devices', 'initialize', 'status', 'display_message', 'process_payment', 'finish_payment', 'close', 'cancel'] as const
+/** How long the customer may take to present a card and type the PIN (process_payment `timeout_milliseconds`). */
+export const PAYMENT_TIMEOUT = { default: 60_000, minimum: 5_000, maximum: 600_000 } as const
+
+export const COMMANDS = ['list_devices', 'initialize', 'status', 'display_message', 'process_payment', 'finish_payment', 'close', 'cancel'] as const
 
 const envelope = {
   type: 'object',
   required: ['command'],
   properties: {
     command: { type: 'string', enum: COMMANDS },
-    context: { type: 'string', minLength: 1, maxLength: 64 },
+    // Names show in /status and logs: printable, no control characters.
+    context: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]+$' },
     command_id: { anyOf: [{ type: 'string', maxLength: 128 }, { type: 'integer' }] },
   },
 } as const
@@ -54,6 +59,7 @@ const bodies: Record<(typeof COMMANDS)[number], object> = {
         },
       },
       magstripe_payment_method: paymentMethod,
+      timeout_milliseconds: { type: 'integer', minimum: PAYMENT_TIMEOUT.minimum, maximum: PAYMENT_TIMEOUT.maximum },
     },
   },
   finish_payment: {
@@ -75,13 +81,18 @@ export const validators = Object.fromEntries(
   Object.entries(bodies).map(([command, body]) => [command, ajv.compile({ type: 'object', ...body })]),
 ) as Record<(typeof COMMANDS)[number], ValidateFunction>
 
-/** One readable sentence out of ajv's first error. */
+/** The fields each command takes (besides `command`, `context`, `command_id`): nothing else travels on. */
+export const FIELDS = Object.fromEntries(
+  Object.entries(bodies).map(([command, body]) => [command, Object.keys((body as { properties?: object }).properties ?? {})]),
+) as Record<(typeof COMMANDS)[number], string[]>
+
+/** One readable sentence out of ajv's first error; the offending value only as a short preview. */
 export function describe(errors: ErrorObject[] | null | undefined, data: unknown): string {
   const e = errors?.[0]
   if (!e) return 'invalid message'
   const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : (e.params as { missingProperty?: string }).missingProperty
   const value = e.instancePath ? e.instancePath.split('/').slice(1).reduce<unknown>((v, k) => (v as Record<string, unknown>)?.[k], data) : undefined
-  const got = value === undefined ? '' : ` (got ${JSON.stringify(value)?.slice(0, 40)})`
+  const got = value === undefined ? '' : ` (got ${preview(value)})`
   switch (e.keyword) {
     case 'required':
       return `${field} is required`

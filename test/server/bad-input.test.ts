@@ -22,13 +22,13 @@ t.test('malformed messages get a protocol answer and break nothing', async (t) =
   const other = await Client.open(t, rig.wsUrl)
 
   const cases: Array<[string, string, Message]> = [
-    ['not JSON', 'hello there', { success: false, error: 'The message is not valid JSON', code: 'MPOS_ERR_INVALID_JSON' }],
-    ['truncated JSON', '{"command": "status"', { success: false, error: 'The message is not valid JSON', code: 'MPOS_ERR_INVALID_JSON' }],
-    ['an array', '[{"command":"status"}]', { success: false, error: 'The message must be a JSON object', code: 'MPOS_ERR_INVALID_MESSAGE' }],
-    ['a number', '42', { success: false, error: 'The message must be a JSON object', code: 'MPOS_ERR_INVALID_MESSAGE' }],
-    ['null', 'null', { success: false, error: 'The message must be a JSON object', code: 'MPOS_ERR_INVALID_MESSAGE' }],
-    ['a string', '"status"', { success: false, error: 'The message must be a JSON object', code: 'MPOS_ERR_INVALID_MESSAGE' }],
-    ['empty object', '{}', { success: false, error: 'command is required', code: 'MPOS_ERR_MISSING_COMMAND' }],
+    ['not JSON', 'hello there', { context: 'default', success: false, error: 'The message is not valid JSON', code: 'MPOS_ERR_INVALID_JSON' }],
+    ['truncated JSON', '{"command": "status"', { context: 'default', success: false, error: 'The message is not valid JSON', code: 'MPOS_ERR_INVALID_JSON' }],
+    ['an array', '[{"command":"status"}]', { context: 'default', success: false, error: 'The message must be a JSON object', code: 'MPOS_ERR_INVALID_MESSAGE' }],
+    ['a number', '42', { context: 'default', success: false, error: 'The message must be a JSON object', code: 'MPOS_ERR_INVALID_MESSAGE' }],
+    ['null', 'null', { context: 'default', success: false, error: 'The message must be a JSON object', code: 'MPOS_ERR_INVALID_MESSAGE' }],
+    ['a string', '"status"', { context: 'default', success: false, error: 'The message must be a JSON object', code: 'MPOS_ERR_INVALID_MESSAGE' }],
+    ['empty object', '{}', { context: 'default', success: false, error: 'command is required', code: 'MPOS_ERR_MISSING_COMMAND' }],
     [
       'missing command, context and command_id echoed',
       '{"context":"till","command_id":"c-1","amount":100}',
@@ -37,54 +37,54 @@ t.test('malformed messages get a protocol answer and break nothing', async (t) =
     [
       'unknown command',
       '{"command":"refund","command_id":7}',
-      { command: 'refund', command_id: 7, success: false, error: 'Unknown command "refund"', code: 'MPOS_ERR_UNKNOWN_COMMAND' },
+      { context: 'default', command: 'refund', command_id: 7, success: false, error: 'Unknown command "refund"', code: 'MPOS_ERR_UNKNOWN_COMMAND' },
     ],
-    ['command not a string', '{"command":42}', { success: false, error: 'command must be a string (got 42)', code: 'MPOS_ERR_INVALID_FIELD' }],
+    ['command not a string', '{"command":42}', { context: 'default', success: false, error: 'command must be a string (got 42)', code: 'MPOS_ERR_INVALID_FIELD' }],
     [
       'command_id an object',
       '{"command":"status","command_id":{"a":1}}',
-      { command: 'status', success: false, error: 'command_id must be a string (got {"a":1})', code: 'MPOS_ERR_INVALID_FIELD' },
+      { context: 'default', command: 'status', success: false, error: 'command_id must be a string (got {"a":1})', code: 'MPOS_ERR_INVALID_FIELD' },
     ],
     [
       'amount as a string',
       '{"command":"process_payment","amount":"1000"}',
-      { command: 'process_payment', success: false, error: 'amount must be a positive integer number of cents, at most 1000000000 (got "1000")', code: 'MPOS_ERR_INVALID_FIELD' },
+      { context: 'default', command: 'process_payment', success: false, error: 'amount must be a positive integer number of cents, at most 1000000000 (got "1000")', code: 'MPOS_ERR_INVALID_FIELD' },
     ],
     [
       'amount 10.5',
       '{"command":"process_payment","amount":10.5}',
-      { command: 'process_payment', success: false, error: 'amount must be a positive integer number of cents, at most 1000000000 (got 10.5)', code: 'MPOS_ERR_INVALID_FIELD' },
+      { context: 'default', command: 'process_payment', success: false, error: 'amount must be a positive integer number of cents, at most 1000000000 (got 10.5)', code: 'MPOS_ERR_INVALID_FIELD' },
     ],
     [
       'amount 0',
       '{"command":"process_payment","amount":0}',
-      { command: 'process_payment', success: false, error: 'amount must be a positive integer number of cents, at most 1000000000 (got 0)', code: 'MPOS_ERR_INVALID_FIELD' },
+      { context: 'default', command: 'process_payment', success: false, error: 'amount must be a positive integer number of cents, at most 1000000000 (got 0)', code: 'MPOS_ERR_INVALID_FIELD' },
     ],
     [
       'amount negative',
       '{"command":"process_payment","amount":-500}',
-      { command: 'process_payment', success: false, error: 'amount must be a positive integer number of cents, at most 1000000000 (got -500)', code: 'MPOS_ERR_INVALID_FIELD' },
+      { context: 'default', command: 'process_payment', success: false, error: 'amount must be a positive integer number of cents, at most 1000000000 (got -500)', code: 'MPOS_ERR_INVALID_FIELD' },
     ],
     [
       'amount absurdly large',
       '{"command":"process_payment","amount":100000000000000000000}',
-      { command: 'process_payment', success: false, error: 'amount must be a positive integer number of cents, at most 1000000000 (got 100000000000000000000)', code: 'MPOS_ERR_AMOUNT_TOO_LARGE' },
+      { context: 'default', command: 'process_payment', success: false, error: 'amount must be a positive integer number of cents, at most 1000000000 (got 100000000000000000000)', code: 'MPOS_ERR_AMOUNT_TOO_LARGE' },
     ],
-    ['amount missing', '{"command":"process_payment"}', { command: 'process_payment', success: false, error: 'amount is required', code: 'MPOS_ERR_INVALID_FIELD' }],
+    ['amount missing', '{"command":"process_payment"}', { context: 'default', command: 'process_payment', success: false, error: 'amount is required', code: 'MPOS_ERR_INVALID_FIELD' }],
     [
       'encryption_key a number',
       '{"command":"initialize","encryption_key":12345,"device_id":1}',
-      { command: 'initialize', success: false, error: 'encryption_key must be a string (got 12345)', code: 'MPOS_ERR_INVALID_FIELD' },
+      { context: 'default', command: 'initialize', success: false, error: 'encryption_key must be a string (got 12345)', code: 'MPOS_ERR_INVALID_FIELD' },
     ],
     [
       'device_id "1"',
       `{"command":"initialize","encryption_key":"${EK}","device_id":"1"}`,
-      { command: 'initialize', success: false, error: 'device_id must be an integer (got "1")', code: 'MPOS_ERR_INVALID_FIELD' },
+      { context: 'default', command: 'initialize', success: false, error: 'device_id must be an integer (got "1")', code: 'MPOS_ERR_INVALID_FIELD' },
     ],
     [
       'finish_payment with a bad response code',
       '{"command":"finish_payment","success":true,"response_code":"00 00"}',
-      { command: 'finish_payment', success: false, error: 'response_code must match pattern "^[0-9A-Za-z]{2,4}$" (got "00 00")', code: 'MPOS_ERR_INVALID_FIELD' },
+      { context: 'default', command: 'finish_payment', success: false, error: 'response_code must match pattern "^[0-9A-Za-z]{2,4}$" (got "00 00")', code: 'MPOS_ERR_INVALID_FIELD' },
     ],
   ]
   for (const [name, text, expected] of cases) {
@@ -101,7 +101,7 @@ t.test('binary frames are refused with an answer', async (t) => {
   const rig = await startBridge(t)
   const ws = await Client.open(t, rig.wsUrl)
   const other = await Client.open(t, rig.wsUrl)
-  const expected = { success: false, error: 'Binary messages are not accepted: send JSON text', code: 'MPOS_ERR_INVALID_MESSAGE' }
+  const expected = { context: 'default', success: false, error: 'Binary messages are not accepted: send JSON text', code: 'MPOS_ERR_INVALID_MESSAGE' }
   let from = ws.messages.length
   ws.sendRaw(Buffer.from('{"command":"status"}'), { binary: true })
   t.same(await ws.next((m) => m.event === undefined, from), expected, 'binary JSON is still refused')
@@ -117,8 +117,10 @@ t.test('message size: an answer above the limit, a 1009 close above maxPayload',
   const other = await Client.open(t, rig.wsUrl)
 
   const big = JSON.stringify({ command: 'display_message', message: 'x'.repeat(65 * 1024) })
-  t.same(await ws.exchange(big), { success: false, error: 'Messages are limited to 65536 bytes', code: 'MPOS_ERR_MESSAGE_TOO_LARGE' })
-  const justUnder = JSON.stringify({ command: 'status', padding: 'y'.repeat(64 * 1024 - 60) })
+  t.same(await ws.exchange(big), { context: 'default', success: false, error: 'Messages are limited to 65536 bytes', code: 'MPOS_ERR_MESSAGE_TOO_LARGE' })
+  // Under the size limit and within the shape limits (no string over 4096 characters): served.
+  const padding = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`padding${i}`, 'y'.repeat(3200)]))
+  const justUnder = JSON.stringify({ command: 'status', ...padding })
   t.ok(Buffer.byteLength(justUnder) <= 64 * 1024)
   t.match(await ws.exchange(justUnder), { command: 'status', success: true }, 'a message just under the limit is served')
   await stillWorking(t, [ws, other])

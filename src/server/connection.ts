@@ -1,0 +1,159 @@
+/**
+ * One `/ws` connection: messages in (parsed, rate-limited, handed to the connection's session
+ * actor), answers out (bounded buffer), one log line and metrics per answered command. A fault
+ * while handling one message is contained to it: it gets MPOS_ERR_INTERNAL, the others go on.
+ */
+import type { WebSocket, RawData } from 'ws'
+import type { BridgeRuntime } from '../bridge/runtime.js'
+import type { Outgoing } from '../../machines/session.machine.js'
+import type { Logger } from '../log.js'
+import type { BridgeMetrics } from './metrics.js'
+import { parseMessage, DEFAULT_CONTEXT, type Parsed } from './validate.js'
+import { validators } from './schema.js'
+import { toWire } from './wire.js'
+
+export interface ConnectionLimits {
+  /** Larger messages get MPOS_ERR_MESSAGE_TOO_LARGE (above 1 MiB the socket closes with 1009). */
+  maxMessageBytes: number
+  /** Answers waiting in the socket's buffer before a client that does not read is cut off (1008). */
+  maxBufferedBytes: number
+  /** Sustained messages per second; more get MPOS_ERR_RATE_LIMITED. */
+  messagesPerSecond: number
+  /** Messages that may arrive at once above the sustained rate. */
+  burst: number
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  maxMessageBytes: 64 * 1024,
+  maxBufferedBytes: 1024 * 1024,
+  messagesPerSecond: 50,
+  burst: 100,
+}
+
+/** WebSocket close code for a client cut off for policy reasons (RFC 6455 §7.4.1). */
+export const CLOSE_POLICY = 1008
+
+export interface ConnectionDeps {
+  runtime: BridgeRuntime
+  metrics: BridgeMetrics
+  log: Logger
+  limits: ConnectionLimits
+  now?: () => number
+}
+
+/** A token bucket: `burst` tokens, refilled at `rate` per second. */
+export class TokenBucket {
+  #tokens: number
+  #at: number
+  constructor(
+    readonly rate: number,
+    readonly burst: number,
+    readonly now: () => number = Date.now,
+  ) {
+    this.#tokens = burst
+    this.#at = now()
+  }
+
+  take(): boolean {
+    const t = this.now()
+    this.#tokens = Math.min(this.burst, this.#tokens + ((t - this.#at) / 1000) * this.rate)
+    this.#at = t
+    if (this.#tokens < 1) return false
+    this.#tokens -= 1
+    return true
+  }
+}
+
+export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
+  const { runtime, metrics, log, limits } = deps
+  const now = deps.now ?? Date.now
+  const bucket = new TokenBucket(limits.messagesPerSecond, limits.burst, now)
+  const started = new Map<string, number>()
+  let cut = false
+
+  const send = (payload: Record<string, unknown>) => {
+    if (cut || socket.readyState !== socket.OPEN) return
+    socket.send(JSON.stringify(payload))
+    if (socket.bufferedAmount > limits.maxBufferedBytes) disconnect(`more than ${limits.maxBufferedBytes} bytes of answers are waiting: the client does not read them`)
+  }
+
+  const disconnect = (reason: string) => {
+    if (cut) return
+    cut = true
+    log.warn({ session: session.id, buffered: socket.bufferedAmount }, `connection cut off: ${reason}`)
+    // The close frame queues behind what the client does not read: it gets a moment, then the socket goes.
+    socket.close(CLOSE_POLICY, reason.slice(0, 120))
+    setTimeout(() => socket.terminate(), 1000).unref()
+  }
+
+  const session = runtime.openSession((message: Outgoing) => {
+    if (message.kind === 'reply') observe(message)
+    send(toWire(message))
+  })
+  log.info({ session: session.id }, 'connection opened')
+
+  const refuse = (error: { code: string; message: string }, echo: Omit<Extract<Parsed, { ok: false }>, 'ok' | 'error'>) => {
+    metrics.commands.inc({ command: echo.command !== undefined && Object.hasOwn(validators, echo.command) ? echo.command : 'invalid', outcome: 'invalid' })
+    log.info({ session: session.id, code: error.code }, 'refused message')
+    send({ ...(echo.command !== undefined ? { command: echo.command } : {}), context: echo.context, ...(echo.command_id !== undefined ? { command_id: echo.command_id } : {}), success: false, error: error.message, code: error.code })
+  }
+
+  socket.on('message', (raw: RawData, isBinary: boolean) => {
+    if (cut) return
+    if (!bucket.take()) {
+      refuse({ code: 'MPOS_ERR_RATE_LIMITED', message: `More than ${limits.messagesPerSecond} messages per second: slow down` }, { context: DEFAULT_CONTEXT })
+      return
+    }
+    let parsed: Parsed | undefined
+    try {
+      parsed = isBinary
+        ? { ok: false, error: { code: 'MPOS_ERR_INVALID_MESSAGE', message: 'Binary messages are not accepted: send JSON text' }, context: DEFAULT_CONTEXT }
+        : parseMessage(raw.toString(), limits.maxMessageBytes)
+      if (!parsed.ok) return refuse(parsed.error, parsed)
+      started.set(key(parsed.context, parsed.command_id, parsed.request.command), now())
+      session.send(parsed.context, parsed.request, parsed.command_id)
+    } catch (err) {
+      // A bug, not the client's fault: this message fails, the bridge and every connection go on.
+      log.error({ session: session.id, err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'internal error handling a message')
+      const echo: { command?: string; context: string; command_id?: string | number } = parsed?.ok
+        ? { command: parsed.request.command, context: parsed.context, ...(parsed.command_id !== undefined ? { command_id: parsed.command_id } : {}) }
+        : { context: DEFAULT_CONTEXT }
+      metrics.commands.inc({ command: echo.command ?? 'invalid', outcome: 'error' })
+      send({ ...echo, success: false, error: 'Internal error: the message could not be handled', code: 'MPOS_ERR_INTERNAL' })
+    }
+  })
+  socket.on('close', () => {
+    metrics.connections.dec()
+    session.close()
+    log.info({ session: session.id }, 'connection closed')
+  })
+  socket.on('error', (err) => log.warn({ session: session.id, err: err.message }, 'socket error'))
+  metrics.connections.inc()
+
+  function observe(message: Extract<Outgoing, { kind: 'reply' }>): void {
+    const k = key(message.context, message.command_id, message.command)
+    const at = started.get(k)
+    started.delete(k)
+    const durationMs = at !== undefined ? now() - at : undefined
+    const payment = message.command === 'process_payment' && message.success ? (message.response as { status?: string } | undefined)?.status : undefined
+    metrics.commands.inc({ command: message.command, outcome: message.success ? 'success' : 'error' })
+    if (durationMs !== undefined) metrics.latency.observe({ command: message.command }, durationMs / 1000)
+    if (payment) metrics.payments.inc({ status: payment })
+    // One line per command: outcome and duration, never card data (no response body is logged).
+    log.info(
+      {
+        session: session.id,
+        command: message.command,
+        context: message.context,
+        command_id: message.command_id,
+        success: message.success,
+        ...(message.success ? {} : { code: message.error.code }),
+        ...(payment ? { status: payment } : {}),
+        duration_ms: durationMs,
+      },
+      'command',
+    )
+  }
+}
+
+const key = (context: string, commandId: string | number | undefined, command: string) => `${context}|${commandId ?? ''}|${command}`
