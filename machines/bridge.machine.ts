@@ -3,6 +3,12 @@
  * connection) so that all of them share one actor system and find each other by systemId
  * ("bridge", "context:NAME", "session:ID"). It also keeps which context holds which device
  * (a device is owned by at most one context) and the device list src/ reports.
+ *
+ * Contexts live while they hold a pinpad or a connection is attached to them (the context
+ * machine ends itself otherwise, and on `close`): at most MAX_CONTEXTS live at once, and one
+ * connection may have created at most MAX_CONTEXTS_PER_CONNECTION of the live ones. A context or
+ * session that fails (a bug) is removed alone: its requests get MPOS_ERR_INTERNAL, its pinpad
+ * is closed, everything else goes on.
  */
 import { assign, enqueueActions, setup, type AnyActorRef, type AnyEventObject } from 'xstate'
 import { contextMachine } from './context.machine.js'
@@ -19,27 +25,57 @@ export interface DeviceListEntry {
 }
 
 export type BridgeEvent =
-  | { type: 'ROUTE'; envelope: Envelope; replyTo: AnyActorRef }
+  | { type: 'ROUTE'; envelope: Envelope; sessionId: string; replyTo: AnyActorRef }
   | { type: 'CLAIM'; context: string; deviceId?: number; replyTo: AnyActorRef }
-  | { type: 'RELEASE'; context: string; deviceId: number }
+  /** `broken`: the device actor failed, so nothing closed its link: src/ must. */
+  | { type: 'RELEASE'; context: string; deviceId: number; broken?: boolean }
   | { type: 'DEVICES.CHANGED'; devices: DeviceListEntry[]; added?: DeviceListEntry[]; removed?: DeviceListEntry[] }
   | { type: 'SESSION.OPEN'; sessionId: string }
-  /** A session reached its final state: its connection closed. */
-  | { type: 'SESSION.CLOSED'; sessionId: string }
   | { type: 'SHUTDOWN' }
+  /** A spawned context or session reached its final state, or failed. */
+  | { type: `xstate.done.actor.${string}`; actorId?: string; output?: unknown }
+  | { type: `xstate.error.actor.${string}`; actorId?: string; error: unknown }
 
 export interface BridgeContext {
   devices: DeviceListEntry[]
   /** deviceId → name of the context holding it. */
   claims: Record<number, string>
+  /** Live contexts, in creation order. */
   contexts: string[]
+  /** context name → id of the session that created it (the per-connection limit). */
+  createdBy: Record<string, string>
+  /** context name → its actor's id (unique per incarnation: a name can end and be used again). */
+  contextIds: Record<string, string>
+  /** Counter for the context actors' ids. */
+  seq: number
   sessions: string[]
+}
+
+/** What src/ must know about failures and released devices (provided by the runtime). */
+export interface BridgeFault {
+  actor: string
+  error: unknown
 }
 
 const err = (code: string, message: string): ErrorValue => ({ code, message })
 
-/** Contexts live as long as the process: their number is bounded (a client could name endless ones). */
+/** Live contexts at once (a client could otherwise name endless ones). */
 export const MAX_CONTEXTS = 64
+/** Live contexts one connection may have created. */
+export const MAX_CONTEXTS_PER_CONNECTION = 8
+
+const refuseRoute = (envelope: Envelope, error: ErrorValue): AnyEventObject => ({
+  type: 'CONTEXT.REPLY',
+  reply: { id: envelope.id, context: envelope.context, command: envelope.request.command, success: false, error } satisfies Reply,
+})
+
+/** The child a done/error event is about: a context (by name) or a session (by id). */
+function childOf(context: BridgeContext, event: AnyEventObject): { actorId: string; kind: 'context' | 'session' | 'other'; name: string } {
+  const actorId = String((event as { actorId?: string }).actorId ?? event.type.replace(/^xstate\.(done|error)\.actor\./, ''))
+  if (actorId.startsWith('session:')) return { actorId, kind: 'session', name: actorId.slice('session:'.length) }
+  const name = Object.keys(context.contextIds).find((n) => context.contextIds[n] === actorId)
+  return name !== undefined ? { actorId, kind: 'context', name } : { actorId, kind: 'other', name: actorId }
+}
 
 export const bridgeMachine = setup({
   types: {
@@ -47,13 +83,21 @@ export const bridgeMachine = setup({
     events: {} as BridgeEvent,
   },
   actors: { context: contextMachine, session: sessionMachine },
+  actions: {
+    /** Provided by src/: a context or session failed (logged there, never with card data). */
+    reportFault: (_: unknown, _fault: BridgeFault) => {},
+    /** Provided by src/: the pinpad of a failed context is closed so that it can be initialized again. */
+    closeDevice: (_: unknown, _deviceId: number) => {},
+    /** Provided by src/: the connection of a failed session is closed (1011). */
+    closeConnection: (_: unknown, _sessionId: string) => {},
+  },
 }).createMachine({
   id: 'bridge',
-  context: { devices: [], claims: {}, contexts: [], sessions: [] },
+  context: { devices: [], claims: {}, contexts: [], createdBy: {}, contextIds: {}, seq: 0, sessions: [] },
   on: {
     ROUTE: {
       actions: enqueueActions(({ context, event, enqueue, system }) => {
-        const { envelope, replyTo } = event
+        const { envelope, replyTo, sessionId } = event
         if (envelope.request.command === 'list_devices') {
           const reply: Reply = {
             id: envelope.id,
@@ -65,23 +109,75 @@ export const bridgeMachine = setup({
           enqueue.sendTo(replyTo, { type: 'CONTEXT.REPLY', reply } as AnyEventObject)
           return
         }
-        const systemId = `context:${envelope.context}`
-        if (!context.contexts.includes(envelope.context) && context.contexts.length >= MAX_CONTEXTS) {
-          const reply: Reply = {
-            id: envelope.id,
-            context: envelope.context,
-            command: envelope.request.command,
-            success: false,
-            error: err('MPOS_ERR_TOO_MANY_CONTEXTS', `At most ${MAX_CONTEXTS} contexts can exist; reuse one of: ${context.contexts.slice(0, 5).join(', ')}…`),
+        const name = envelope.context
+        const systemId = `context:${name}`
+        const live = context.contexts.includes(name) && system.get(systemId)?.getSnapshot().status === 'active'
+        if (!live) {
+          const others = context.contexts.filter((c) => c !== name)
+          if (others.length >= MAX_CONTEXTS) {
+            enqueue.sendTo(replyTo, refuseRoute(envelope, err('MPOS_ERR_TOO_MANY_CONTEXTS', `At most ${MAX_CONTEXTS} contexts can be in use at once; reuse one of: ${others.slice(0, 5).join(', ')}…`)))
+            return
           }
-          enqueue.sendTo(replyTo, { type: 'CONTEXT.REPLY', reply } as AnyEventObject)
-          return
-        }
-        if (!context.contexts.includes(envelope.context)) {
-          enqueue.spawnChild('context', { id: systemId, systemId, input: { name: envelope.context, devicesAvailable: context.devices.length } })
-          enqueue.assign({ contexts: [...context.contexts, envelope.context] })
+          const mine = others.filter((c) => context.createdBy[c] === sessionId)
+          if (mine.length >= MAX_CONTEXTS_PER_CONNECTION) {
+            enqueue.sendTo(
+              replyTo,
+              refuseRoute(envelope, err('MPOS_ERR_TOO_MANY_CONTEXTS', `One connection may use at most ${MAX_CONTEXTS_PER_CONNECTION} contexts at once; this one has ${mine.join(', ')} (close one first)`)),
+            )
+            return
+          }
+          // The creator is attached from birth: an unattended idle context ends at once.
+          const id = `context#${context.seq + 1}`
+          enqueue.spawnChild('context', { id, systemId, input: { name, devicesAvailable: context.devices.length, creator: replyTo } })
+          enqueue.assign({
+            seq: context.seq + 1,
+            contexts: [...others, name],
+            createdBy: { ...context.createdBy, [name]: sessionId },
+            contextIds: { ...context.contextIds, [name]: id },
+          })
         }
         enqueue.sendTo(({ system: sys }) => sys.get(systemId) ?? system.get(systemId), { type: 'REQUEST', envelope, replyTo } as AnyEventObject)
+      }),
+    },
+
+    // A child reached its final state: a context that ended (unattended, closed), a closed session.
+    'xstate.done.actor.*': {
+      actions: enqueueActions(({ context, event, enqueue, system }) => {
+        const { actorId, kind, name } = childOf(context, event)
+        enqueue.stopChild(actorId)
+        if (kind === 'context') enqueue.assign(forgetContext(context, name))
+        if (kind === 'session') {
+          enqueue.assign({ sessions: context.sessions.filter((s) => s !== name) })
+          for (const c of context.contexts) {
+            const ref = system.get(`context:${c}`)
+            if (ref) enqueue.sendTo(ref, { type: 'SESSION.CLOSED', sessionId: name } as AnyEventObject)
+          }
+        }
+      }),
+    },
+
+    // A child failed (a bug): it alone goes; what it held is let go.
+    'xstate.error.actor.*': {
+      actions: enqueueActions(({ context, event, enqueue, system }) => {
+        const { actorId, kind, name } = childOf(context, event)
+        enqueue({ type: 'reportFault', params: { actor: kind === 'other' ? actorId : `${kind}:${name}`, error: (event as { error?: unknown }).error } })
+        enqueue.stopChild(actorId)
+        if (kind === 'context') {
+          for (const [id, holder] of Object.entries(context.claims)) if (holder === name) enqueue({ type: 'closeDevice', params: Number(id) })
+          enqueue.assign(forgetContext(context, name))
+          for (const id of context.sessions) {
+            const ref = system.get(`session:${id}`)
+            if (ref) enqueue.sendTo(ref, { type: 'CONTEXT.FAILED', context: name } as AnyEventObject)
+          }
+        }
+        if (kind === 'session') {
+          enqueue({ type: 'closeConnection', params: name })
+          enqueue.assign({ sessions: context.sessions.filter((s) => s !== name) })
+          for (const c of context.contexts) {
+            const ref = system.get(`context:${c}`)
+            if (ref) enqueue.sendTo(ref, { type: 'SESSION.CLOSED', sessionId: name } as AnyEventObject)
+          }
+        }
       }),
     },
 
@@ -109,13 +205,18 @@ export const bridgeMachine = setup({
     },
 
     RELEASE: {
-      actions: assign({
-        claims: ({ context, event }) => {
-          if (context.claims[event.deviceId] !== event.context) return context.claims
-          const { [event.deviceId]: _, ...rest } = context.claims
-          return rest
-        },
-      }),
+      actions: [
+        assign({
+          claims: ({ context, event }) => {
+            if (context.claims[event.deviceId] !== event.context) return context.claims
+            const { [event.deviceId]: _, ...rest } = context.claims
+            return rest
+          },
+        }),
+        enqueueActions(({ event, enqueue }) => {
+          if (event.broken) enqueue({ type: 'closeDevice', params: event.deviceId })
+        }),
+      ],
     },
 
     'DEVICES.CHANGED': {
@@ -144,10 +245,6 @@ export const bridgeMachine = setup({
       }),
     },
 
-    'SESSION.CLOSED': {
-      actions: assign({ sessions: ({ context, event }) => context.sessions.filter((s) => s !== event.sessionId) }),
-    },
-
     SHUTDOWN: {
       actions: enqueueActions(({ context, enqueue, system }) => {
         for (const name of context.contexts) {
@@ -158,3 +255,10 @@ export const bridgeMachine = setup({
     },
   },
 })
+
+function forgetContext(context: BridgeContext, name: string): Partial<BridgeContext> {
+  const { [name]: _, ...createdBy } = context.createdBy
+  const { [name]: __, ...contextIds } = context.contextIds
+  const claims = Object.fromEntries(Object.entries(context.claims).filter(([, holder]) => holder !== name))
+  return { contexts: context.contexts.filter((c) => c !== name), createdBy, contextIds, claims }
+}

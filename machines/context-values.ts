@@ -43,6 +43,8 @@ export interface ContextContext {
 export interface ContextInput {
   name: string
   devicesAvailable?: number
+  /** The session whose request created the context: attached from the start. */
+  creator?: AnyActorRef
 }
 
 export type RequestOf<C extends CommandName> = Extract<Request, { command: C }>

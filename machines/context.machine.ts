@@ -25,13 +25,18 @@ export { statusOf, type ContextContext, type ContextInput, type Stage } from './
 
 export type ContextEvent =
   | { type: 'REQUEST'; envelope: Envelope; replyTo: AnyActorRef }
-  | { type: 'SESSION.CLOSED'; session: AnyActorRef }
+  /** A connection went away (its session actor's id is `session:<sessionId>`). */
+  | { type: 'SESSION.CLOSED'; sessionId: string }
   | { type: 'DEVICES.COUNT'; count: number }
   | { type: 'CLAIM.GRANTED'; deviceId: number }
   | { type: 'CLAIM.DENIED'; error: ErrorValue }
   /** Graceful shutdown: cancel what runs, close the pinpad. */
   | { type: 'SHUTDOWN' }
+  /** The device actor failed (a bug): whatever it ran is lost, the pinpad is let go. */
+  | { type: 'xstate.error.actor.device'; error: unknown }
   | DeviceNotice
+
+const isSession = (ref: AnyActorRef, sessionId: string) => ref.id === `session:${sessionId}`
 
 const isCommand = (command: CommandName) => ({ type: 'isCommand', params: { command } }) as const
 
@@ -48,7 +53,7 @@ export const contextMachine = setup({
         event.type === 'REQUEST' && !context.sessions.includes(event.replyTo) ? [...context.sessions, event.replyTo] : context.sessions,
     }),
     detachSession: assign({
-      sessions: ({ context, event }) => (event.type === 'SESSION.CLOSED' ? context.sessions.filter((s) => s !== event.session) : context.sessions),
+      sessions: ({ context, event }) => (event.type === 'SESSION.CLOSED' ? context.sessions.filter((s) => !isSession(s, event.sessionId)) : context.sessions),
     }),
     startRunning: assign({
       running: ({ event }) => (event.type === 'REQUEST' ? { envelope: event.envelope, replyTo: event.replyTo } : undefined),
@@ -111,9 +116,10 @@ export const contextMachine = setup({
         ...(r.device_id !== undefined ? { deviceId: r.device_id } : {}),
       } as AnyEventObject)
     }),
-    releaseDevice: enqueueActions(({ context, enqueue, system }) => {
+    releaseDevice: enqueueActions(({ context, event, enqueue, system }) => {
       if (context.deviceId !== undefined) {
-        enqueue.sendTo(system.get('bridge'), { type: 'RELEASE', context: context.name, deviceId: context.deviceId } as AnyEventObject)
+        const broken = event.type === 'xstate.error.actor.device'
+        enqueue.sendTo(system.get('bridge'), { type: 'RELEASE', context: context.name, deviceId: context.deviceId, ...(broken ? { broken } : {}) } as AnyEventObject)
       }
       enqueue.assign({ deviceId: undefined, deviceState: undefined, encryptionKey: undefined, phase: 'none' })
       enqueue.stopChild('device')
@@ -123,6 +129,9 @@ export const contextMachine = setup({
     isCommand: ({ event }, params: { command: CommandName }) => event.type === 'REQUEST' && event.envelope.request.command === params.command,
     /** Nothing runs and no payment waits for its answer. */
     nothingPending: ({ context }) => context.running === undefined && context.payment === undefined,
+    /** No connection is attached and nothing runs: an idle context with nobody to serve ends. */
+    unattended: ({ context }) => context.sessions.length === 0 && context.running === undefined,
+    closeRequested: ({ context }) => context.running?.envelope.request.command === 'close',
     needsFinish: ({ context }) => context.phase === 'needs-finish',
     lastPaymentFailed: ({ context }) => context.phase === 'failed',
     paymentHasHash: ({ event }) => event.type === 'DEVICE.PAYMENT_RESULT' && event.result.card_hash !== undefined,
@@ -133,11 +142,11 @@ export const contextMachine = setup({
      * went on for another connection, that one leaving last must cancel it too.
      */
     orphanedPayment: ({ context, event }) =>
-      event.type === 'SESSION.CLOSED' && context.payment !== undefined && context.sessions.every((s) => s === event.session),
+      event.type === 'SESSION.CLOSED' && context.payment !== undefined && context.sessions.every((s) => isSession(s, event.sessionId)),
   },
 }).createMachine({
   id: 'context',
-  context: ({ input }) => ({ name: input.name, stage: 'idle', devicesAvailable: input.devicesAvailable ?? 0, phase: 'none', sessions: [] }),
+  context: ({ input }) => ({ name: input.name, stage: 'idle', devicesAvailable: input.devicesAvailable ?? 0, phase: 'none', sessions: input.creator ? [input.creator] : [] }),
   initial: 'idle',
   on: {
     // Defaults for every state; states handle what they allow first.
@@ -159,6 +168,19 @@ export const contextMachine = setup({
       { actions: 'detachSession' },
     ],
     'DEVICES.COUNT': { actions: assign({ devicesAvailable: ({ event }) => event.count }) },
+    'xstate.error.actor.device': {
+      target: '.idle',
+      actions: [
+        assign({ lastError: () => error('MPOS_ERR_INTERNAL', 'Internal error: the pinpad actor failed; initialize again') }),
+        enqueueActions(({ context, enqueue }) => {
+          const e = error('MPOS_ERR_INTERNAL', 'Internal error: the pinpad actor failed')
+          if (context.running) enqueue.sendTo(context.running.replyTo, replyFor(context, context.running.envelope, { success: false, error: e }))
+          if (context.payment) enqueue.sendTo(context.payment.replyTo, paymentReply(context, context.payment, { status: 'errored', error: e }))
+          enqueue.assign({ running: undefined, payment: undefined, paymentResult: undefined, finishOutcome: undefined })
+        }),
+        'releaseDevice',
+      ],
+    },
     'DEVICE.STATE': { actions: [assign({ deviceState: ({ event }) => event.state }), 'pushStatus'] },
     'DEVICE.PROMPT': {
       actions: {
@@ -175,14 +197,19 @@ export const contextMachine = setup({
   states: {
     idle: {
       entry: [assign({ stage: 'idle' }), 'pushStatus'],
+      always: { guard: 'unattended', target: 'ended' },
       on: {
         REQUEST: [
           { guard: isCommand('initialize'), target: 'initializing', actions: ['attachSession', 'startRunning'] },
-          { guard: isCommand('close'), actions: ['attachSession', { type: 'replyNow', params: { success: true } }] },
+          // close ends the context: the next request naming it starts a fresh one.
+          { guard: isCommand('close'), target: 'ended', actions: ['attachSession', { type: 'replyNow', params: { success: true } }] },
         ],
         SHUTDOWN: {},
       },
     },
+
+    /** Holds no pinpad and serves nobody (or was closed): the bridge forgets it. */
+    ended: { type: 'final', entry: [assign({ stage: 'idle' }), 'pushStatus'] },
 
     initializing: {
       entry: [assign({ stage: 'initializing' }), 'pushStatus'],
@@ -456,9 +483,8 @@ export const contextMachine = setup({
       ],
       on: {
         'DEVICE.CLOSED': {
-          target: 'idle',
+          target: 'afterClose',
           actions: [
-            { type: 'finishRunning', params: { success: true } },
             enqueueActions(({ context, enqueue }) => {
               if (context.payment && context.paymentResult) enqueue.sendTo(context.payment.replyTo, paymentReply(context, context.payment, context.paymentResult))
               enqueue.assign({ payment: undefined, paymentResult: undefined })
@@ -478,10 +504,18 @@ export const contextMachine = setup({
           }),
         },
         'DEVICE.DISCONNECTED': {
-          target: 'idle',
-          actions: [{ type: 'finishRunning', params: { success: true } }, 'releaseDevice'],
+          target: 'afterClose',
+          actions: ['releaseDevice'],
         },
       },
+    },
+
+    /** A close request ends the context once answered; a shutdown leaves it idle. */
+    afterClose: {
+      always: [
+        { guard: 'closeRequested', target: 'ended', actions: { type: 'finishRunning', params: { success: true } } },
+        { target: 'idle' },
+      ],
     },
   },
 })

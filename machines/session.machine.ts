@@ -1,11 +1,10 @@
 /**
  * One actor per WebSocket connection. It holds what belongs to the connection: requests in
- * flight by `command_id`, and the contexts it has used (to push their events to it and to tell
- * them when the connection goes). The socket itself stays in src/: the `deliver` action sends.
+ * flight by `command_id`. The socket itself stays in src/: the `deliver` action sends.
  *
- * When the connection drops, each context used is told (SESSION.CLOSED). A payment started by
- * this connection is then cancelled on the pinpad unless another connection is attached to its
- * context (see the context machine's `orphanedPayment`).
+ * When the connection drops, the session ends; the bridge then tells every context
+ * (SESSION.CLOSED). A payment started by this connection is cancelled on the pinpad unless
+ * another connection is attached to its context (see the context machine's `orphanedPayment`).
  */
 import { assign, enqueueActions, setup, type AnyEventObject } from 'xstate'
 import type { Envelope, PushEvent, Reply, Request } from './protocol.js'
@@ -19,6 +18,8 @@ export type SessionEvent =
   | { type: 'CLIENT.REQUEST'; context: string; command_id?: string | number; request: Request }
   | { type: 'CONTEXT.REPLY'; reply: Reply }
   | { type: 'PUSH'; event: PushEvent }
+  /** The context failed (a bug): what this connection asked of it will never be answered by it. */
+  | { type: 'CONTEXT.FAILED'; context: string }
   | { type: 'DISCONNECT' }
 
 interface InFlight {
@@ -31,7 +32,6 @@ export interface SessionContext {
   sessionId: string
   seq: number
   inFlight: Record<string, InFlight>
-  contexts: string[]
 }
 
 export const sessionMachine = setup({
@@ -46,7 +46,7 @@ export const sessionMachine = setup({
   },
 }).createMachine({
   id: 'session',
-  context: ({ input }) => ({ sessionId: input.sessionId, seq: 0, inFlight: {}, contexts: [] }),
+  context: ({ input }) => ({ sessionId: input.sessionId, seq: 0, inFlight: {} }),
   initial: 'open',
   states: {
     open: {
@@ -61,9 +61,8 @@ export const sessionMachine = setup({
                 ...context.inFlight,
                 [id]: { context: event.context, command: event.request.command, ...(event.command_id !== undefined ? { command_id: event.command_id } : {}) },
               },
-              contexts: context.contexts.includes(event.context) ? context.contexts : [...context.contexts, event.context],
             })
-            enqueue.sendTo(system.get('bridge'), { type: 'ROUTE', envelope, replyTo: self } as AnyEventObject)
+            enqueue.sendTo(system.get('bridge'), { type: 'ROUTE', envelope, sessionId: context.sessionId, replyTo: self } as AnyEventObject)
           }),
         },
         'CONTEXT.REPLY': {
@@ -85,16 +84,28 @@ export const sessionMachine = setup({
           ],
         },
         PUSH: { actions: { type: 'deliver', params: ({ event }) => ({ kind: 'event', event: event.event }) } },
-        DISCONNECT: {
-          target: 'closed',
-          actions: enqueueActions(({ context, enqueue, system, self }) => {
-            for (const name of context.contexts) {
-              const ctx = system.get(`context:${name}`)
-              if (ctx) enqueue.sendTo(ctx, { type: 'SESSION.CLOSED', session: self } as AnyEventObject)
+        'CONTEXT.FAILED': {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const lost = Object.entries(context.inFlight).filter(([, r]) => r.context === event.context)
+            for (const [id, r] of lost) {
+              enqueue({
+                type: 'deliver',
+                params: {
+                  kind: 'reply',
+                  id,
+                  context: r.context,
+                  command: r.command,
+                  success: false,
+                  error: { code: 'MPOS_ERR_INTERNAL', message: `Internal error: context "${r.context}" failed and was reset` },
+                  ...(r.command_id !== undefined ? { command_id: r.command_id } : {}),
+                },
+              })
             }
-            enqueue.sendTo(system.get('bridge'), { type: 'SESSION.CLOSED', sessionId: context.sessionId } as AnyEventObject)
+            enqueue.assign({ inFlight: Object.fromEntries(Object.entries(context.inFlight).filter(([, r]) => r.context !== event.context)) })
           }),
         },
+        // The bridge learns it from this actor's end (its final state) and tells the contexts.
+        DISCONNECT: 'closed',
       },
     },
     closed: { type: 'final' },

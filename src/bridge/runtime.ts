@@ -44,6 +44,12 @@ export interface RuntimeOptions {
 
 type Deliver = (message: Outgoing) => void
 
+export interface SessionHandle {
+  id: string
+  send: (context: string, request: Request, commandId?: string | number) => void
+  close: () => void
+}
+
 export class BridgeRuntime {
   readonly registry: DeviceRegistry
   readonly vault = new CardVault()
@@ -54,6 +60,8 @@ export class BridgeRuntime {
   readonly root: Actor<typeof bridgeMachine>
   readonly logger: Logger
   readonly #deliverers = new Map<string, Deliver>()
+  /** Called when a session actor fails: the server closes its socket. */
+  readonly #onSessionFault = new Map<string, () => void>()
   readonly #connections: ReturnType<typeof createDeviceActors>['connections']
   #sessionSeq = 0
 
@@ -96,6 +104,15 @@ export class BridgeRuntime {
     })
     this.#connections = connections
     const machine = bridgeMachine.provide({
+      actions: {
+        reportFault: (_, fault) => {
+          const e = fault.error as { message?: unknown; stack?: unknown } | undefined
+          // A bug: logged with its stack, never with the actor's data (it may hold card references).
+          this.logger.error({ actor: fault.actor, err: { message: String(e?.message ?? e), stack: typeof e?.stack === 'string' ? e.stack : undefined } }, 'actor failed; it was removed and the bridge goes on')
+        },
+        closeDevice: (_, deviceId) => void this.#connections.close(String(deviceId)),
+        closeConnection: (_, sessionId) => this.#onSessionFault.get(sessionId)?.(),
+      },
       actors: {
         context: contextMachine.provide({ actors: { device: deviceMachine.provide({ actors }) } }),
         session: sessionMachine.provide({
@@ -115,15 +132,18 @@ export class BridgeRuntime {
   }
 
   async start(): Promise<void> {
+    // The root itself failing would stop every context: logged loudly (the process stays up for the probes).
+    this.root.subscribe({ error: (err) => this.logger.fatal({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'the bridge actor failed') })
     this.root.start()
     this.#devicesChanged([], [])
     await this.registry.start()
   }
 
-  /** Opens a session (one per WebSocket connection); `deliver` writes to its socket. */
-  openSession(deliver: Deliver): { id: string; send: (context: string, request: Request, commandId?: string | number) => void; close: () => void } {
+  /** Opens a session (one per WebSocket connection); `deliver` writes to its socket, `onFault` closes it. */
+  openSession(deliver: Deliver, onFault?: () => void): SessionHandle {
     const id = String(++this.#sessionSeq)
     this.#deliverers.set(id, deliver)
+    if (onFault) this.#onSessionFault.set(id, onFault)
     this.root.send({ type: 'SESSION.OPEN', sessionId: id })
     const ref = () => this.root.system.get(`session:${id}`) as AnyActorRef | undefined
     return {
@@ -133,6 +153,7 @@ export class BridgeRuntime {
       close: () => {
         ref()?.send({ type: 'DISCONNECT' })
         this.#deliverers.delete(id)
+        this.#onSessionFault.delete(id)
       },
     }
   }

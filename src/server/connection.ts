@@ -86,10 +86,16 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
     setTimeout(() => socket.terminate(), 1000).unref()
   }
 
-  const session = runtime.openSession((message: Outgoing) => {
-    if (message.kind === 'reply') observe(message)
-    send(toWire(message))
-  })
+  const session = runtime.openSession(
+    (message: Outgoing) => {
+      if (message.kind === 'reply') observe(message)
+      send(toWire(message))
+    },
+    // The connection's actor failed (a bug): this connection alone is closed.
+    () => {
+      if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error')
+    },
+  )
   log.info({ session: session.id }, 'connection opened')
 
   const refuse = (error: { code: string; message: string }, echo: Omit<Extract<Parsed, { ok: false }>, 'ok' | 'error'>) => {

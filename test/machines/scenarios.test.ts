@@ -622,7 +622,8 @@ t.test('the context: order rules and every state', async (t) => {
   for (const request of [{ command: 'process_payment', amount: 100 }, { command: 'display_message', message: 'x' }, { command: 'finish_payment', success: true }, { command: 'cancel' }] as Request[]) {
     t.match(errorOf(await c.call('shop', request)), { code: 'MPOS_ERR_COMMAND_OUT_OF_ORDER', message: /allowed: initialize, status, list_devices, close/ }, `${request.command} before initialize`)
   }
-  t.equal((await c.call('shop', { command: 'close' })).success, true, 'close when idle is a no-op')
+  t.equal((await c.call('shop', { command: 'close' })).success, true, 'close when idle ends the context')
+  t.equal(b.valueOf('context:shop'), undefined, 'gone')
   t.match(errorOf(await c.call('shop', { command: 'initialize', encryption_key: KEY, device_id: 7 })), { code: 'MPOS_ERR_DEVICE_NOT_FOUND' }, 'claim denied')
   t.equal(b.valueOf('context:shop'), 'idle')
   t.match(errorOf(await c.call('shop', { command: 'initialize', encryption_key: 'ek_live_refused_by_the_sandbox' })), { code: 'MPOS_ERR_ACQUIRER_UNAUTHORIZED' }, 'connect failed')
@@ -709,7 +710,7 @@ t.test('the context: order rules and every state', async (t) => {
   const closed = c.send('shop', { command: 'close' })
   t.equal((await c.reply(closed)).success, true, 'close while settling')
   t.match(await c.reply(fin), { success: true }, 'the interrupted finish_payment is answered with its outcome (FCX was done; only the removal was left)')
-  t.equal(b.valueOf('context:shop'), 'idle')
+  t.equal(b.valueOf('context:shop'), undefined, 'close ended the context')
   t.same(pad.display.screen.lines, ['    OBRIGADO', ''], 'CLO message')
 
   // closing with a payment in flight: the payment is answered canceled.
@@ -759,7 +760,7 @@ t.test('a notice the device no longer sends in that state is still handled (inje
   const ctx = b.runtime.root.system.get('context:shop')!
   ctx.send({ type: 'DEVICE.DISCONNECTED', reason: 'injected' })
   t.match(await c.reply(close), { success: true }, 'close answered')
-  t.equal(b.valueOf('context:shop'), 'idle')
+  t.equal(b.valueOf('context:shop'), undefined, 'close ended the context')
   t.same(b.runtime.root.getSnapshot().context.claims, {}, 'the device is released')
   pad.faults.responseDelayMs = 0
   await initialize(t, c, 'shop', { device_id: 1 })
@@ -937,6 +938,53 @@ t.test('sanitize hides keys and card references, and shows actors by name', asyn
     list: [{ cardHash: '[hidden]' }],
   })
   t.notOk(JSON.stringify(out).includes(KEY))
+})
+
+// --- Faults: a failing actor is removed alone ---------------------------------------------
+
+t.test('a failing actor is contained: its requests are answered, its pinpad let go, the rest goes on', async (t) => {
+  const b = await bridge(t, { pinpads: 2 })
+  const c = b.client()
+  const faults: string[] = []
+  const other = b.client()
+  await initialize(t, c, 'shop', { device_id: 1 })
+  await initialize(t, other, 'front', { device_id: 2 })
+
+  // The context: a payment waits for the card when its actor fails (a malformed event stands for a bug).
+  b.pads[0]!.cardholder.options.autoCard = null
+  const paying = c.send('shop', { command: 'process_payment', amount: 1000 })
+  await b.reach('device:1', { connected: 'awaitingCard' })
+  b.runtime.root.system.get('context:shop')!.send({ type: 'REQUEST' } as never)
+  t.match(await c.reply(paying), { success: false, error: { code: 'MPOS_ERR_INTERNAL' } }, 'the payment in flight is answered MPOS_ERR_INTERNAL')
+  t.equal(b.valueOf('context:shop'), undefined, 'the failed context is gone')
+  t.same(b.runtime.root.getSnapshot().context.claims, { 2: 'front' }, 'its pinpad is released')
+  t.match((await other.call('front', { command: 'status' })).response, { status: 'initialized' }, 'another context is untouched')
+  b.pads[0]!.cardholder.options.autoCard = 'visa-credit'
+  await initialize(t, c, 'shop', { device_id: 1 })
+  t.match(responseOf(await c.call('shop', { command: 'process_payment', amount: 1000 })), { status: 'accepted' }, 'the same name and pinpad work again')
+  t.equal((await c.call('shop', { command: 'finish_payment', success: true, response_code: '0000' })).success, true)
+
+  // The device actor: its context answers what ran, reports the fault and goes idle.
+  b.pads[0]!.cardholder.options.autoCard = null
+  const second = c.send('shop', { command: 'process_payment', amount: 1000 })
+  await b.reach('device:1', { connected: 'awaitingCard' })
+  b.runtime.root.system.get('device:1')!.send({ type: 'xstate.done.actor.readCard' } as never)
+  t.match(responseOf(await c.reply(second)), { status: 'errored', error_type: 'MPOS_ERR_INTERNAL' }, 'the payment is answered')
+  await b.until(() => b.valueOf('context:shop') === 'idle', 'the context idle after its device failed')
+  b.pads[0]!.cardholder.options.autoCard = 'visa-credit'
+  t.match(await statusOf(c, 'shop'), { status: 'idle', connected_device_id: null, last_error: { code: 'MPOS_ERR_INTERNAL' } })
+  await initialize(t, c, 'shop', { device_id: 1 })
+
+  // A session: only its connection is closed; the contexts forget it.
+  const lone = b.client()
+  t.equal((await lone.call('front', { command: 'status' })).success, true)
+  b.runtime.root.system.get(`session:${lone.id}`)!.send({ type: 'CONTEXT.REPLY' } as never)
+  await b.until(() => lone.faulted, 'the failed session reported')
+  faults.push('session')
+  t.equal(b.runtime.root.system.get(`session:${lone.id}`), undefined, 'the session is gone')
+  t.match((await other.call('front', { command: 'status' })).response, { status: 'initialized' }, 'other connections are served')
+  t.match((await c.call('shop', { command: 'status' })).response, { status: 'initialized' })
+  t.same(faults, ['session'])
 })
 
 // --- Coverage -------------------------------------------------------------------------------

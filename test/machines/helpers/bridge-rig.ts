@@ -27,6 +27,10 @@ export interface TraceEntry {
 }
 
 export interface Client {
+  /** The session id (its actor is `session:<id>`). */
+  readonly id: string
+  /** The runtime asked to close this connection (its session actor failed). */
+  readonly faulted: boolean
   readonly messages: Outgoing[]
   /** Sends a request; resolves with its reply. */
   call(context: string, request: Request): Promise<ReplyMessage>
@@ -168,10 +172,14 @@ export async function startBridge(
       const n = ++clients
       const messages: Outgoing[] = []
       const waiters = new Set<() => void>()
-      const session = runtime.openSession((m) => {
-        messages.push(m)
-        for (const w of [...waiters]) w()
-      })
+      let faulted = false
+      const session = runtime.openSession(
+        (m) => {
+          messages.push(m)
+          for (const w of [...waiters]) w()
+        },
+        () => (faulted = true),
+      )
       let seq = 0
       const waitFor = async <T>(find: () => T | undefined, what: string): Promise<T> => {
         const deadline = Date.now() + FAIL_AFTER_MS
@@ -191,6 +199,10 @@ export async function startBridge(
         }
       }
       const client: Client = {
+        id: session.id,
+        get faulted() {
+          return faulted
+        },
         messages,
         send(context, request) {
           const id = ++seq
