@@ -31,9 +31,12 @@ export type BridgeEvent =
   | { type: 'RELEASE'; context: string; deviceId: number; broken?: boolean }
   | { type: 'DEVICES.CHANGED'; devices: DeviceListEntry[]; added?: DeviceListEntry[]; removed?: DeviceListEntry[] }
   | { type: 'SESSION.OPEN'; sessionId: string }
+  /** The connection closed: its session actor is stopped and the contexts are told. */
+  | { type: 'SESSION.CLOSE'; sessionId: string }
+  /** A context ended (unattended, or closed): it is stopped and its name forgotten. */
+  | { type: 'CONTEXT.ENDED'; name: string; actorId: string }
   | { type: 'SHUTDOWN' }
-  /** A spawned context or session reached its final state, or failed. */
-  | { type: `xstate.done.actor.${string}`; actorId?: string; output?: unknown }
+  /** A spawned context or session failed (a bug). */
   | { type: `xstate.error.actor.${string}`; actorId?: string; error: unknown }
 
 export interface BridgeContext {
@@ -69,9 +72,9 @@ const refuseRoute = (envelope: Envelope, error: ErrorValue): AnyEventObject => (
   reply: { id: envelope.id, context: envelope.context, command: envelope.request.command, success: false, error } satisfies Reply,
 })
 
-/** The child a done/error event is about: a context (by name) or a session (by id). */
+/** The child an error event is about: a context (by name) or a session (by id). */
 function childOf(context: BridgeContext, event: AnyEventObject): { actorId: string; kind: 'context' | 'session' | 'other'; name: string } {
-  const actorId = String((event as { actorId?: string }).actorId ?? event.type.replace(/^xstate\.(done|error)\.actor\./, ''))
+  const actorId = String((event as { actorId?: string }).actorId ?? event.type.replace(/^xstate\.error\.actor\./, ''))
   if (actorId.startsWith('session:')) return { actorId, kind: 'session', name: actorId.slice('session:'.length) }
   const name = Object.keys(context.contextIds).find((n) => context.contextIds[n] === actorId)
   return name !== undefined ? { actorId, kind: 'context', name } : { actorId, kind: 'other', name: actorId }
@@ -140,18 +143,22 @@ export const bridgeMachine = setup({
       }),
     },
 
-    // A child reached its final state: a context that ended (unattended, closed), a closed session.
-    'xstate.done.actor.*': {
+    // Children never reach a final state: a done event's type names the child, and xstate keeps a
+    // memo per event type for the process's life (one per connection ever made, otherwise).
+    'CONTEXT.ENDED': {
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        enqueue.stopChild(event.actorId)
+        if (context.contextIds[event.name] === event.actorId) enqueue.assign(forgetContext(context, event.name))
+      }),
+    },
+
+    'SESSION.CLOSE': {
       actions: enqueueActions(({ context, event, enqueue, system }) => {
-        const { actorId, kind, name } = childOf(context, event)
-        enqueue.stopChild(actorId)
-        if (kind === 'context') enqueue.assign(forgetContext(context, name))
-        if (kind === 'session') {
-          enqueue.assign({ sessions: context.sessions.filter((s) => s !== name) })
-          for (const c of context.contexts) {
-            const ref = system.get(`context:${c}`)
-            if (ref) enqueue.sendTo(ref, { type: 'SESSION.CLOSED', sessionId: name } as AnyEventObject)
-          }
+        enqueue.stopChild(`session:${event.sessionId}`)
+        enqueue.assign({ sessions: context.sessions.filter((s) => s !== event.sessionId) })
+        for (const c of context.contexts) {
+          const ref = system.get(`context:${c}`)
+          if (ref) enqueue.sendTo(ref, { type: 'SESSION.CLOSED', sessionId: event.sessionId } as AnyEventObject)
         }
       }),
     },

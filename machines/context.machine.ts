@@ -36,6 +36,9 @@ export type ContextEvent =
   | { type: 'xstate.error.actor.device'; error: unknown }
   | DeviceNotice
 
+/** Why the pinpad went: unplugged, or let go because it stopped answering (the device says). */
+const disconnection = (event: { reason: string; error?: ErrorValue }): ErrorValue => event.error ?? error('MPOS_ERR_DEVICE_DISCONNECTED', `The pinpad was disconnected: ${event.reason}`)
+
 const isSession = (ref: AnyActorRef, sessionId: string) => ref.id === `session:${sessionId}`
 
 const isCommand = (command: CommandName) => ({ type: 'isCommand', params: { command } }) as const
@@ -208,8 +211,17 @@ export const contextMachine = setup({
       },
     },
 
-    /** Holds no pinpad and serves nobody (or was closed): the bridge forgets it. */
-    ended: { type: 'final', entry: [assign({ stage: 'idle' }), 'pushStatus'] },
+    /**
+     * Holds no pinpad and serves nobody (or was closed): the bridge stops it and forgets its name.
+     * Not a final state: its done event would carry this actor's unique id as its type.
+     */
+    ended: {
+      entry: [
+        assign({ stage: 'idle' }),
+        'pushStatus',
+        enqueueActions(({ context, enqueue, system, self }) => enqueue.sendTo(system.get('bridge'), { type: 'CONTEXT.ENDED', name: context.name, actorId: self.id } as AnyEventObject)),
+      ],
+    },
 
     initializing: {
       entry: [assign({ stage: 'initializing' }), 'pushStatus'],
@@ -262,8 +274,8 @@ export const contextMachine = setup({
             'DEVICE.DISCONNECTED': {
               target: '#context.idle',
               actions: [
-                assign({ lastError: ({ event }) => error('MPOS_ERR_DEVICE_DISCONNECTED', `The pinpad was disconnected: ${event.reason}`) }),
-                { type: 'finishRunning', params: ({ event }) => ({ success: false, error: error('MPOS_ERR_DEVICE_DISCONNECTED', `The pinpad was disconnected: ${event.reason}`) }) },
+                assign({ lastError: ({ event }) => disconnection(event) }),
+                { type: 'finishRunning', params: ({ event }) => ({ success: false, error: disconnection(event) }) },
                 'releaseDevice',
               ],
             },
@@ -281,9 +293,9 @@ export const contextMachine = setup({
         'DEVICE.DISCONNECTED': {
           target: 'idle',
           actions: [
-            assign({ lastError: ({ event }) => error('MPOS_ERR_DEVICE_DISCONNECTED', `The pinpad was disconnected: ${event.reason}`) }),
-            enqueueActions(({ context, enqueue }) => {
-              const e = error('MPOS_ERR_DEVICE_DISCONNECTED', 'The pinpad was disconnected')
+            assign({ lastError: ({ event }) => disconnection(event) }),
+            enqueueActions(({ context, event, enqueue }) => {
+              const e = disconnection(event)
               if (context.running) {
                 enqueue.sendTo(context.running.replyTo, replyFor(context, context.running.envelope, { success: false, error: e }))
                 enqueue.assign({ running: undefined })

@@ -3,10 +3,16 @@
  * → processed (card hash) → finishing → removing card → ready. Every pinpad step is an invoked
  * actor supplied by src/ through `.provide()`: leaving a state stops its actor, whose AbortSignal
  * cancels the command on the wire (CAN/EOT, §2.2.2.3).
+ *
+ * No wait is endless: what the customer does (present a card, type the PIN, take the card back)
+ * has the payment's `timeout_milliseconds` (the pinpad's own SPE_TIMEOUT on 2.x, §3.7.1/§3.7.3,
+ * and this machine's deadline a little beyond it); past it the command is cancelled on the wire,
+ * and a pinpad that does not even answer the CAN is declared unresponsive and let go.
  */
 import { assign, enqueueActions, fromCallback, fromPromise, setup, type AnyActorRef } from 'xstate'
 import {
   acquirerApproved,
+  DEFAULT_PAYMENT_TIMEOUT_MS,
   errorValue,
   type FinishResult,
   type ChipOutput,
@@ -48,11 +54,14 @@ export type DeviceNotice =
   | { type: 'DEVICE.FINISHED'; error?: ErrorValue; result?: FinishResult }
   | { type: 'DEVICE.DISPLAYED'; error?: ErrorValue }
   | { type: 'DEVICE.CLOSED' }
-  | { type: 'DEVICE.DISCONNECTED'; reason: string }
+  /** The link is gone: unplugged (`error` absent) or closed because the pinpad stopped answering. */
+  | { type: 'DEVICE.DISCONNECTED'; reason: string; error?: ErrorValue }
   | { type: 'DEVICE.PROMPT'; message: string }
   | { type: 'DEVICE.STATE'; state: string }
 
 export interface PaymentState extends PaymentRequest {
+  /** How long the customer may take (timeout_milliseconds, or the default). */
+  timeoutMs: number
   /** finish_payment's request, while the chip finishes. */
   finish?: FinishRequest
   cardRef?: string
@@ -116,6 +125,7 @@ export interface MessageInput extends LinkInput {
   message: string
 }
 
+
 /** Placeholder for an actor src/ must provide; it fails loudly if someone forgot. */
 const required = <I, O>(name: string) =>
   fromPromise<O, I>(async () => {
@@ -123,6 +133,30 @@ const required = <I, O>(name: string) =>
   })
 
 const CANCELLED = 13 // ST_CANCEL (§3.1.1): the cardholder pressed CANCEL
+const TIMED_OUT = 12 // ST_TIMEOUT (§3.1.1): SPE_TIMEOUT passed without the cardholder's action
+
+/**
+ * The host's deadline runs this much beyond the customer's time, so that a 2.x pinpad reports
+ * ST_TIMEOUT itself first (SPE_TIMEOUT is whole seconds, rounded up).
+ */
+export const DEADLINE_GRACE_MS = 2000
+
+/** The payment ran out of the customer's time (by the pinpad's ST_TIMEOUT or the host's deadline). */
+const timeoutResult = (timeoutMs: number): PaymentResult => ({
+  status: 'errored',
+  error_code: TIMED_OUT,
+  error: { code: 'MPOS_ERR_PAYMENT_TIMEOUT', message: `The customer did not complete the payment within ${timeoutMs} ms (012 ST_TIMEOUT)`, abecsStatus: TIMED_OUT },
+})
+
+/** The pinpad did not confirm a cancellation: it is declared unresponsive. */
+const unresponsiveError = (): ErrorValue => ({
+  code: 'MPOS_ERR_DEVICE_TIMEOUT',
+  message: 'The pinpad stopped answering (no EOT to CAN): it was let go; initialize again once it is back',
+})
+
+/** State paths the payment's steps jump to. */
+const PAYMENT_FAILED = '#device.connected.paymentFailed'
+const PROCESSED = '#device.connected.payment.processed'
 
 // Inputs of the invoked actors, built from the context.
 const linkInput = ({ context }: { context: DeviceContext }): LinkInput => ({ deviceId: context.deviceId })
@@ -182,19 +216,17 @@ export const deviceMachine = setup({
     finishChip: required<FinishInput, { approved: boolean }>('finishChip'),
     /** RMC: waits until the card leaves the slot. */
     removeCard: required<LinkInput, void>('removeCard'),
-    /** Forgets a card that never reached a card hash. */
-    dropCard: required<{ cardRef: string }, void>('dropCard'),
     /** Waits for the pinpad to confirm a cancellation (EOT) so the link is free again. */
     cancelPinpad: required<LinkInput, void>('cancelPinpad'),
     displayMessage: required<MessageInput, void>('displayMessage'),
-    /** CLO with a message, then the port is closed. */
+    /** CLO with a message, then the port is closed (at once when abandoned). */
     closeLink: required<MessageInput, void>('closeLink'),
   },
   actions: {
     startPayment: assign({
       payment: ({ event }) => {
         const { type: _, ...request } = event as Extract<DeviceEvent, { type: 'PROCESS_PAYMENT' }>
-        return request
+        return { ...request, timeoutMs: request.timeout_milliseconds ?? DEFAULT_PAYMENT_TIMEOUT_MS }
       },
     }),
     notifyConnected: enqueueActions(({ context, enqueue }) => {
@@ -212,16 +244,21 @@ export const deviceMachine = setup({
         return { ...context.payment!, cardRef: out.cardRef, card: out.card }
       },
     }),
-    /** A failed step: 013 (cardholder CANCEL) is "canceled", anything else "errored" with the ABECS code. */
+    /**
+     * A failed step: 013 (cardholder CANCEL) is "canceled", 012 (SPE_TIMEOUT passed) the payment's
+     * timeout, anything else "errored" with the ABECS code.
+     */
     failPayment: assign({
       payment: ({ context, event }) => {
         const error = errorValue((event as unknown as { error: unknown }).error)
+        const p = context.payment!
+        if (error.abecsStatus === TIMED_OUT) return { ...p, result: timeoutResult(p.timeoutMs) }
         const result: PaymentResult = {
           status: error.abecsStatus === CANCELLED ? 'canceled' : 'errored',
           ...(error.abecsStatus !== undefined ? { error_code: error.abecsStatus } : {}),
           error,
         }
-        return { ...context.payment!, result }
+        return { ...p, result }
       },
     }),
     tellOwner: enqueueActions(({ context, enqueue }, notice: DeviceNotice) => {
@@ -230,6 +267,10 @@ export const deviceMachine = setup({
     reportPayment: enqueueActions(({ context, enqueue }, result: PaymentResult) => {
       if (context.owner) enqueue.sendTo(context.owner, { type: 'DEVICE.PAYMENT_RESULT', result } satisfies DeviceNotice)
     }),
+    /** Provided by src/: closes the port of a pinpad that no longer answers, without a word to it. */
+    abandonLink: enqueueActions((_, _deviceId: string) => {}),
+    /** Provided by src/: forgets a card that never reached a card hash (an action: nothing to wait for). */
+    dropCard: enqueueActions((_, _cardRef: string) => {}),
     announce: enqueueActions(({ context, enqueue }, state: string) => {
       if (context.owner) enqueue.sendTo(context.owner, { type: 'DEVICE.STATE', state } satisfies DeviceNotice)
     }),
@@ -248,6 +289,10 @@ export const deviceMachine = setup({
     },
     chipWentOnline: ({ context }) => context.payment?.chip?.decision === 'online',
     cardInSlot: ({ context }) => context.payment?.card?.chip === true && !context.payment.card.contactless,
+  },
+  delays: {
+    /** The customer's time, then the grace for the pinpad's own ST_TIMEOUT. */
+    customerDeadline: ({ context }) => (context.payment?.timeoutMs ?? DEFAULT_PAYMENT_TIMEOUT_MS) + DEADLINE_GRACE_MS,
   },
 }).createMachine({
   id: 'device',
@@ -313,7 +358,7 @@ export const deviceMachine = setup({
                   params: { status: 'errored', error: { code: 'MPOS_ERR_LINK_CLOSED', message: `The pinpad was disconnected: ${event.reason}` } },
                 })
               }
-              if (payment?.cardRef) enqueue.spawnChild('dropCard', { input: { cardRef: payment.cardRef } })
+              if (payment?.cardRef) enqueue({ type: 'dropCard', params: payment.cardRef })
             }),
             assign({ disconnectReason: ({ event }) => event.reason, payment: undefined }),
             { type: 'tellOwner', params: ({ event }) => ({ type: 'DEVICE.DISCONNECTED', reason: event.reason }) },
@@ -330,7 +375,7 @@ export const deviceMachine = setup({
             if (p && !p.result) {
               enqueue({ type: 'reportPayment', params: { status: 'canceled', error: { code: 'MPOS_ERR_PAYMENT_CANCELED', message: 'The context was closed' } } })
             }
-            if (p?.cardRef) enqueue.spawnChild('dropCard', { input: { cardRef: p.cardRef } })
+            if (p?.cardRef) enqueue({ type: 'dropCard', params: p.cardRef })
           }),
         },
       },
@@ -361,7 +406,7 @@ export const deviceMachine = setup({
           entry: [{ type: 'announce', params: 'ready' }, assign({ payment: undefined })],
           invoke: { id: 'showIdle', src: 'showIdle', input: linkInput, onError: {} },
           on: {
-            PROCESS_PAYMENT: { target: 'awaitingCard', actions: 'startPayment' },
+            PROCESS_PAYMENT: { target: 'payment', actions: 'startPayment' },
             DISPLAY_MESSAGE: 'displaying',
           },
         },
@@ -384,135 +429,133 @@ export const deviceMachine = setup({
         idle: {
           entry: { type: 'announce', params: 'ready' },
           on: {
-            PROCESS_PAYMENT: { target: 'awaitingCard', actions: 'startPayment' },
+            PROCESS_PAYMENT: { target: 'payment', actions: 'startPayment' },
             DISPLAY_MESSAGE: 'displaying',
           },
         },
 
-        awaitingCard: {
-          entry: { type: 'announce', params: 'awaitingCard' },
-          invoke: {
-            id: 'readCard',
-            src: 'readCard',
-            input: ({ context }) => ({
-              deviceId: context.deviceId,
-              identity: context.identity!,
-              encryptionKey: context.connect!.encryptionKey,
-              payment: context.payment!,
-              resume: context.payment!.tablesReloaded === true,
-            }),
-            onDone: [
-              {
-                guard: 'isTablesOutdated',
-                target: 'reloadingTables',
-              },
-              {
-                guard: 'cardIsChip',
-                target: 'onChip',
-                actions: 'keepCard',
-              },
-              {
-                guard: 'cardNeedsPin',
-                target: 'awaitingPin',
-                actions: 'keepCard',
-              },
-              { target: 'processed', actions: 'keepCard' },
-            ],
-            onError: { target: 'paymentFailed', actions: 'failPayment' },
-          },
-          on: { CANCEL: 'cancelling' },
-        },
-
-        /** GCR answered 020: load the tables, then resume the same GCR (§3.6.1, §6.8.1.2). */
-        reloadingTables: {
-          entry: { type: 'announce', params: 'reloadingTables' },
-          always: {
-            guard: 'alreadyReloaded',
-            target: 'paymentFailed',
-            actions: assign({
-              payment: ({ context }) => ({
-                ...context.payment!,
-                result: {
-                  status: 'errored',
-                  error_code: 20,
-                  error: { code: 'MPOS_ERR_TABLES_OUTDATED', message: 'The pinpad still reports other EMV tables after a reload (020)', abecsStatus: 20 },
+        /** From the card read to the card hash: CANCEL at any step cancels on the wire (CAN/EOT). */
+        payment: {
+          on: { CANCEL: '#device.connected.cancelling' },
+          initial: 'cardholder',
+          states: {
+            /** The steps that wait for the customer: bounded by the payment's timeout. */
+            cardholder: {
+              after: { customerDeadline: '#device.connected.timingOut' },
+              initial: 'awaitingCard',
+              states: {
+                awaitingCard: {
+                  entry: { type: 'announce', params: 'awaitingCard' },
+                  invoke: {
+                    id: 'readCard',
+                    src: 'readCard',
+                    input: ({ context }) => ({
+                      deviceId: context.deviceId,
+                      identity: context.identity!,
+                      encryptionKey: context.connect!.encryptionKey,
+                      payment: context.payment!,
+                      resume: context.payment!.tablesReloaded === true,
+                    }),
+                    onDone: [
+                      { guard: 'isTablesOutdated', target: 'reloadingTables' },
+                      { guard: 'cardIsChip', target: 'onChip', actions: 'keepCard' },
+                      { guard: 'cardNeedsPin', target: 'awaitingPin', actions: 'keepCard' },
+                      { target: PROCESSED, actions: 'keepCard' },
+                    ],
+                    onError: { target: PAYMENT_FAILED, actions: 'failPayment' },
+                  },
                 },
-              }),
-            }),
-          },
-          invoke: {
-            id: 'syncTables',
-            src: 'syncTables',
-            input: syncInput(true),
-            onDone: {
-              target: 'awaitingCard',
-              actions: assign({
-                tablesVersion: ({ event }) => event.output.tablesVersion,
-                payment: ({ context }) => ({ ...context.payment!, tablesReloaded: true }),
-              }),
-            },
-            onError: { target: 'paymentFailed', actions: 'failPayment' },
-          },
-          on: { CANCEL: 'cancelling' },
-        },
 
-        onChip: {
-          entry: { type: 'announce', params: 'onChip' },
-          invoke: {
-            id: 'goOnChip',
-            src: 'goOnChip',
-            input: cardInput,
-            onDone: {
-              target: 'processed',
-              actions: assign({ payment: ({ context, event }) => ({ ...context.payment!, chip: event.output }) }),
-            },
-            onError: { target: 'paymentFailed', actions: 'failPayment' },
-          },
-          on: { CANCEL: 'cancelling' },
-        },
+                /** GCR answered 020: load the tables, then resume the same GCR (§3.6.1, §6.8.1.2). */
+                reloadingTables: {
+                  entry: { type: 'announce', params: 'reloadingTables' },
+                  always: {
+                    guard: 'alreadyReloaded',
+                    target: PAYMENT_FAILED,
+                    actions: assign({
+                      payment: ({ context }) => ({
+                        ...context.payment!,
+                        result: {
+                          status: 'errored',
+                          error_code: 20,
+                          error: { code: 'MPOS_ERR_TABLES_OUTDATED', message: 'The pinpad still reports other EMV tables after a reload (020)', abecsStatus: 20 },
+                        },
+                      }),
+                    }),
+                  },
+                  invoke: {
+                    id: 'syncTables',
+                    src: 'syncTables',
+                    input: syncInput(true),
+                    onDone: {
+                      target: 'awaitingCard',
+                      actions: assign({
+                        tablesVersion: ({ event }) => event.output.tablesVersion,
+                        payment: ({ context }) => ({ ...context.payment!, tablesReloaded: true }),
+                      }),
+                    },
+                    onError: { target: PAYMENT_FAILED, actions: 'failPayment' },
+                  },
+                },
 
-        awaitingPin: {
-          entry: { type: 'announce', params: 'awaitingPin' },
-          invoke: {
-            id: 'capturePin',
-            src: 'capturePin',
-            input: cardInput,
-            onDone: 'processed',
-            onError: { target: 'paymentFailed', actions: 'failPayment' },
-          },
-          on: { CANCEL: 'cancelling' },
-        },
+                onChip: {
+                  entry: { type: 'announce', params: 'onChip' },
+                  invoke: {
+                    id: 'goOnChip',
+                    src: 'goOnChip',
+                    input: cardInput,
+                    onDone: {
+                      target: PROCESSED,
+                      actions: assign({ payment: ({ context, event }) => ({ ...context.payment!, chip: event.output }) }),
+                    },
+                    onError: { target: PAYMENT_FAILED, actions: 'failPayment' },
+                  },
+                },
 
-        /** The card data is read: it leaves as the card hash, and the payment is answered. */
-        processed: {
-          entry: { type: 'announce', params: 'processed' },
-          invoke: {
-            id: 'buildCardHash',
-            src: 'buildCardHash',
-            input: ({ context }) => ({
-              deviceId: context.deviceId,
-              cardRef: context.payment!.cardRef!,
-              encryptionKey: context.connect!.encryptionKey,
-            }),
-            onDone: {
-              target: 'awaitingFinish',
-              actions: enqueueActions(({ context, event, enqueue }) => {
-                const p = context.payment!
-                const result: PaymentResult = {
-                  status: p.chip?.decision === 'declined' ? 'rejected' : 'accepted',
-                  card_hash: event.output.cardHash,
-                  payment_method: p.card!.paymentMethod,
-                  is_online_pin: p.chip ? p.chip.pin === 'online' : p.card!.needsPin,
-                  ...(p.card!.holderName ? { card_holder_name: p.card!.holderName } : {}),
-                }
-                // The card hash goes to the owner, never into the context (nor a snapshot).
-                enqueue({ type: 'reportPayment', params: result })
-                enqueue.assign({ payment: { ...p, result: { status: result.status } } })
-              }),
+                awaitingPin: {
+                  entry: { type: 'announce', params: 'awaitingPin' },
+                  invoke: {
+                    id: 'capturePin',
+                    src: 'capturePin',
+                    input: cardInput,
+                    onDone: PROCESSED,
+                    onError: { target: PAYMENT_FAILED, actions: 'failPayment' },
+                  },
+                },
+              },
             },
-            onError: { target: 'paymentFailed', actions: 'failPayment' },
+
+            /** The card data is read: it leaves as the card hash, and the payment is answered. */
+            processed: {
+              entry: { type: 'announce', params: 'processed' },
+              invoke: {
+                id: 'buildCardHash',
+                src: 'buildCardHash',
+                input: ({ context }) => ({
+                  deviceId: context.deviceId,
+                  cardRef: context.payment!.cardRef!,
+                  encryptionKey: context.connect!.encryptionKey,
+                }),
+                onDone: {
+                  target: '#device.connected.awaitingFinish',
+                  actions: enqueueActions(({ context, event, enqueue }) => {
+                    const p = context.payment!
+                    const result: PaymentResult = {
+                      status: p.chip?.decision === 'declined' ? 'rejected' : 'accepted',
+                      card_hash: event.output.cardHash,
+                      payment_method: p.card!.paymentMethod,
+                      is_online_pin: p.chip ? p.chip.pin === 'online' : p.card!.needsPin,
+                      ...(p.card!.holderName ? { card_holder_name: p.card!.holderName } : {}),
+                    }
+                    // The card hash goes to the owner, never into the context (nor a snapshot).
+                    enqueue({ type: 'reportPayment', params: result })
+                    enqueue.assign({ payment: { ...p, result: { status: result.status } } })
+                  }),
+                },
+                onError: { target: PAYMENT_FAILED, actions: 'failPayment' },
+              },
+            },
           },
-          on: { CANCEL: 'cancelling' },
         },
 
         /** finish_payment is obligatory (bridge-facts): it completes the chip transaction. */
@@ -567,6 +610,13 @@ export const deviceMachine = setup({
               { target: 'ready', actions: { type: 'tellOwner', params: ({ event }) => ({ type: 'DEVICE.FINISHED', error: errorValue(event.error) }) } },
             ],
           },
+          // FCX blocks only while a contactless card must be presented again (§3.7.4).
+          after: {
+            customerDeadline: {
+              target: 'cancelling',
+              actions: { type: 'tellOwner', params: ({ context }) => ({ type: 'DEVICE.FINISHED', error: timeoutResult(context.payment?.timeoutMs ?? DEFAULT_PAYMENT_TIMEOUT_MS).error }) },
+            },
+          },
         },
 
         removingCard: {
@@ -578,6 +628,8 @@ export const deviceMachine = setup({
             onDone: 'ready',
             onError: 'ready',
           },
+          // A card left in the slot: RMC is cancelled (the next read uses or refuses it, §6.8.1).
+          after: { customerDeadline: 'cancelling' },
           on: { CANCEL: 'cancelling' },
         },
 
@@ -588,7 +640,7 @@ export const deviceMachine = setup({
             enqueueActions(({ context, enqueue }) => {
               const p = context.payment
               if (p?.result) enqueue({ type: 'reportPayment', params: p.result })
-              if (p?.cardRef) enqueue.spawnChild('dropCard', { input: { cardRef: p.cardRef } })
+              if (p?.cardRef) enqueue({ type: 'dropCard', params: p.cardRef })
             }),
           ],
           // RMC returns at once when no card is in the slot (§6.5.14), so it is always safe.
@@ -605,12 +657,11 @@ export const deviceMachine = setup({
             enqueueActions(({ context, enqueue }) => {
               const p = context.payment
               if (p && !p.result) {
-                enqueue({
-                  type: 'reportPayment',
-                  params: { status: 'canceled', error: { code: 'MPOS_ERR_PAYMENT_CANCELED', message: 'The payment was cancelled' } },
-                })
+                const result: PaymentResult = { status: 'canceled', error: { code: 'MPOS_ERR_PAYMENT_CANCELED', message: 'The payment was cancelled' } }
+                enqueue({ type: 'reportPayment', params: result })
+                enqueue.assign({ payment: { ...p, result } })
               }
-              if (p?.cardRef) enqueue.spawnChild('dropCard', { input: { cardRef: p.cardRef } })
+              if (p?.cardRef) enqueue({ type: 'dropCard', params: p.cardRef })
             }),
           ],
           invoke: {
@@ -618,9 +669,55 @@ export const deviceMachine = setup({
             src: 'cancelPinpad',
             input: linkInput,
             onDone: 'ready',
-            onError: '#device.closing',
+            onError: '#device.unresponsive',
           },
         },
+
+        /**
+         * The customer's time passed: the step's actor was stopped (CAN); once the pinpad confirms
+         * (EOT) the payment is answered with the timeout, and a card in the slot is asked back.
+         */
+        timingOut: {
+          entry: { type: 'announce', params: 'timingOut' },
+          invoke: {
+            id: 'cancelPinpad',
+            src: 'cancelPinpad',
+            input: linkInput,
+            onDone: {
+              target: 'paymentFailed',
+              actions: assign({ payment: ({ context }) => ({ ...context.payment!, result: timeoutResult(context.payment!.timeoutMs) }) }),
+            },
+            onError: '#device.unresponsive',
+          },
+        },
+      },
+    },
+
+    /**
+     * No EOT to CAN (§2.2.2.3): the pinpad is hung or out of reach with its port still open. What
+     * ran is answered MPOS_ERR_DEVICE_TIMEOUT, the port is closed without a word to the pinpad,
+     * and the owner lets the device go (a new initialize opens it again).
+     */
+    unresponsive: {
+      entry: [
+        { type: 'announce', params: 'unresponsive' },
+        { type: 'abandonLink', params: ({ context }) => context.deviceId },
+        enqueueActions(({ context, enqueue }) => {
+          const p = context.payment
+          if (p && !p.result) {
+            const result: PaymentResult = { status: 'errored', error: unresponsiveError() }
+            enqueue({ type: 'reportPayment', params: result })
+            enqueue.assign({ payment: { ...p, result } })
+          }
+          if (p?.cardRef) enqueue({ type: 'dropCard', params: p.cardRef })
+        }),
+      ],
+      always: {
+        target: 'disconnected',
+        actions: [
+          assign({ payment: undefined, error: () => unresponsiveError(), disconnectReason: 'the pinpad stopped answering' }),
+          { type: 'tellOwner', params: () => ({ type: 'DEVICE.DISCONNECTED', reason: 'the pinpad stopped answering', error: unresponsiveError() }) },
+        ],
       },
     },
 

@@ -16,7 +16,7 @@ export type Request =
     }
   | { command: 'status' }
   | { command: 'display_message'; message: string }
-  | { command: 'process_payment'; amount: number; applications?: Application[]; magstripe_payment_method?: PaymentMethod }
+  | { command: 'process_payment'; amount: number; applications?: Application[]; magstripe_payment_method?: PaymentMethod; timeout_milliseconds?: number }
   | ({ command: 'finish_payment' } & FinishRequest)
   | { command: 'close' }
   | { command: 'cancel' }

@@ -2,8 +2,9 @@
  * One actor per WebSocket connection. It holds what belongs to the connection: requests in
  * flight by `command_id`. The socket itself stays in src/: the `deliver` action sends.
  *
- * When the connection drops, the session ends; the bridge then tells every context
- * (SESSION.CLOSED). A payment started by this connection is cancelled on the pinpad unless
+ * When the connection drops, the bridge stops the session (SESSION.CLOSE, a fixed event type:
+ * a final state would make a `xstate.done.actor.session:N` per connection, and xstate memoizes
+ * transitions per event type for the process's life) and tells every context (SESSION.CLOSED). A payment started by this connection is cancelled on the pinpad unless
  * another connection is attached to its context (see the context machine's `orphanedPayment`).
  */
 import { assign, enqueueActions, setup, type AnyEventObject } from 'xstate'
@@ -20,7 +21,6 @@ export type SessionEvent =
   | { type: 'PUSH'; event: PushEvent }
   /** The context failed (a bug): what this connection asked of it will never be answered by it. */
   | { type: 'CONTEXT.FAILED'; context: string }
-  | { type: 'DISCONNECT' }
 
 interface InFlight {
   command_id?: string | number
@@ -104,10 +104,7 @@ export const sessionMachine = setup({
             enqueue.assign({ inFlight: Object.fromEntries(Object.entries(context.inFlight).filter(([, r]) => r.context !== event.context)) })
           }),
         },
-        // The bridge learns it from this actor's end (its final state) and tells the contexts.
-        DISCONNECT: 'closed',
       },
     },
-    closed: { type: 'final' },
   },
 })

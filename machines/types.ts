@@ -34,7 +34,12 @@ export interface PaymentRequest {
   amount: number
   applications?: Application[]
   magstripe_payment_method?: PaymentMethod
+  /** How long the customer may take to present a card and type the PIN (5000–600000 ms). */
+  timeout_milliseconds?: number
 }
+
+/** process_payment's `timeout_milliseconds` when absent. */
+export const DEFAULT_PAYMENT_TIMEOUT_MS = 60_000
 
 export type PaymentStatus = 'accepted' | 'rejected' | 'errored' | 'canceled'
 

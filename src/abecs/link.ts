@@ -165,14 +165,19 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
 
   /**
    * Cancels the running command (it rejects with MPOS_ERR_LINK_CANCELLED once the pinpad has
-   * confirmed with EOT) or, when idle, just performs the CAN/EOT handshake.
+   * confirmed with EOT) or, when idle, just performs the CAN/EOT handshake. Either way it rejects
+   * with MPOS_ERR_LINK_CANCEL_FAILED when the pinpad never confirmed (§2.2.2.3).
    */
   async cancel(): Promise<void> {
     this.#assertOpen()
     const current = this.#running
     if (current) {
       current.abort.abort()
-      await current.done.catch(() => {})
+      try {
+        await current.done
+      } catch (err) {
+        if (err instanceof LinkCancelFailedError) throw err
+      }
       return
     }
     const running = { command: 'CAN', abort: new AbortController(), done: Promise.resolve<unknown>(undefined) }

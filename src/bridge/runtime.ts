@@ -93,7 +93,7 @@ export class BridgeRuntime {
     })
     this.acquirer = new AcquirerClient({ baseUrl: options.apiUrl, logger: this.logger })
     this.tablesStore = new TablesStore(options.dataDir, { logger: this.logger })
-    const { actors, connections } = createDeviceActors({
+    const { actors, actions: deviceActions, connections } = createDeviceActors({
       registry: this.registry,
       vault: this.vault,
       acquirer: this.acquirer,
@@ -114,7 +114,7 @@ export class BridgeRuntime {
         closeConnection: (_, sessionId) => this.#onSessionFault.get(sessionId)?.(),
       },
       actors: {
-        context: contextMachine.provide({ actors: { device: deviceMachine.provide({ actors }) } }),
+        context: contextMachine.provide({ actors: { device: deviceMachine.provide({ actors, actions: deviceActions }) } }),
         session: sessionMachine.provide({
           actions: {
             deliver: ({ context }, message) => this.#deliverers.get((context as { sessionId: string }).sessionId)?.(message as Outgoing),
@@ -151,7 +151,7 @@ export class BridgeRuntime {
       send: (context, request, commandId) =>
         ref()?.send({ type: 'CLIENT.REQUEST', context, request, ...(commandId !== undefined ? { command_id: commandId } : {}) }),
       close: () => {
-        ref()?.send({ type: 'DISCONNECT' })
+        this.root.send({ type: 'SESSION.CLOSE', sessionId: id })
         this.#deliverers.delete(id)
         this.#onSessionFault.delete(id)
       },

@@ -5,7 +5,7 @@
  */
 import { fromCallback, fromPromise } from 'xstate'
 import type { DeviceEvent, FinishInput, HashInput, LinkInput, MessageInput, OpenInput, ReadCardInput, CardInput, SyncInput } from '../../machines/device.machine.js'
-import type { PinpadIdentity, ReadCardOutput } from '../../machines/types.js'
+import { DEFAULT_PAYMENT_TIMEOUT_MS, type PinpadIdentity, type ReadCardOutput } from '../../machines/types.js'
 import { HostLink, type LinkTimings, type LinkTrace } from '../abecs/link.js'
 import { PinpadClient } from '../abecs/client.js'
 import { PinpadStatusError, LinkCancelledError } from '../errors.js'
@@ -47,11 +47,15 @@ export function createDeviceActors(deps: DeviceActorDeps) {
   const tablesOf = new Map<string, EmvTables>()
   /** The card-hash key asked for when a payment starts, by device. */
   const cardHashKeys = new Map<string, Promise<CardHashKey>>()
+  /** When the customer's time for the payment in progress ends (epoch ms), by device. */
+  const customerDeadlines = new Map<string, number>()
+  const clock = () => (deps.now?.() ?? new Date()).getTime()
   const idle = toDspMessage(deps.idleMessage ?? 'MPOS BRIDGE PRONTO')
 
   const paymentDeps = (deviceId: string, signal: AbortSignal): PaymentDeps => {
     const c = connections.get(deviceId)
     const tables = tablesOf.get(deviceId)
+    const deadline = customerDeadlines.get(deviceId)
     return {
       client: c.client,
       identity: c.identity,
@@ -59,11 +63,18 @@ export function createDeviceActors(deps: DeviceActorDeps) {
       signal,
       ...(tables ? { tables } : {}),
       ...(deps.now ? { now: deps.now } : {}),
+      ...(deadline !== undefined ? { customerSeconds: () => (deadline - clock()) / 1000 } : {}),
     }
   }
 
   return {
     connections,
+
+    actions: {
+      /** The pinpad stopped answering: its port is closed without CAN or CLO (nothing would come back). */
+      abandonLink: (_: unknown, deviceId: string) => void connections.close(deviceId),
+      dropCard: (_: unknown, cardRef: string) => deps.vault.drop(cardRef),
+    },
 
     actors: {
       openLink: fromPromise<PinpadIdentity, OpenInput>(async ({ input, signal }) => {
@@ -136,6 +147,7 @@ export function createDeviceActors(deps: DeviceActorDeps) {
         // The card-hash key is fetched while the pinpad waits for the card, not after the PIN: an
         // acquirer that cannot give one stops the payment before the cardholder does anything more.
         // A 020 reload resumes the same payment: the key asked for by the first read still serves.
+        if (!input.resume) customerDeadlines.set(input.deviceId, clock() + (input.payment.timeout_milliseconds ?? DEFAULT_PAYMENT_TIMEOUT_MS))
         const fetching = new AbortController()
         const key = (input.resume && cardHashKeys.get(input.deviceId)) || deps.acquirer.getCardHashKey(input.encryptionKey, { signal: fetching.signal })
         key.catch(() => {})
@@ -200,17 +212,12 @@ export function createDeviceActors(deps: DeviceActorDeps) {
         await removeCard(paymentDeps(input.deviceId, signal), 'RETIRE O CARTAO')
       }),
 
-      dropCard: fromPromise<void, { cardRef: string }>(async ({ input }) => {
-        deps.vault.drop(input.cardRef)
-      }),
-
       cancelPinpad: fromPromise<void, LinkInput>(async ({ input, signal }) => {
         const c = connections.get(input.deviceId)
-        if (c.link.busy) await c.link.cancel()
-        // That waits for the stopped command's CAN/EOT but does not say whether the EOT came; a
-        // CAN of our own must get one (§2.2.2.3), else this fails and the machine closes a pinpad
-        // that no longer answers instead of showing it as ready.
-        if (!signal.aborted) await c.link.cancel()
+        // A stopped command is finishing its CAN/EOT: wait for it; with nothing running, a CAN of
+        // our own. Either rejects when no EOT came (§2.2.2.3): the machine declares the pinpad
+        // unresponsive instead of showing it as ready.
+        await c.link.cancel()
         // Stopped meanwhile (close, unplug): the link belongs to the next state's actor now, and an
         // idle DSP sent anyway would take it from CLO (closeLink's CLO then failed as busy).
         if (signal.aborted) return

@@ -24,7 +24,12 @@ export interface PaymentDeps {
   now?: () => Date
   signal?: AbortSignal
   onPrompt?: (message: string) => void
+  /** Seconds the customer has left, for the pinpad's own SPE_TIMEOUT (2.x). */
+  customerSeconds?: () => number
 }
+
+/** SPE_TIMEOUT is X1: whole seconds, 1 to 255 (§3.1.3); longer waits rest on the host's deadline. */
+export const speTimeout = (seconds: number): number => Math.min(255, Math.max(1, Math.ceil(seconds)))
 
 /** The chip data the acquirer needs when the tables do not say (GOX/GOC tag list). */
 export const DEFAULT_EMV_TAGS = [
@@ -97,6 +102,8 @@ async function readCardAbecs(deps: PaymentDeps, request: PaymentRequest): Promis
       // §3.7.1 Observação #1: contactless allowed first; the amount is shown while waiting.
       SPE_GCXOPT: deps.identity.contactless ? '10000' : '00000',
       ...(aidList ? { SPE_AIDLIST: aidList } : {}),
+      // §3.7.1: the pinpad ends the wait for a card with ST_TIMEOUT itself.
+      ...(deps.customerSeconds ? { SPE_TIMEOUT: speTimeout(deps.customerSeconds()) } : {}),
     },
     requestOptions(deps),
   )
@@ -269,6 +276,8 @@ export async function goOnChip(deps: PaymentDeps, cardRef: string, amount: numbe
         SPE_MTHDPIN: '3',
         SPE_KEYIDX: keyIndex(identity),
         SPE_TAGLIST: tags,
+        // §3.7.3: inactivity on the PIN screen; what is left of the customer's time.
+        ...(deps.customerSeconds ? { SPE_TIMEOUT: speTimeout(deps.customerSeconds()) } : {}),
       },
       requestOptions(deps),
     )

@@ -9,7 +9,7 @@ import { preview } from './limits.js'
 export const MAX_AMOUNT = 1_000_000_000
 
 /** How long the customer may take to present a card and type the PIN (process_payment `timeout_milliseconds`). */
-export const PAYMENT_TIMEOUT = { default: 60_000, minimum: 5_000, maximum: 600_000 } as const
+export const PAYMENT_TIMEOUT = { minimum: 5_000, maximum: 600_000 } as const
 
 export const COMMANDS = ['list_devices', 'initialize', 'status', 'display_message', 'process_payment', 'finish_payment', 'close', 'cancel'] as const
 

@@ -10,6 +10,7 @@ import { findCard, type TestCard } from './cards.js'
 import { EmvCardSession, newCardState, type EmvCardState } from './emv-card.js'
 import type { Presentation } from './cardholder.js'
 import type { HandlerContext } from './handlers/types.js'
+import { within } from './within.js'
 
 export type ReadKind = 'magstripe' | 'chip' | 'contactless-emv' | 'contactless-magstripe'
 
@@ -115,18 +116,11 @@ export async function readCard(ctx: HandlerContext, req: ReadRequest): Promise<R
       pad.display.clear('card prompt')
       return { status: outcome.pinpad === 'no-card' ? ST.TIMEOUT : ST.CANCEL }
     }
-    const deadline = req.timeoutS ? Date.now() + req.timeoutS * 1000 : undefined
+    // SPE_TIMEOUT when given; without it, 2 minutes of idleness when CTLS is on (§6.9.1), else none.
+    const waitMs = req.timeoutS ? req.timeoutS * 1000 : req.contactless ? pad.timings.contactlessIdleMs : undefined
+    const deadline = waitMs !== undefined ? Date.now() + waitMs : undefined
     for (;;) {
-      const waiting = pad.cardholder.waitForCard(signal)
-      // The SPE_TIMEOUT timer must not outlive the wait (it would hold the process for up to 255 s).
-      const timer = new AbortController()
-      const stopTimer = () => timer.abort()
-      signal.addEventListener('abort', stopTimer, { once: true })
-      const action = deadline
-        ? await Promise.race([waiting, sleep(Math.max(0, deadline - Date.now()), timer.signal).then((ok) => (ok ? ('timeout' as const) : 'aborted'))])
-        : await waiting
-      stopTimer()
-      signal.removeEventListener('abort', stopTimer)
+      const action = await within(deadline !== undefined ? deadline - Date.now() : undefined, signal, (s) => pad.cardholder.waitForCard(s))
       if (action === 'aborted' || signal.aborted) return 'aborted'
       if (action === 'timeout') {
         pad.display.clear('card prompt')

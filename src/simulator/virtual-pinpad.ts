@@ -14,6 +14,7 @@ import { PinpadLink, type LinkFaults, type PinpadLinkEvent, type PinpadLinkOptio
 import { Display } from './display.js'
 import { Cardholder, type CardholderOptions } from './cardholder.js'
 import { TableMemory } from './table-memory.js'
+import { within } from './within.js'
 import { DEFAULT_IDENTITY, type PinpadIdentity } from './identity.js'
 import type { HandlerContext, HandlerTable, Reply } from './handlers/types.js'
 import { controlHandlers } from './handlers/control.js'
@@ -42,6 +43,10 @@ export interface SimulatorTimings {
   noCardTimeoutMs: number
   /** Delay before the cardholder's CANCEL when the amount asks for it. */
   cancelAfterMs: number
+  /** A PIN screen without a key for this long ends with ST_TIMEOUT (§6.5.11: 1 minute). */
+  pinInactivityMs: number
+  /** Waiting for a card with CTLS on and no SPE_TIMEOUT ends after this (§6.9.1: 2 minutes). */
+  contactlessIdleMs: number
 }
 
 export interface VirtualPinpadOptions {
@@ -105,7 +110,7 @@ export class VirtualPinpad {
   constructor(options: VirtualPinpadOptions = {}) {
     this.identity = { ...DEFAULT_IDENTITY, ...options.identity }
     this.cardholder = new Cardholder(options.cardholder)
-    this.timings = { noCardTimeoutMs: 3000, cancelAfterMs: 400, ...options.timings }
+    this.timings = { noCardTimeoutMs: 3000, cancelAfterMs: 400, pinInactivityMs: 60_000, contactlessIdleMs: 120_000, ...options.timings }
     this.#linkOptions = options.link ?? {}
     const dukpt = { ...DEFAULT_DUKPT, ...options.dukpt }
     this.dukptKeyIndexes = [...dukpt.keyIndexes]
@@ -196,12 +201,14 @@ export class VirtualPinpad {
     max: number,
     pan: string,
     keyIndex: number,
+    inactivityMs = this.timings.pinInactivityMs,
   ): Promise<PinCapture | number | 'aborted'> {
     const store = this.#keys.get(keyIndex)
     if (!store) return ST.ERRKEY
     this.display.show2x16(message, 'PIN')
-    const action = await this.cardholder.waitForPin(ctx.signal)
+    const action = await within(inactivityMs, ctx.signal, (signal) => this.cardholder.waitForPin(signal))
     if (action === 'aborted') return 'aborted'
+    if (action === 'timeout') return ST.TIMEOUT
     if (action.type === 'key') return action.key === 'cancel' ? ST.CANCEL : ST.TIMEOUT
     if (action.pin.length < min || action.pin.length > max || !/^\d+$/.test(action.pin)) return ST.INVPARM
     const { ksn, pinKey } = store.next()

@@ -34,6 +34,7 @@ import {
 } from './helpers/device-model.js'
 import { DeviceRig, IDLE_LINES, isSubsequence, notices, wire, type Intents, type LogEntry } from './helpers/device-rig.js'
 import { startSandbox, tempDir, type Sandbox } from './helpers/sandbox.js'
+import { at as stateAt } from './helpers/device-states.js'
 
 /** What the owner hears when the device enters a state (idle is reported as ready). */
 const ANNOUNCED: Record<string, string> = { idle: 'ready' }
@@ -46,8 +47,13 @@ const HOLD_MS = 600
 const leaf = (value: unknown): string => (typeof value === 'string' ? value : leaf(Object.values(value as object)[0]))
 const how = (e: ModelEvent): FailureHow | undefined => (e as { how?: FailureHow }).how
 const outputOf = <T>(e: ModelEvent) => (e as { output?: T }).output
-const isActorEvent = (e: ModelEvent) => /^xstate\.(done|error)\.actor\./.test(e.type)
-const isInterruption = (e: ModelEvent) => ['CLOSE', 'LINK.CLOSED', 'CANCEL'].includes(e.type) || how(e) === 'injected'
+/** Events the live actors produce themselves: an invoked actor's end, or a deadline passing. */
+const isActorEvent = (e: ModelEvent) => /^xstate\.((done|error)\.actor|after)\./.test(e.type)
+const isDeadline = (e: ModelEvent | undefined) => e !== undefined && e.type.startsWith('xstate.after.')
+const isInterruption = (e: ModelEvent) => ['CLOSE', 'LINK.CLOSED', 'CANCEL'].includes(e.type) || how(e) === 'injected' || isDeadline(e)
+/** The customer's deadline in the live rig: short where the path lets it pass, else out of reach. */
+const DEADLINE_MS = 100
+const NO_DEADLINE_MS = 3_600_000
 
 const scope = (): AnyActorScope => {
   const self = createEmptyActor()
@@ -111,14 +117,14 @@ function expectation(prev: DeviceSnapshot, step: ModelStep, v1: boolean, lastDis
       break
     case 'xstate.error.actor.openLink':
     case 'xstate.error.actor.syncTables':
-      if (prev.matches({ connected: 'reloadingTables' })) result({ status: 'errored' })
+      if (prev.matches(stateAt('reloadingTables'))) result({ status: 'errored' })
       else {
         count('DEVICE.CONNECT_FAILED')
         exp.notices.push({ type: 'DEVICE.CONNECT_FAILED', error: { code: how(e) === 'unplugged' ? 'MPOS_ERR_DEVICE_NOT_FOUND' : 'MPOS_ERR_ACQUIRER_UNAUTHORIZED' } } as never)
       }
       break
     case 'xstate.done.actor.syncTables':
-      if (prev.matches({ connected: 'reloadingTables' })) exp.wire = ['GTS', 'GTS:000', 'TLI', 'TLR', 'TLE', 'TLE:000']
+      if (prev.matches(stateAt('reloadingTables'))) exp.wire = ['GTS', 'GTS:000', 'TLI', 'TLR', 'TLE', 'TLE:000']
       else {
         exp.wire = v1 ? ['GTS', 'GTS:000'] : ['GIX', 'GIX:000']
         connected()
@@ -172,7 +178,7 @@ function expectation(prev: DeviceSnapshot, step: ModelStep, v1: boolean, lastDis
       result({ status: 'errored', error: { code: 'MPOS_ERR_ACQUIRER_UNAUTHORIZED' } as never })
       break
     case 'FINISH_PAYMENT':
-      if (!next.matches({ connected: 'finishing' })) count('DEVICE.FINISHED')
+      if (!next.matches(stateAt('finishing'))) count('DEVICE.FINISHED')
       break
     case 'xstate.done.actor.finishChip':
       exp.wire = v1 ? ['FNC', 'FNC:000'] : ['FCX', 'FCX:000']
@@ -194,12 +200,25 @@ function expectation(prev: DeviceSnapshot, step: ModelStep, v1: boolean, lastDis
       exp.notices.push({ type: 'DEVICE.DISPLAYED', error: { code: 'MPOS_ERR_LINK_ACK_TIMEOUT' } } as never)
       break
     case 'CANCEL':
-      if (prev.matches({ connected: 'awaitingFinish' })) count('DEVICE.FINISHED')
+      if (prev.matches(stateAt('awaitingFinish'))) count('DEVICE.FINISHED')
       else if (pending) result({ status: 'canceled', error: { code: 'MPOS_ERR_PAYMENT_CANCELED' } as never })
       break
     case 'xstate.done.actor.cancelPinpad':
-      // The stopped command's CAN/EOT (if one ran), the cancel's own CAN/EOT, then the idle screen.
+      // The stopped command's CAN/EOT (or the cancel's own), then the idle screen.
       exp.wire = ['EOT', 'DSP', 'DSP:000']
+      // The deadline passed: the payment is answered with the timeout once the pinpad confirmed.
+      if (prev.matches(stateAt('timingOut'))) result({ status: 'errored', error_code: 12, error: { code: 'MPOS_ERR_PAYMENT_TIMEOUT' } as never })
+      break
+    case 'xstate.error.actor.cancelPinpad':
+      // No EOT: the pinpad is let go (its port closed without CLO) and the owner told why.
+      exp.never = ['CLO']
+      if (pending) result({ status: 'errored', error: { code: 'MPOS_ERR_DEVICE_TIMEOUT' } as never })
+      count('DEVICE.DISCONNECTED')
+      exp.notices.push({ type: 'DEVICE.DISCONNECTED', error: { code: 'MPOS_ERR_DEVICE_TIMEOUT' } } as never)
+      break
+    case 'xstate.after.customerDeadline.device.connected.finishing':
+      count('DEVICE.FINISHED')
+      exp.notices.push({ type: 'DEVICE.FINISHED', error: { code: 'MPOS_ERR_PAYMENT_TIMEOUT' } } as never)
       break
     case 'CLOSE':
       if (pending) result({ status: 'canceled', error: { code: 'MPOS_ERR_PAYMENT_CANCELED' } as never })
@@ -271,11 +290,11 @@ async function runPath(t: Test, path: ModelPath, initial: DeviceSnapshot, env: E
       const rest = path.steps.slice(i + 1)
       const end = rest.findIndex((s) => !['awaitingCard', 'reloadingTables', 'onChip', 'awaitingPin', 'processed'].includes(leaf(s.state.value)))
       const payment = end < 0 ? rest : rest.slice(0, end + 1)
-      const leave = payment.findIndex((s, j) => j > 0 && payment[j - 1]!.state.matches({ connected: 'processed' }))
+      const leave = payment.findIndex((s, j) => j > 0 && payment[j - 1]!.state.matches(stateAt('processed')))
       const leaving = leave >= 0 ? payment[leave]!.event : undefined
       if (leaving && (isInterruption(leaving) || how(leaving) === 'bad-key')) {
         const releaseKey = env.sandbox.holdCardHashKey()
-        if (how(leaving) === 'bad-key') rig.arm({ connected: 'processed' }, releaseKey)
+        if (how(leaving) === 'bad-key') rig.arm(stateAt('processed'), releaseKey)
         else release = releaseKey
       }
     }
@@ -294,11 +313,14 @@ async function runPath(t: Test, path: ModelPath, initial: DeviceSnapshot, env: E
 
     // The idle DSP of ready may still be on its way to the pinpad: a fault armed for the next
     // state's command must not hit it.
-    if (how(following ?? e) === 'no-ack' && prev.matches({ connected: 'ready' }) && !isActorEvent(e)) {
+    if (how(following ?? e) === 'no-ack' && prev.matches(stateAt('ready')) && !isActorEvent(e)) {
       await rig.next(cursor, (x) => x.kind === 'rsp' && x.id === 'DSP', 'the idle DSP answered')
     }
 
-    // Perform the event, or let the pinpad / acquirer / cable produce it.
+    // The state this step enters gets a deadline that passes only when the path says so.
+    rig.deadlineMs = isDeadline(following) ? DEADLINE_MS : NO_DEADLINE_MS
+
+    // Perform the event, or let the pinpad / acquirer / cable / clock produce it.
     if (e.type === 'DISPLAY_MESSAGE') lastDisplay = e.message
     if (e.type === 'LINK.CLOSED') {
       // In closing the link watcher is gone: nothing real sends LINK.CLOSED any more (see the report).
@@ -309,11 +331,12 @@ async function runPath(t: Test, path: ModelPath, initial: DeviceSnapshot, env: E
 
     // The live actor takes the same event into the same state.
     const at = await rig.next(cursor + 1, (x) => x.kind === 'snap' && x.event === e.type, label)
-    if (release && prev.matches({ connected: 'processed' })) {
+    if (release && prev.matches(stateAt('processed'))) {
       release()
       release = undefined
     }
-    pad.faults.responseDelayMs = 0
+    // A held answer stays held while a deadline is to pass over it.
+    if (!isDeadline(following)) pad.faults.responseDelayMs = 0
     const live = rig.log[at] as Extract<LogEntry, { kind: 'snap' }>
     const window = rig.log.slice(cursor + 1, at + 1)
     const moved = window.filter((x): x is Extract<LogEntry, { kind: 'snap' }> => x.kind === 'snap' && x !== live && JSON.stringify(x.value) !== JSON.stringify(prev.value))
@@ -364,7 +387,7 @@ async function runPath(t: Test, path: ModelPath, initial: DeviceSnapshot, env: E
     rig.device.plug()
     t.equal(rig.registry.list()[0]?.id, 1, 'plugged back under the same id')
     rig.actor.send({ type: 'CONNECT', encryptionKey: 'ek_test_model_0123456789abcdef', simpleInitialize: true })
-    const back = await rig.next(cursor + 1, (x) => x.kind === 'snap' && JSON.stringify(x.value) === JSON.stringify({ connected: 'ready' }), 'ready again after plug()')
+    const back = await rig.next(cursor + 1, (x) => x.kind === 'snap' && JSON.stringify(x.value) === JSON.stringify(stateAt('ready')), 'ready again after plug()')
     t.ok(notices(rig.log.slice(cursor + 1, back + 1)).some((n) => n.type === 'DEVICE.CONNECTED'), 'reconnected after plug()')
   }
 }

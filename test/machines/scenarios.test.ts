@@ -24,6 +24,7 @@ import { Coverage } from './helpers/coverage.js'
 import { IDLE_LINES, isSubsequence } from './helpers/device-rig.js'
 import { KEY, startBridge, type BridgeRig, type Client, type ReplyMessage } from './helpers/bridge-rig.js'
 import { startSandbox, type Sandbox } from './helpers/sandbox.js'
+import { at as stateAt } from './helpers/device-states.js'
 
 const coverage = {
   context: new Coverage(contextMachine as never),
@@ -198,7 +199,7 @@ t.test('every kind of transaction', async (t) => {
       const f = await c.call('shop', { command: 'finish_payment', success: true, response_code: '0000' })
       t.equal(f.success, true, 'finish_payment')
       t.same(rec.ids(finishMark).filter((id) => id !== 'DSP'), kind.finish, `finish_payment sent ${kind.finish.join(' ') || 'nothing'} (then the idle screen)`)
-      await b.settle('device:1', { connected: 'ready' }).catch(() => b.reach('device:1', { connected: 'ready' }))
+      await b.settle('device:1', stateAt('ready')).catch(() => b.reach('device:1', stateAt('ready')))
       t.match(await statusOf(c, 'shop'), { status: 'initialized', device_state: 'ready', connected_device_id: 1 })
       await b.until(() => pad.display.screen.source === 'DSP', 'the idle screen')
       t.same(pad.display.screen.lines, IDLE_LINES, 'idle message on the display')
@@ -246,7 +247,7 @@ const CANCEL_CASES: CancelCase[] = [
     async arrange(b, c, pad) {
       pad.cardholder.options.autoCard = null
       const payment = c.send('shop', { command: 'process_payment', amount: 1000 })
-      await b.reach('device:1', { connected: 'awaitingCard' })
+      await b.reach('device:1', stateAt('awaitingCard'))
       await b.until(() => pad.display.text.includes('CARTAO'), 'the card prompt')
       return { payment }
     },
@@ -260,7 +261,7 @@ const CANCEL_CASES: CancelCase[] = [
       onPinpad(pad, 'response', 'GCR', () => (pad.faults.responseDelayMs = HOLD_MS), '020')
       pad.cardholder.present('visa-credit')
       const payment = c.send('shop', { command: 'process_payment', amount: 1000 })
-      await b.reach('device:1', { connected: 'reloadingTables' })
+      await b.reach('device:1', stateAt('reloadingTables'))
       return { payment }
     },
   },
@@ -270,7 +271,7 @@ const CANCEL_CASES: CancelCase[] = [
     async arrange(b, c, pad) {
       pad.cardholder.options.autoPin = null
       const payment = c.send('shop', { command: 'process_payment', amount: 1000 })
-      await b.reach('device:1', { connected: 'onChip' })
+      await b.reach('device:1', stateAt('onChip'))
       await b.until(() => pad.display.screen.source === 'PIN', 'the PIN prompt')
       return { payment }
     },
@@ -282,7 +283,7 @@ const CANCEL_CASES: CancelCase[] = [
       pad.cardholder.options.autoPin = null
       pad.cardholder.present('magstripe-debit')
       const payment = c.send('shop', { command: 'process_payment', amount: 1000, magstripe_payment_method: 'debit_card' })
-      await b.reach('device:1', { connected: 'awaitingPin' })
+      await b.reach('device:1', stateAt('awaitingPin'))
       await b.until(() => pad.display.screen.source === 'PIN', 'the PIN prompt')
       return { payment }
     },
@@ -293,7 +294,7 @@ const CANCEL_CASES: CancelCase[] = [
     async arrange(b, c) {
       const release = b.sandbox.holdCardHashKey()
       const payment = c.send('shop', { command: 'process_payment', amount: 1000 })
-      await b.reach('device:1', { connected: 'processed' })
+      await b.reach('device:1', stateAt('processed'))
       setTimeout(release, HOLD_MS)
       return { payment }
     },
@@ -306,7 +307,7 @@ const CANCEL_CASES: CancelCase[] = [
       pad.cardholder.present('visa-credit')
       const payment = c.send('shop', { command: 'process_payment', amount: 1000 })
       await c.reply(payment)
-      await b.reach('device:1', { connected: 'awaitingFinish' })
+      await b.reach('device:1', stateAt('awaitingFinish'))
       return { payment }
     },
   },
@@ -319,7 +320,7 @@ const CANCEL_CASES: CancelCase[] = [
       const payment = c.send('shop', { command: 'process_payment', amount: 1000 })
       await c.reply(payment)
       const finish = c.send('shop', { command: 'finish_payment', success: true, response_code: '0000' })
-      await b.reach('device:1', { connected: 'removingCard' })
+      await b.reach('device:1', stateAt('removingCard'))
       await b.until(() => pad.display.screen.source === 'RMC', 'the removal prompt')
       return { payment, finish }
     },
@@ -335,7 +336,7 @@ t.test('cancel at every blocking step', async (t) => {
       const c = b.client()
       await initialize(t, c, 'shop')
       const { payment, finish } = await k.arrange(b, c, pad)
-      t.same(b.valueOf('device:1'), { connected: k.state }, `held in ${k.state}`)
+      t.same(b.valueOf('device:1'), stateAt(k.state), `held in ${k.state}`)
       const mark = rec.mark()
       const cursor = b.trace.length
       const cancel = await c.call('shop', { command: 'cancel' })
@@ -347,14 +348,14 @@ t.test('cancel at every blocking step', async (t) => {
       if (finish !== undefined) t.equal((await c.reply(finish)).success, true, 'finish_payment answered once the pinpad is idle')
       if (k.state === 'awaitingFinish') {
         // Not finished: the card is asked out (RMC), then the idle screen.
-        await b.reach('device:1', { connected: 'removingCard' }, cursor)
+        await b.reach('device:1', stateAt('removingCard'), cursor)
         await b.until(() => pad.display.screen.source === 'RMC', 'the removal prompt')
         pad.cardholder.remove()
       } else {
-        await b.reach('device:1', { connected: 'cancelling' }, cursor)
+        await b.reach('device:1', stateAt('cancelling'), cursor)
         t.ok(rec.since(mark).includes('EOT'), 'the pinpad got CAN and answered EOT', { wire: rec.since(mark) })
       }
-      await b.reach('device:1', { connected: 'ready' }, cursor)
+      await b.reach('device:1', stateAt('ready'), cursor)
       await b.until(() => pad.display.screen.source === 'DSP', 'the idle screen')
       t.same(pad.display.screen.lines, IDLE_LINES, 'idle message on the display')
       t.match(await statusOf(c, 'shop'), { status: 'initialized', device_state: 'ready' })
@@ -383,7 +384,7 @@ const paymentHeld = (state: string, setup: (b: BridgeRig, pad: VirtualPinpad) =>
     await initialize(t, c, 'shop')
     setup(b, pad)
     const pending = c.send('shop', request)
-    await b.reach('device:1', { connected: state })
+    await b.reach('device:1', stateAt(state))
     return { pending, kind: 'payment' }
   },
 })
@@ -401,7 +402,7 @@ const UNPLUG_CASES: UnplugCase[] = [
         }
       })
       const pending = c.send('shop', { command: 'initialize', encryption_key: KEY })
-      await b.reach('device:1', { connected: 'syncingTables' })
+      await b.reach('device:1', stateAt('syncingTables'))
       await b.until(() => gix === 2, 'the table version query')
       return { pending, kind: 'initialize' }
     },
@@ -410,7 +411,7 @@ const UNPLUG_CASES: UnplugCase[] = [
     state: 'ready',
     async arrange(b, c) {
       await initialize(t, c, 'shop')
-      await b.reach('device:1', { connected: 'ready' })
+      await b.reach('device:1', stateAt('ready'))
       return {}
     },
   },
@@ -420,7 +421,7 @@ const UNPLUG_CASES: UnplugCase[] = [
       await initialize(t, c, 'shop')
       onPinpad(pad, 'command', 'DEX', () => (pad.faults.responseDelayMs = HOLD_MS))
       const pending = c.send('shop', { command: 'display_message', message: 'Obrigado\npela preferencia' })
-      await b.reach('device:1', { connected: 'displaying' })
+      await b.reach('device:1', stateAt('displaying'))
       return { pending, kind: 'command' }
     },
   },
@@ -429,7 +430,7 @@ const UNPLUG_CASES: UnplugCase[] = [
     async arrange(b, c) {
       await initialize(t, c, 'shop')
       t.equal((await c.call('shop', { command: 'display_message', message: 'OLA' })).success, true)
-      await b.reach('device:1', { connected: 'idle' })
+      await b.reach('device:1', stateAt('idle'))
       return {}
     },
   },
@@ -442,7 +443,7 @@ const UNPLUG_CASES: UnplugCase[] = [
       pad.tables.preload('0000000001', factoryTables().records)
       onPinpad(pad, 'response', 'GCR', () => (pad.faults.responseDelayMs = HOLD_MS), '020')
       const pending = c.send('shop', { command: 'process_payment', amount: 1000 })
-      await b.reach('device:1', { connected: 'reloadingTables' })
+      await b.reach('device:1', stateAt('reloadingTables'))
       return { pending, kind: 'payment' }
     },
   },
@@ -464,7 +465,7 @@ const UNPLUG_CASES: UnplugCase[] = [
     async arrange(b, c) {
       await initialize(t, c, 'shop')
       t.match(responseOf(await c.call('shop', { command: 'process_payment', amount: 1000 })), { status: 'accepted' })
-      await b.reach('device:1', { connected: 'awaitingFinish' })
+      await b.reach('device:1', stateAt('awaitingFinish'))
       return {}
     },
   },
@@ -475,7 +476,7 @@ const UNPLUG_CASES: UnplugCase[] = [
       t.match(responseOf(await c.call('shop', { command: 'process_payment', amount: 1000 })), { status: 'accepted' })
       onPinpad(pad, 'command', 'FCX', () => (pad.faults.responseDelayMs = HOLD_MS))
       const pending = c.send('shop', { command: 'finish_payment', success: true, response_code: '0000' })
-      await b.reach('device:1', { connected: 'finishing' })
+      await b.reach('device:1', stateAt('finishing'))
       return { pending, kind: 'command' }
     },
   },
@@ -487,7 +488,7 @@ const UNPLUG_CASES: UnplugCase[] = [
       pad.cardholder.present('visa-credit')
       t.match(responseOf(await c.call('shop', { command: 'process_payment', amount: 1000 })), { status: 'accepted' })
       const pending = c.send('shop', { command: 'finish_payment', success: true, response_code: '0000' })
-      await b.reach('device:1', { connected: 'removingCard' })
+      await b.reach('device:1', stateAt('removingCard'))
       return { pending, kind: 'command' }
     },
   },
@@ -497,11 +498,11 @@ const UNPLUG_CASES: UnplugCase[] = [
       await initialize(t, c, 'shop')
       pad.cardholder.options.autoCard = null
       const pending = c.send('shop', { command: 'process_payment', amount: 1000 })
-      await b.reach('device:1', { connected: 'awaitingCard' })
+      await b.reach('device:1', stateAt('awaitingCard'))
       // The idle DSP after the CAN/EOT is held.
       onPinpad(pad, 'command', 'DSP', () => (pad.faults.responseDelayMs = HOLD_MS))
       c.send('shop', { command: 'cancel' })
-      await b.reach('device:1', { connected: 'cancelling' })
+      await b.reach('device:1', stateAt('cancelling'))
       return { pending, kind: 'payment' }
     },
   },
@@ -514,7 +515,7 @@ t.test('unplug in every state; plugged back, the same device id works again', as
       const pad = b.pads[0]!
       const c = b.client()
       const { pending, kind } = await k.arrange(b, c, pad)
-      t.same(b.valueOf('device:1'), { connected: k.state }, `in ${k.state}`)
+      t.same(b.valueOf('device:1'), stateAt(k.state), `in ${k.state}`)
       const events = c.events().length
       b.device(1).unplug()
       pad.faults.responseDelayMs = 0
@@ -597,7 +598,7 @@ t.test('one command at a time: a second one is refused naming the running one', 
   // While a payment waits for a card.
   pad.cardholder.options.autoCard = null
   const payment = c.send('shop', { command: 'process_payment', amount: 1000 })
-  await b.reach('device:1', { connected: 'awaitingCard' })
+  await b.reach('device:1', stateAt('awaitingCard'))
   for (const request of [
     { command: 'process_payment', amount: 500 },
     { command: 'display_message', message: 'OI' },
@@ -671,7 +672,7 @@ t.test('the context: order rules and every state', async (t) => {
   const declined = c.send('shop', { command: 'process_payment', amount: 1000 })
   await b.until(() => pad.display.screen.source === 'PIN', 'the PIN prompt')
   pad.cardholder.press('cancel')
-  await b.reach('device:1', { connected: 'removingCard' }, beforeDecline)
+  await b.reach('device:1', stateAt('removingCard'), beforeDecline)
   await b.reach('context:shop', { initialized: 'settling' }, beforeDecline)
   t.same(await statusOf(c, 'shop').then((s) => [s.status, s.running_command]), ['in_use', 'process_payment'], 'status while settling')
   t.match(errorOf(await c.call('shop', { command: 'display_message', message: 'x' })), { code: 'MPOS_ERR_CONTEXT_BUSY' }, 'refused while the failed payment waits for the card')
@@ -686,7 +687,7 @@ t.test('the context: order rules and every state', async (t) => {
   const p3 = c.send('shop', { command: 'process_payment', amount: 1000 })
   await b.until(() => pad.display.screen.source === 'PIN', 'the PIN prompt')
   pad.cardholder.press('cancel')
-  await b.reach('device:1', { connected: 'removingCard' })
+  await b.reach('device:1', stateAt('removingCard'))
   pad.cardholder.remove()
   t.match(responseOf(await c.reply(p3)), { status: 'canceled' })
   t.equal((await c.call('shop', { command: 'finish_payment', success: false })).success, true, 'finish_payment after a failure, once ready')
@@ -695,17 +696,17 @@ t.test('the context: order rules and every state', async (t) => {
   pad.cardholder.present('visa-credit')
   t.match(responseOf(await c.call('shop', { command: 'process_payment', amount: 1000 })), { status: 'accepted' })
   t.equal((await c.call('shop', { command: 'cancel' })).success, true, 'cancel instead of finish_payment')
-  await b.reach('device:1', { connected: 'removingCard' })
+  await b.reach('device:1', stateAt('removingCard'))
   t.match(errorOf(await c.call('shop', { command: 'process_payment', amount: 1000 })), { code: 'MPOS_ERR_CONTEXT_BUSY', message: /still finishing the previous payment/ })
   t.equal((await c.call('shop', { command: 'cancel' })).success, true, 'cancel while settling')
-  await b.reach('device:1', { connected: 'cancelling' })
+  await b.reach('device:1', stateAt('cancelling'))
   await b.settle('context:shop', { initialized: 'ready' })
 
   // close while settling
   pad.cardholder.present('visa-credit')
   t.match(responseOf(await c.call('shop', { command: 'process_payment', amount: 1000 })), { status: 'accepted' })
   const fin = c.send('shop', { command: 'finish_payment', success: true, response_code: '0000' })
-  await b.reach('device:1', { connected: 'removingCard' })
+  await b.reach('device:1', stateAt('removingCard'))
   await b.settle('context:shop', { initialized: 'settling' })
   const closed = c.send('shop', { command: 'close' })
   t.equal((await c.reply(closed)).success, true, 'close while settling')
@@ -716,7 +717,7 @@ t.test('the context: order rules and every state', async (t) => {
   // closing with a payment in flight: the payment is answered canceled.
   await initialize(t, c, 'shop')
   const inFlight = c.send('shop', { command: 'process_payment', amount: 1000 })
-  await b.reach('device:1', { connected: 'awaitingCard' })
+  await b.reach('device:1', stateAt('awaitingCard'))
   t.equal((await c.call('shop', { command: 'close' })).success, true)
   t.match(responseOf(await c.reply(inFlight)), { status: 'canceled' })
 
@@ -782,7 +783,7 @@ t.test('shutdown in every context state', async (t) => {
       if (where === 'paying') {
         pad.cardholder.options.autoCard = null
         pending = c.send('shop', { command: 'process_payment', amount: 1000 })
-        await b.reach('device:1', { connected: 'awaitingCard' })
+        await b.reach('device:1', stateAt('awaitingCard'))
       }
       const started = Date.now()
       await b.runtime.shutdown(10_000)
@@ -814,8 +815,9 @@ t.test('sessions: replies by command_id, events, close', async (t) => {
   const sessionId = `session:${b.runtime.sessionCount}`
   t.equal(b.valueOf(sessionId), 'open')
   watcher.close()
-  await b.until(() => b.valueOf(sessionId) === undefined || b.valueOf(sessionId) === 'closed', 'the session closed')
-  t.ok(b.trace.some((e) => e.actor === sessionId && e.value === 'closed'), 'the session reached closed')
+  await b.until(() => b.valueOf(sessionId) === undefined, 'the session stopped')
+  t.notOk(sessionId in (b.runtime.root.getSnapshot().children as object), 'no longer a child of the bridge')
+  t.notOk(b.runtime.root.getSnapshot().context.sessions.includes(sessionId.slice('session:'.length)), 'nor in its list')
   t.same(b.runtime.root.getSnapshot().context.sessions, ['1'], 'the bridge forgot the closed session')
 })
 
@@ -828,11 +830,11 @@ t.test('a connection drops: its payment is cancelled unless another connection i
     await initialize(t, c, 'shop')
     pad.cardholder.options.autoCard = null
     c.send('shop', { command: 'process_payment', amount: 1000 })
-    await b.reach('device:1', { connected: 'awaitingCard' })
+    await b.reach('device:1', stateAt('awaitingCard'))
     const mark = rec.mark()
     c.close()
-    await b.reach('device:1', { connected: 'cancelling' })
-    await b.settle('device:1', { connected: 'ready' })
+    await b.reach('device:1', stateAt('cancelling'))
+    await b.settle('device:1', stateAt('ready'))
     t.ok(rec.since(mark).includes('EOT'), 'CAN/EOT on the pinpad')
     await b.until(() => pad.display.screen.source === 'DSP', 'the idle screen')
     t.same(pad.display.screen.lines, IDLE_LINES)
@@ -850,12 +852,12 @@ t.test('a connection drops: its payment is cancelled unless another connection i
     t.match(await statusOf(till, 'shop'), { status: 'initialized' }, 'the second connection attaches')
     pad.cardholder.options.autoCard = null
     payer.send('shop', { command: 'process_payment', amount: 1000 })
-    await b.reach('device:1', { connected: 'awaitingCard' })
+    await b.reach('device:1', stateAt('awaitingCard'))
     const mark = till.events().length
     payer.close()
     await b.until(() => b.runtime.sessionCount === 1, 'the payer gone')
     await new Promise((r) => setTimeout(r, 50))
-    t.same(b.valueOf('device:1'), { connected: 'awaitingCard' }, 'the payment still waits for the card')
+    t.same(b.valueOf('device:1'), stateAt('awaitingCard'), 'the payment still waits for the card')
     pad.cardholder.options.autoCard = 'visa-credit' // (also takes the card back when asked)
     pad.cardholder.present('visa-credit')
     const status = await till.event((e: PushEvent) => e.event === 'payment_status', mark)
@@ -872,12 +874,12 @@ t.test('a connection drops: its payment is cancelled unless another connection i
     await statusOf(till, 'shop')
     pad.cardholder.options.autoCard = null
     payer.send('shop', { command: 'process_payment', amount: 1000 })
-    await b.reach('device:1', { connected: 'awaitingCard' })
+    await b.reach('device:1', stateAt('awaitingCard'))
     payer.close()
     await b.until(() => b.runtime.sessionCount === 1, 'the payer gone')
     till.close()
-    await b.reach('device:1', { connected: 'cancelling' })
-    await b.settle('device:1', { connected: 'ready' })
+    await b.reach('device:1', stateAt('cancelling'))
+    await b.settle('device:1', stateAt('ready'))
   })
 })
 
@@ -897,7 +899,7 @@ t.test('no snapshot of any machine holds card data; inspection hides the encrypt
   pad.cardholder.options.autoPin = null
   pad.cardholder.present('magstripe-debit')
   const debit = c.send('shop', { command: 'process_payment', amount: 1000, magstripe_payment_method: 'debit_card' })
-  await b.reach('device:1', { connected: 'awaitingPin' })
+  await b.reach('device:1', stateAt('awaitingPin'))
   c.send('shop', { command: 'cancel' })
   await c.reply(debit)
 
@@ -953,7 +955,7 @@ t.test('a failing actor is contained: its requests are answered, its pinpad let 
   // The context: a payment waits for the card when its actor fails (a malformed event stands for a bug).
   b.pads[0]!.cardholder.options.autoCard = null
   const paying = c.send('shop', { command: 'process_payment', amount: 1000 })
-  await b.reach('device:1', { connected: 'awaitingCard' })
+  await b.reach('device:1', stateAt('awaitingCard'))
   b.runtime.root.system.get('context:shop')!.send({ type: 'REQUEST' } as never)
   t.match(await c.reply(paying), { success: false, error: { code: 'MPOS_ERR_INTERNAL' } }, 'the payment in flight is answered MPOS_ERR_INTERNAL')
   t.equal(b.valueOf('context:shop'), undefined, 'the failed context is gone')
@@ -967,7 +969,7 @@ t.test('a failing actor is contained: its requests are answered, its pinpad let 
   // The device actor: its context answers what ran, reports the fault and goes idle.
   b.pads[0]!.cardholder.options.autoCard = null
   const second = c.send('shop', { command: 'process_payment', amount: 1000 })
-  await b.reach('device:1', { connected: 'awaitingCard' })
+  await b.reach('device:1', stateAt('awaitingCard'))
   b.runtime.root.system.get('device:1')!.send({ type: 'xstate.done.actor.readCard' } as never)
   t.match(responseOf(await c.reply(second)), { status: 'errored', error_type: 'MPOS_ERR_INTERNAL' }, 'the payment is answered')
   await b.until(() => b.valueOf('context:shop') === 'idle', 'the context idle after its device failed')

@@ -64,8 +64,10 @@ t.test('what the device diagram says', async (t) => {
     '  connected --> disconnected : LINK.CLOSED',
     '  connected --> connected : PINPAD.PROMPT',
     '  awaitingFinish --> finishing : FINISH_PAYMENT [chipWentOnline]',
-    '  cancelling --> closing : error.cancelPinpad',
-    '    awaitingCard : invoke readCard',
+    '  cancelling --> unresponsive : error.cancelPinpad',
+    '  timingOut --> unresponsive : error.cancelPinpad',
+    '  unresponsive --> disconnected : always',
+    '        awaitingCard : invoke readCard',
     '  note right of connected : invoke watchLink',
   ]) {
     t.ok(mmd.split('\n').includes(line), line)

@@ -214,7 +214,7 @@ for (const subprotocol of ['mpos-bridge', undefined] as const) {
 
     // Cents 12: nobody presents a card, the pinpad times out.
     const noCard = await ws.request({ command: 'process_payment', amount: 1012 })
-    t.match(noCard.response, { status: 'errored', error_code: 12, error_type: 'MPOS_ERR_PINPAD_STATUS' })
+    t.match(noCard.response, { status: 'errored', error_code: 12, error_type: 'MPOS_ERR_PAYMENT_TIMEOUT' })
     t.match(noCard.response.error, /012/)
     t.match(await ws.request({ command: 'finish_payment', success: false }), { success: true })
 

@@ -9,6 +9,7 @@ import type { FirstAcDecision } from '../emv-card.js'
 import type { CardSession } from '../card-session.js'
 import { ok, fail, type HandlerContext, type HandlerTable } from './types.js'
 import type { Cvm } from '../cards.js'
+import { within } from '../within.js'
 
 interface ChipParams {
   amount: number
@@ -20,6 +21,8 @@ interface ChipParams {
   pinMethod: string
   keyIndex: number
   pinMessage: string
+  /** Inactivity allowed on a PIN screen: SPE_TIMEOUT (GOX), else 1 minute (§6.8.4, §6.9.3). */
+  pinTimeoutMs: number
 }
 
 interface ChipResult {
@@ -64,7 +67,7 @@ async function processChip(ctx: HandlerContext, s: CardSession, p: ChipParams): 
   if (cvm === 'online-pin') {
     if (p.pinMethod !== '3' || !pad.dukptKeyIndexes.includes(p.keyIndex)) return ST.ERRKEY
     ctx.notify('SOLICITE A SENHA'.padEnd(32))
-    const pin = await pad.capturePin(ctx, p.pinMessage, 4, 12, s.card.pan, p.keyIndex)
+    const pin = await pad.capturePin(ctx, p.pinMessage, 4, 12, s.card.pan, p.keyIndex, p.pinTimeoutMs)
     pad.display.clear('PIN')
     if (pin === 'aborted' || typeof pin === 'number') return pin
     emv.recordCvm('online-pin')
@@ -74,9 +77,10 @@ async function processChip(ctx: HandlerContext, s: CardSession, p: ChipParams): 
     ctx.notify('SOLICITE A SENHA'.padEnd(32))
     for (;;) {
       pad.display.show2x16(p.pinMessage, 'PIN')
-      const action = await pad.cardholder.waitForPin(ctx.signal)
+      const action = await within(p.pinTimeoutMs, ctx.signal, (signal) => pad.cardholder.waitForPin(signal))
       pad.display.clear('PIN')
       if (action === 'aborted') return 'aborted'
+      if (action === 'timeout') return ST.TIMEOUT
       if (action.type === 'key') return action.key === 'cancel' ? ST.CANCEL : ST.TIMEOUT
       const typed = s.outcome.pinpad === 'pin-tries-exceeded' ? (s.card.pin === '0000' ? '9999' : '0000') : action.pin
       const verify = emv.verifyOfflinePin(typed)
@@ -159,6 +163,7 @@ export const cardChipHandlers: HandlerTable = {
       pinMethod: p.GOC_METHOD,
       keyIndex: p.GOC_KEYIDX,
       pinMessage: s.aid?.TAB_ACQ === 2 && p.GOC_ACQPR ? p.GOC_ACQPR : 'DIGITE A SENHA',
+      pinTimeoutMs: ctx.pad.timings.pinInactivityMs,
     })
     if (r === 'aborted') return 'aborted'
     if (typeof r === 'number') return fail(r)
@@ -190,6 +195,7 @@ export const cardChipHandlers: HandlerTable = {
       pinMethod: p.SPE_MTHDPIN!,
       keyIndex: p.SPE_KEYIDX!,
       pinMessage: p.SPE_DSPMSG ?? 'DIGITE A SENHA',
+      pinTimeoutMs: p.SPE_TIMEOUT ? p.SPE_TIMEOUT * 1000 : ctx.pad.timings.pinInactivityMs,
     })
     if (r === 'aborted') return 'aborted'
     if (typeof r === 'number') return fail(r)

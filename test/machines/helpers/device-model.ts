@@ -14,6 +14,7 @@ import type { SnapshotFrom } from 'xstate'
 import { deviceMachine, type DeviceEvent } from '../../../machines/device.machine.js'
 import type { ChipOutput, PinpadIdentity, ReadCardOutput } from '../../../machines/types.js'
 import { DEFAULT_TABLES } from '../../../src/tables/default-tables.js'
+import { at as stateAt } from './device-states.js'
 
 export type DeviceSnapshot = SnapshotFrom<typeof deviceMachine>
 
@@ -38,8 +39,12 @@ export type FailureHow =
 
 export type ModelEvent =
   | DeviceEvent
+  | { type: `xstate.after.${string}` }
   | { type: `xstate.done.actor.${string}`; output?: unknown }
   | { type: `xstate.error.actor.${string}`; error: { code: string; message: string }; how: FailureHow }
+
+/** The customer's deadline passing in a state (its path in the machine: `payment.cardholder`, `finishing`…). */
+export const deadline = (statePath: string): ModelEvent => ({ type: `xstate.after.customerDeadline.device.connected.${statePath}` })
 
 export const done = (id: string, output?: unknown): ModelEvent => ({ type: `xstate.done.actor.${id}`, ...(output !== undefined ? { output } : {}) })
 export const fail = (id: string, how: FailureHow): ModelEvent => ({
@@ -115,7 +120,7 @@ export function modelKey(s: DeviceSnapshot): string {
     v: s.value,
     // Closing a device that never got connected has no link (and no CLO) to hold it there.
     ...(s.matches('closing') ? { identified: c.identity !== undefined } : {}),
-    ...(s.matches('connecting') || s.matches({ connected: 'syncingTables' }) ? { simple: c.connect?.simpleInitialize === true } : {}),
+    ...(s.matches('connecting') || s.matches(stateAt('syncingTables')) ? { simple: c.connect?.simpleInitialize === true } : {}),
     ...(resting ? {} : { bad: c.connect?.encryptionKey === BAD_KEY, v1: c.identity?.abecs === false }),
     ...(p && !resting
       ? { pay: { cls: paymentClass(p), card: p.cardRef, chip: p.chip && `${p.chip.decision}/${p.chip.pin}`, reloaded: p.tablesReloaded === true, result: p.result?.status } }
@@ -140,14 +145,14 @@ export function modelEvents(s: DeviceSnapshot): ModelEvent[] {
     const full = c.connect?.simpleInitialize !== true && !bad
     return [done('openLink', IDENTITY_212), ...(full ? [done('openLink', IDENTITY_108), fail('openLink', 'unplugged'), CLOSE] : [])]
   }
-  if (s.matches({ connected: 'syncingTables' })) return bad ? [fail('syncTables', 'bad-key')] : [SYNCED, ...interrupt(!v1)]
-  if (s.matches({ connected: 'ready' })) {
+  if (s.matches(stateAt('syncingTables'))) return bad ? [fail('syncTables', 'bad-key')] : [SYNCED, ...interrupt(!v1)]
+  if (s.matches(stateAt('ready'))) {
     if (v1 || bad) return [PAY.approved]
     return [PAY.approved, PAY.offlinePin, PAY.cardDeclines, PAY.cardholderCancel, PAY.debit, DISPLAY_SHORT, DISPLAY_LONG, fail('showIdle', 'no-ack'), ...interrupt(true)]
   }
-  if (s.matches({ connected: 'displaying' })) return [done('displayMessage'), fail('displayMessage', 'no-ack'), ...interrupt(true)]
-  if (s.matches({ connected: 'idle' })) return [PAY.approved, DISPLAY_SHORT, ...interrupt(true)]
-  if (s.matches({ connected: 'awaitingCard' })) {
+  if (s.matches(stateAt('displaying'))) return [done('displayMessage'), fail('displayMessage', 'no-ack'), ...interrupt(true)]
+  if (s.matches(stateAt('idle'))) return [PAY.approved, DISPLAY_SHORT, ...interrupt(true)]
+  if (s.matches(stateAt('awaitingCard'))) {
     if (v1) return p?.tablesReloaded ? [read('visa-credit'), TABLES_OUTDATED] : [TABLES_OUTDATED]
     // The card-hash key is asked for when the card read starts: refused at once, the read fails;
     // refused only once the card is read (a slow acquirer), the card hash fails.
@@ -155,33 +160,35 @@ export function modelEvents(s: DeviceSnapshot): ModelEvent[] {
     if (cls === '13') return [fail('readCard', 'cardholder-cancel')]
     if (cls === 'debit') return [read('magstripe-debit')]
     if (cls !== '00') return [read('visa-credit')]
-    return [read('visa-credit'), read('visa-contactless'), read('magstripe-credit'), read('mastercard-contactless-magstripe'), PROMPT, CANCEL, ...interrupt(true)]
+    return [read('visa-credit'), read('visa-contactless'), read('magstripe-credit'), read('mastercard-contactless-magstripe'), PROMPT, CANCEL, deadline('payment.cardholder'), ...interrupt(true)]
   }
-  if (s.matches({ connected: 'reloadingTables' })) return [RELOADED, fail('syncTables', 'no-ack'), CANCEL, ...interrupt(true)]
-  if (s.matches({ connected: 'onChip' })) {
+  if (s.matches(stateAt('reloadingTables'))) return [RELOADED, fail('syncTables', 'no-ack'), CANCEL, ...interrupt(true)]
+  if (s.matches(stateAt('onChip'))) {
     if (!contactChip) return [chip('online', 'none')]
     const decided = cls === '02' ? chip('online', 'offline') : cls === '70' ? chip('declined', 'online') : chip('online', 'online')
     return [decided, ...(main ? [fail('goOnChip', 'cardholder-cancel'), CANCEL, ...interrupt(true)] : [])]
   }
-  if (s.matches({ connected: 'awaitingPin' })) return [done('capturePin'), fail('capturePin', 'cardholder-cancel'), CANCEL, ...interrupt(true)]
-  if (s.matches({ connected: 'processed' })) {
+  if (s.matches(stateAt('awaitingPin'))) return [done('capturePin'), fail('capturePin', 'cardholder-cancel'), CANCEL, ...interrupt(true)]
+  if (s.matches(stateAt('processed'))) {
     if (bad) return [fail('buildCardHash', 'bad-key')]
     return [done('buildCardHash', { cardHash: 'model' }), ...(main && contactChip ? [CANCEL, ...interrupt(true)] : [])]
   }
-  if (s.matches({ connected: 'awaitingFinish' })) return [FINISH_APPROVED, CANCEL, ...interrupt(main && contactChip)]
-  if (s.matches({ connected: 'finishing' })) {
-    return [done('finishChip', { approved: true }), ...(main ? [fail('finishChip', 'no-ack'), ...interrupt(contactChip)] : [])]
+  if (s.matches(stateAt('awaitingFinish'))) return [FINISH_APPROVED, CANCEL, ...interrupt(main && contactChip)]
+  if (s.matches(stateAt('finishing'))) {
+    return [done('finishChip', { approved: true }), ...(main ? [fail('finishChip', 'no-ack'), deadline('finishing'), ...interrupt(contactChip)] : [])]
   }
-  if (s.matches({ connected: 'removingCard' })) {
+  if (s.matches(stateAt('removingCard'))) {
     // The interruptions once, where a finished chip payment waits for its card to be taken.
     const canonical = main && contactChip && p?.chip?.decision === 'online' && p.result?.status === 'accepted'
-    return [done('removeCard'), ...(canonical ? [fail('removeCard', 'no-ack'), CANCEL, ...interrupt(true)] : [])]
+    return [done('removeCard'), ...(canonical ? [fail('removeCard', 'no-ack'), CANCEL, deadline('removingCard'), ...interrupt(true)] : [])]
   }
-  if (s.matches({ connected: 'cancelling' })) {
+  if (s.matches(stateAt('cancelling'))) {
     // A payment cancelled while waiting for a card: where the cancel itself is tried.
     const canonical = main && p !== undefined && p.cardRef === undefined
     return [done('cancelPinpad'), ...(canonical ? [fail('cancelPinpad', 'stalled'), ...interrupt(true)] : [])]
   }
+  // The deadline passed while nobody presented a card: the pinpad confirms the CAN, or is hung.
+  if (s.matches(stateAt('timingOut'))) return [done('cancelPinpad'), fail('cancelPinpad', 'stalled')]
   if (s.matches('closing')) return c.identity ? [done('closeLink'), fail('closeLink', 'injected'), UNPLUG] : [done('closeLink')]
   return []
 }
@@ -192,6 +199,7 @@ const SETTLING_ACTOR: Record<string, string> = {
   displaying: 'displayMessage',
   finishing: 'finishChip',
   cancelling: 'cancelPinpad',
+  timingOut: 'cancelPinpad',
   removingCard: 'removeCard',
 }
 const SETTLING = Object.keys(SETTLING_ACTOR)
@@ -273,7 +281,7 @@ export function coveragePaths(adj: AdjacencyMap<DeviceSnapshot, ModelEvent>): Mo
       // A path left where the device finishes a step by itself goes on to that step's end.
       for (let more = 0; more < 3; more++) {
         const last = steps.at(-1)!.state
-        const state = SETTLING.find((s) => last.matches({ connected: s as never }))
+        const state = SETTLING.find((s) => last.matches(stateAt(s)))
         const next = state && finish(last, `xstate.done.actor.${SETTLING_ACTOR[state]}`)
         if (!next) break
         steps.push(next)

@@ -66,6 +66,8 @@ export class DeviceRig {
   readonly actor: Actor<typeof deviceMachine>
   readonly closeConnections: () => Promise<void>
   intents: Intents = {}
+  /** The customer's deadline for the states entered from now on. */
+  deadlineMs = 3_600_000
   readonly #asked = { card: false, pin: false, remove: false }
   #armed: Array<{ value: string; fn: () => void }> = []
   readonly #listeners = new Set<() => void>()
@@ -80,7 +82,7 @@ export class DeviceRig {
     })
     this.device = new VirtualDevice(this.pad, 'virtual:1')
     this.registry = new DeviceRegistry({ virtual: [this.device] })
-    const { actors, connections } = createDeviceActors({
+    const { actors, actions, connections } = createDeviceActors({
       registry: this.registry,
       vault: this.vault,
       acquirer: new AcquirerClient({ baseUrl: options.sandbox.url, retryDelayMs: 10 }),
@@ -109,7 +111,8 @@ export class DeviceRig {
 
     const owner = createActor(fromCallback(({ receive }) => receive((notice) => this.#push({ kind: 'notice', notice: notice as DeviceNotice }))))
     owner.start()
-    const machine = deviceMachine.provide({ actors })
+    // The customer's deadline as the test says (set before the step that enters a state whose deadline must pass).
+    const machine = deviceMachine.provide({ actors, actions, delays: { customerDeadline: () => this.deadlineMs } })
     const observers = options.inspect ?? []
     this.actor = createActor(machine, {
       input: { deviceId: '1', owner },
