@@ -4,6 +4,7 @@
  * the Origin of every handshake is checked against an allowlist (RFC 6455 §10.2), and the Host
  * header against loopback names so a DNS-rebinding page cannot pose as localhost.
  */
+import { isIPv6 } from 'node:net'
 
 /** Local pages, any port: what a POS page served from the till itself uses. */
 export const DEFAULT_ALLOWED_ORIGINS = [
@@ -15,7 +16,13 @@ export const DEFAULT_ALLOWED_ORIGINS = [
   'https://[::1]:*',
 ]
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
+/**
+ * Loopback hosts in their canonical form (see {@link parseHost}): IPv6 literals compressed, in
+ * brackets. `[::ffff:7f00:1]` is 127.0.0.1 mapped into IPv6 (RFC 4291 §2.5.5.2), the very same
+ * address; other IPv4-mapped addresses, the rest of 127/8 and the deprecated IPv4-compatible
+ * `[::127.0.0.1]` (not loopback at all) stay refused.
+ */
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '[::ffff:7f00:1]'])
 
 /**
  * An allowlist entry: an exact origin ("https://pos.example.com"), one with any port
@@ -60,7 +67,54 @@ export function checkOrigin(origin: string | undefined, policy: AccessPolicy): A
 
 export function checkHost(host: string | undefined, policy: AccessPolicy): AccessDecision {
   if (!host) return { ok: false, reason: 'missing Host header' }
-  const name = host.replace(/:\d+$/, '').toLowerCase()
-  if (LOOPBACK_HOSTS.has(name) || policy.extraHosts?.some((h) => h.toLowerCase() === name)) return { ok: true }
+  const parsed = parseHost(host)
+  if (parsed && (LOOPBACK_HOSTS.has(parsed.host) || policy.extraHosts?.some((h) => parseHost(h)?.host === parsed.host))) return { ok: true }
   return { ok: false, reason: `host ${JSON.stringify(host).slice(0, 100)} is not a loopback name` }
+}
+
+/** RFC 3986 §3.2.2 reg-name (unreserved, pct-encoded, sub-delims); IPv4 addresses match it too. */
+const REG_NAME = /^(?:[a-z0-9\-._~!$&'()*+,;=]|%[0-9a-f]{2})+$/i
+
+/**
+ * A Host header (RFC 7230 §5.4: `uri-host [ ":" port ]`, RFC 3986 §3.2.2: `IP-literal` in brackets
+ * or a name) as its canonical host — a lowercase name, or an IPv6 literal compressed and in
+ * brackets (`[0:0:0:0:0:0:0:1]` → `[::1]`) — and its port; undefined when it is not one.
+ * A bare IPv6 address (`::1`, not valid in a Host but sent by some clients) is taken whole: it
+ * cannot carry a port, `::1:2000` being another address. IPvFuture and zone ids are refused.
+ */
+export function parseHost(header: string): { host: string; port?: string } | undefined {
+  let host: string
+  let rest: string
+  if (header.startsWith('[')) {
+    const end = header.indexOf(']')
+    if (end < 0) return undefined
+    const ipv6 = canonicalIPv6(header.slice(1, end))
+    if (!ipv6) return undefined
+    host = ipv6
+    rest = header.slice(end + 1)
+  } else if (header.indexOf(':') !== header.lastIndexOf(':')) {
+    const ipv6 = canonicalIPv6(header)
+    return ipv6 ? { host: ipv6 } : undefined
+  } else {
+    const colon = header.indexOf(':')
+    host = colon < 0 ? header : header.slice(0, colon)
+    rest = colon < 0 ? '' : header.slice(colon)
+    if (!REG_NAME.test(host)) return undefined
+    host = host.toLowerCase()
+  }
+  if (rest === '') return { host }
+  // port = *DIGIT: "localhost:" is a Host without a port.
+  const port = /^:(\d*)$/.exec(rest)
+  if (!port) return undefined
+  return port[1] ? { host, port: port[1] } : { host }
+}
+
+/** `[…]` with the address in its canonical text (RFC 5952, WHATWG URL), or undefined. */
+function canonicalIPv6(text: string): string | undefined {
+  if (!isIPv6(text)) return undefined
+  try {
+    return new URL(`http://[${text}]/`).hostname // rejects zone ids ("fe80::1%eth0")
+  } catch {
+    return undefined
+  }
 }

@@ -187,6 +187,25 @@ export function httpGet(url: string, headers: Record<string, string> = {}): Prom
   })
 }
 
+/** Any HTTP request with any headers and a raw body (fetch forbids setting Host and Origin). */
+export function httpRequest(
+  method: string,
+  url: string,
+  options: { headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = { ...(options.body !== undefined ? { 'content-length': String(Buffer.byteLength(options.body)) } : {}), ...options.headers }
+    const req = http.request(url, { method, headers }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => (body += c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    })
+    req.on('error', reject)
+    req.end(options.body)
+  })
+}
+
 /** Records every link event of a virtual pinpad (commands received, EOT sent on CAN…). */
 export function recordLink(pinpad: VirtualPinpad): PinpadLinkEvent[] {
   const events: PinpadLinkEvent[] = []

@@ -7,6 +7,7 @@ import t from 'tap'
 import { Client, handshakeStatus, httpGet, startBridge } from './helpers.js'
 import { serveCommand } from '../../src/cli/commands/serve.js'
 import { parseCommandArgs } from '../../src/cli/command.js'
+import { checkHost, parseHost, type AccessPolicy } from '../../src/server/security.js'
 
 t.test('Origin allowlist on the handshake', async (t) => {
   const rig = await startBridge(t, { allowedOrigins: ['https://pos.example.com', 'https://*.shop.example:*'] })
@@ -79,6 +80,122 @@ t.test('Host must be a loopback name (DNS rebinding)', async (t) => {
     t.equal((await httpGet(`${rig.httpUrl}/status`, { Host: host })).status, 200, `Host ${host} served`)
   }
   t.equal((await handshakeStatus(rig.wsUrl, { headers: { Host: `localhost:${rig.port}` } })).status, 101, '/ws with Host localhost upgraded')
+})
+
+t.test('checkHost: the Host header parsed as RFC 7230 §5.4 / RFC 3986 §3.2.2 say, loopback only', async (t) => {
+  const policy: AccessPolicy = { allowedOrigins: [] }
+  const accepted = [
+    'localhost',
+    'LOCALHOST',
+    'localhost:2000',
+    'localhost:', // port = *DIGIT: an empty port is no port
+    '127.0.0.1',
+    '127.0.0.1:2000',
+    // IPv6 loopback, bracketed (RFC 3986 IP-literal) with or without a port…
+    '[::1]',
+    '[::1]:2000',
+    '[::1]:',
+    // …bare, as some clients send it (without a port: "::1:2000" is another address)…
+    '::1',
+    // …and in any of its spellings.
+    '0:0:0:0:0:0:0:1',
+    '[0:0:0:0:0:0:0:1]:2000',
+    '[0000:0000:0000:0000:0000:0000:0000:0001]',
+    '[::0:1]',
+    // 127.0.0.1 mapped into IPv6 (RFC 4291 §2.5.5.2) is 127.0.0.1 itself.
+    '[::ffff:127.0.0.1]:2000',
+    '[::FFFF:7F00:1]',
+    '::ffff:127.0.0.1',
+  ]
+  for (const host of accepted) t.same(checkHost(host, policy), { ok: true }, `${host}: accepted`)
+
+  const refused = [
+    '',
+    ' ',
+    // other IPv6 addresses
+    '[::2]',
+    '[::2]:2000',
+    '::2',
+    '::1:2000', // 0:0:0:0:0:0:1:2000, not ::1 port 2000
+    '[::]',
+    '::',
+    // IPv4-mapped addresses other than 127.0.0.1, the deprecated IPv4-compatible form, NAT64
+    '[::ffff:127.0.0.2]',
+    '[::ffff:7f00:2]',
+    '[::ffff:10.0.0.1]:2000',
+    '[::ffff:0.0.0.0]',
+    '[::127.0.0.1]',
+    '[64:ff9b::7f00:1]',
+    // names that merely start or end like loopback ones
+    '::1.evil.com',
+    '[::1].evil.com',
+    'evil.com',
+    'evil.com:2000',
+    'localhost.evil.com',
+    'localhost.evil.com:2000',
+    'evil.com.localhost.',
+    'localhost.',
+    'user@localhost',
+    'localhost/evil',
+    'local host',
+    '[localhost]',
+    '[127.0.0.1]',
+    // other IPv4 spellings and addresses: only 127.0.0.1 is served
+    '127.0.0.2',
+    '127.1',
+    '2130706433',
+    '0.0.0.0',
+    // malformed
+    '[::1',
+    '::1]',
+    '[::1]]',
+    '[::1]2000',
+    '[::1] :2000',
+    '[::1]:20x0',
+    '[::1]:2000:2000',
+    '[::1]:-1',
+    'localhost:2000:1',
+    'localhost:abc',
+    ':2000',
+    '[]',
+    '[]:2000',
+    // zone ids and IPvFuture are no Host a browser sends
+    '[fe80::1%25eth0]',
+    '[::1%25lo]',
+    '::1%lo',
+    '[v1.fe]',
+  ]
+  for (const host of refused) {
+    t.same(checkHost(host, policy), host ? { ok: false, reason: `host ${JSON.stringify(host)} is not a loopback name` } : { ok: false, reason: 'missing Host header' }, `${JSON.stringify(host)}: refused`)
+  }
+  t.same(checkHost(undefined, policy), { ok: false, reason: 'missing Host header' })
+
+  t.same(parseHost('[::1]:2000'), { host: '[::1]', port: '2000' }, 'an IP-literal and its port')
+  t.same(parseHost('::1'), { host: '[::1]' }, 'a bare IPv6 address: canonical, in brackets, no port')
+  t.same(parseHost('[0:0:0:0:0:0:0:1]'), { host: '[::1]' }, 'IPv6 compressed (RFC 5952)')
+  t.same(parseHost('[::FFFF:127.0.0.1]:80'), { host: '[::ffff:7f00:1]', port: '80' })
+  t.same(parseHost('LocalHost:80'), { host: 'localhost', port: '80' }, 'names are case-insensitive')
+  t.same(parseHost('localhost:'), { host: 'localhost' })
+  t.equal(parseHost('[::1'), undefined)
+
+  // --host bound elsewhere on purpose: that name (or address, in any spelling) is served too.
+  const lan: AccessPolicy = { allowedOrigins: [], extraHosts: ['192.168.0.5', '2001:db8::5', 'Till.local'] }
+  for (const host of ['192.168.0.5:2000', '[2001:DB8:0::5]:2000', '2001:db8::5', 'till.LOCAL', '[::1]:2000']) t.same(checkHost(host, lan), { ok: true }, `${host}: served`)
+  for (const host of ['192.168.0.6', '[2001:db8::6]:2000', 'till.local.evil.com', '192.168.0.5.evil.com']) t.equal(checkHost(host, lan).ok, false, `${host}: refused`)
+})
+
+t.test('Host ::1, bare or bracketed, reaches the bridge', async (t) => {
+  const rig = await startBridge(t)
+  for (const host of ['::1', `[::1]:${rig.port}`, '[::1]', `[0:0:0:0:0:0:0:1]:${rig.port}`, '0:0:0:0:0:0:0:1']) {
+    const res = await httpGet(`${rig.httpUrl}/health`, { Host: host })
+    t.same({ status: res.status, body: JSON.parse(res.body) }, { status: 200, body: { status: 'ok' } }, `/health with Host ${host}: 200`)
+  }
+  t.equal((await handshakeStatus(rig.wsUrl, { headers: { Host: '::1' } })).status, 101, '/ws with Host ::1 upgraded')
+  for (const host of [`[::2]:${rig.port}`, '::1.evil.example', `[::1`, `::1:${rig.port}`, `[::ffff:10.0.0.1]:${rig.port}`]) {
+    const res = await httpGet(`${rig.httpUrl}/health`, { Host: host })
+    t.equal(res.status, 403, `/health with Host ${host}: 403`)
+    t.match(JSON.parse(res.body), { success: false, code: 'MPOS_ERR_FORBIDDEN_HOST' })
+  }
 })
 
 t.test('binds to 127.0.0.1 by default', async (t) => {
