@@ -9,13 +9,8 @@
  *   (e) heap and external memory before/after 1000 payments
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, tmpdir, totalmem } from 'node:os'
-import path from 'node:path'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
+import { cpus, totalmem } from 'node:os'
 import { spawnSync } from 'node:child_process'
-import WebSocket from 'ws'
 import crc16xmodem from 'crc/crc16xmodem'
 import { encodeFrame, FrameDecoder, type FrameEvent } from '../src/abecs/frame.js'
 import { abecsCrc } from '../src/abecs/crc.js'
@@ -30,16 +25,8 @@ import { memoryPair, type ByteStream } from '../src/transport/byte-stream.js'
 import { openSerialPort } from '../src/transport/serial-port.js'
 import { VirtualPinpad } from '../src/simulator/virtual-pinpad.js'
 import { factoryTables } from '../src/simulator/defaults.js'
-import { createBridgeServer } from '../src/server/app.js'
-import { silentLogger } from '../src/log.js'
-import { openPtyPair } from '../test/helpers/pty.js'
-
-// A gc() without --expose-gc on the command line (npm run bench runs plain `tsx`).
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
-
-const now = () => process.hrtime.bigint()
-const seconds = (ns: bigint) => Number(ns) / 1e9
+import { openPtyPair } from './pty.js'
+import { fmt, gcNow as gc, now, percentile, seconds, startBenchBridge, wsClient } from './lib.js'
 
 interface Stat {
   /** Median of the samples, in units per second. */
@@ -95,7 +82,6 @@ async function compareAsync(candidates: Array<() => Promise<unknown>>, rounds = 
   return samples.map(stat)
 }
 
-const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 const MB = 1e6
 const rows: string[] = []
 const print = (line = '') => {
@@ -279,54 +265,10 @@ async function linkBench(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // (d), (e) payments through the WebSocket server
 
-interface Client {
-  call(request: Record<string, unknown>): Promise<any>
-  close(): Promise<void>
-}
-
-async function wsClient(url: string): Promise<Client> {
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`, 'mpos-bridge')
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve())
-    ws.once('error', reject)
-  })
-  const pending = new Map<number, (m: any) => void>()
-  let seq = 0
-  ws.on('message', (raw) => {
-    const m = JSON.parse(raw.toString())
-    if (m.event) return
-    pending.get(m.command_id)?.(m)
-    pending.delete(m.command_id)
-  })
-  return {
-    call: (request) =>
-      new Promise((resolve) => {
-        const id = ++seq
-        pending.set(id, resolve)
-        ws.send(JSON.stringify({ ...request, command_id: id }))
-      }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        ws.once('close', () => resolve())
-        ws.close()
-      }),
-  }
-}
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
-
 async function paymentBench(count: number): Promise<void> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'mpos-bench-'))
-  const server = await createBridgeServer({
-    host: '127.0.0.1',
-    port: 0,
-    dataDir,
-    simulator: true,
-    discovery: false,
-    logger: silentLogger,
-    runtime: { simulator: { cardholder: { presentAfterMs: 0, pinAfterMs: 0, removeAfterMs: 0 } } },
-  })
-  const client = await wsClient(server.url)
+  const bridge = await startBenchBridge({ simulator: { cardholder: { presentAfterMs: 0, pinAfterMs: 0, removeAfterMs: 0 } } })
+  const server = bridge.server
+  const client = await wsClient(bridge.url)
   try {
     const init = await client.call({ command: 'initialize', encryption_key: 'ek_test_benchbenchbenchbench1234' })
     if (!init.success) throw new Error(`initialize failed: ${init.error}`)
@@ -382,8 +324,7 @@ async function paymentBench(count: number): Promise<void> {
     print(`    card vault after the run: ${server.runtime.vault.size} card(s) held`)
   } finally {
     await client.close()
-    await server.close()
-    rmSync(dataDir, { recursive: true, force: true })
+    await bridge.close()
   }
 }
 
