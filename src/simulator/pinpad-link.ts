@@ -39,6 +39,8 @@ export interface LinkFaults {
   responseDelayMs: number
   /** Send this many bytes of line noise before the next response. */
   garbageNext: number
+  /** Hold every response (after its ACK) until this is false again: a pinpad taking its time. */
+  held: boolean
 }
 
 export type PinpadLinkEvent =
@@ -65,7 +67,7 @@ export class PinpadLink {
   #listeners = new Set<(e: PinpadLinkEvent) => void>()
 
   constructor(stream: ByteStream, handler: PacketHandler, options: PinpadLinkOptions = {}, faults?: LinkFaults) {
-    this.faults = faults ?? { stalled: false, nakNext: 0, corruptNext: 0, dropNext: 0, responseDelayMs: 0, garbageNext: 0 }
+    this.faults = faults ?? { stalled: false, nakNext: 0, corruptNext: 0, dropNext: 0, responseDelayMs: 0, garbageNext: 0, held: false }
     this.#stream = stream
     this.#handler = handler
     this.#silenceMs = options.silenceMs ?? 500
@@ -168,6 +170,7 @@ export class PinpadLink {
       if (!response || abort.signal.aborted) return
       this.#lastResponse = response
       if (this.faults.responseDelayMs) await new Promise((r) => setTimeout(r, this.faults.responseDelayMs))
+      while (this.faults.held && !abort.signal.aborted) await new Promise((r) => setTimeout(r, 5))
       if (abort.signal.aborted) return
       this.#sendResponse(response)
       this.#emit({ type: 'response', id: response.subarray(0, 3).toString('latin1'), status: response.subarray(3, 6).toString('latin1') })

@@ -99,7 +99,7 @@ export class VirtualPinpad {
   #link: PinpadLink | undefined
   #linkListeners = new Set<(e: PinpadLinkEvent) => void>()
   /** Faults applied to whichever link is attached. */
-  readonly faults: LinkFaults = { stalled: false, nakNext: 0, corruptNext: 0, dropNext: 0, responseDelayMs: 0, garbageNext: 0 }
+  readonly faults: LinkFaults = { stalled: false, nakNext: 0, corruptNext: 0, dropNext: 0, responseDelayMs: 0, garbageNext: 0, held: false }
   opened = false
   /** The card being processed between GCR/GCX and the end of the transaction. */
   session: CardSession | undefined
@@ -124,7 +124,10 @@ export class VirtualPinpad {
   attach(stream: ByteStream): PinpadLink {
     this.#link?.detach()
     const link = new PinpadLink(stream, (data, ctx) => this.handle(data, ctx), this.#linkOptions, this.faults)
-    for (const l of this.#linkListeners) link.onEvent(l)
+    // One dispatcher per link: listeners come and go through the set alone.
+    link.onEvent((e) => {
+      for (const l of [...this.#linkListeners]) l(e)
+    })
     this.#link = link
     stream.onClose(() => {
       if (this.#link === link) this.#link = undefined
@@ -140,7 +143,6 @@ export class VirtualPinpad {
   /** Link-level events (commands, responses, NAKs…) of the attached link and any later one. */
   onLinkEvent(listener: (e: PinpadLinkEvent) => void): () => void {
     this.#linkListeners.add(listener)
-    this.#link?.onEvent(listener)
     return () => this.#linkListeners.delete(listener)
   }
 

@@ -12,9 +12,9 @@ import { TEST_CARDS } from '../../src/simulator/cards.js'
 import type { CardholderEvent } from '../../src/simulator/cardholder.js'
 import type { VirtualDevice } from '../../src/devices/virtual-device.js'
 
-const DEFAULT_FAULTS = { stalled: false, nakNext: 0, corruptNext: 0, dropNext: 0, responseDelayMs: 0, garbageNext: 0 }
+const DEFAULT_FAULTS = { stalled: false, nakNext: 0, corruptNext: 0, dropNext: 0, responseDelayMs: 0, garbageNext: 0, held: false }
 const INVALID = 'MPOS_ERR_DEVTOOLS_INVALID'
-const FAULT_LIST = 'stalled, nakNext, corruptNext, dropNext, responseDelayMs, garbageNext'
+const FAULT_LIST = 'stalled, nakNext, corruptNext, dropNext, responseDelayMs, garbageNext, held'
 const ACTION_LIST = 'present, pin, key, remove, unplug, plug, fault'
 
 interface Post {
@@ -102,7 +102,7 @@ t.test('every action the API offers is accepted and reaches the virtual pinpad',
   await set('responseDelayMs', FAULT_LIMITS.delayMs)
   await set('garbageNext', 40)
   await set('garbageNext', FAULT_LIMITS.garbageBytes)
-  for (const fault of FAULT_NAMES) await ok({ action: 'fault', fault, value: fault === 'stalled' ? false : 0 }, `${fault} reset`)
+  for (const fault of FAULT_NAMES) await ok({ action: 'fault', fault, value: fault === 'stalled' || fault === 'held' ? false : 0 }, `${fault} reset`)
   t.same(pad.faults, DEFAULT_FAULTS, 'every fault back to none')
 
   const state = JSON.parse((await httpGet(`${rig.httpUrl}/devtools/state`)).body) as Message

@@ -36,6 +36,7 @@ export const FAULT_VALUES: { readonly [K in keyof LinkFaults]: LinkFaults[K] ext
   dropNext: count(FAULT_LIMITS.count),
   responseDelayMs: count(FAULT_LIMITS.delayMs),
   garbageNext: count(FAULT_LIMITS.garbageBytes),
+  held: { type: 'boolean' },
 }
 export const FAULT_NAMES = Object.keys(FAULT_VALUES) as Array<keyof LinkFaults>
 
