@@ -14,26 +14,27 @@ import pino, { type DestinationStream, type Logger, type LevelWithSilent, type L
 export type { Logger }
 
 /** Field names that could carry card data if someone ever logged a raw object. */
-export const REDACTED_PATHS = [
-  '*.pan',
-  '*.card_number',
-  '*.cardNumber',
-  '*.track1',
-  '*.track2',
-  '*.track3',
-  '*.card_track_1',
-  '*.card_track_2',
-  '*.card_track_3',
-  '*.pinBlock',
-  '*.card_pin',
-  '*.card_hash',
-  '*.cardHash',
-  '*.encryption_key',
-  '*.encryptionKey',
-  '*.emvData',
+const CARD_DATA_FIELDS = [
+  'pan',
+  'card_number',
+  'cardNumber',
+  'track1',
+  'track2',
+  'track3',
+  'card_track_1',
+  'card_track_2',
+  'card_track_3',
+  'pinBlock',
+  'card_pin',
   'card_hash',
+  'cardHash',
   'encryption_key',
+  'encryptionKey',
+  'emvData',
 ]
+
+/** Each field at the top level of a log line and one level down (`{ card: { pan } }`). */
+export const REDACTED_PATHS = CARD_DATA_FIELDS.flatMap((field) => [field, `*.${field}`])
 
 /** The environment variable naming the capture directory. */
 export const LOG_CAPTURE_ENV = 'MPOS_BRIDGE_LOG_CAPTURE'
