@@ -1,54 +1,104 @@
 /**
  * Logging with pino: pretty on a terminal, JSON lines otherwise. Card data never reaches a log
  * by design (nothing logs it); the redaction list is a second line of defence.
+ *
+ * Log capture (tests, audits): with MPOS_BRIDGE_LOG_CAPTURE=<dir> set, every logger made here —
+ * createLogger(), silentLogger and their children — also writes every line at trace level, with
+ * the same redaction and serialization as the real output, to `<dir>/<pid>.ndjson` (one file per
+ * process, synchronous writes, so nothing is lost when the process exits). The real output keeps
+ * its own level. `npm test` captures the whole suite and scans it for card data (test/log-scan/).
  */
-import pino, { type Logger, type LevelWithSilent } from 'pino'
+import path from 'node:path'
+import pino, { type DestinationStream, type Logger, type LevelWithSilent, type LoggerOptions } from 'pino'
 
 export type { Logger }
 
 /** Field names that could carry card data if someone ever logged a raw object. */
-export const REDACTED_PATHS = [
-  '*.pan',
-  '*.card_number',
-  '*.cardNumber',
-  '*.track1',
-  '*.track2',
-  '*.track3',
-  '*.card_track_1',
-  '*.card_track_2',
-  '*.card_track_3',
-  '*.pinBlock',
-  '*.card_pin',
-  '*.card_hash',
-  '*.cardHash',
-  '*.encryption_key',
-  '*.encryptionKey',
-  '*.emvData',
+const CARD_DATA_FIELDS = [
+  'pan',
+  'card_number',
+  'cardNumber',
+  'track1',
+  'track2',
+  'track3',
+  'card_track_1',
+  'card_track_2',
+  'card_track_3',
+  'pinBlock',
+  'card_pin',
   'card_hash',
+  'cardHash',
   'encryption_key',
+  'encryptionKey',
+  'emvData',
 ]
+
+/** Each field at the top level of a log line and one level down (`{ card: { pan } }`). */
+export const REDACTED_PATHS = CARD_DATA_FIELDS.flatMap((field) => [field, `*.${field}`])
+
+/** The environment variable naming the capture directory. */
+export const LOG_CAPTURE_ENV = 'MPOS_BRIDGE_LOG_CAPTURE'
 
 export interface LogOptions {
   level?: LevelWithSilent
   /** Force pretty or JSON output; default: pretty when stderr is a terminal. */
   pretty?: boolean
   name?: string
+  /** Where the JSON lines go instead of stderr (tests); `pretty` is then ignored. */
+  destination?: DestinationStream
+}
+
+const baseOptions = (name: string | undefined): LoggerOptions => ({
+  name: name ?? 'mpos-bridge',
+  redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+})
+
+const PRETTY_OPTIONS = { destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }
+
+let capture: { pid: number; stream: DestinationStream } | undefined
+
+/** This process's capture file (opened once, shared by every logger), or undefined when capture is off. */
+function logCaptureStream(): DestinationStream | undefined {
+  const dir = process.env[LOG_CAPTURE_ENV]
+  if (!dir) return undefined
+  if (capture?.pid !== process.pid) {
+    const dest = path.join(path.resolve(dir), `${process.pid}.ndjson`)
+    capture = { pid: process.pid, stream: pino.destination({ dest, sync: true, append: true, mkdir: true }) }
+  }
+  return capture.stream
+}
+
+/**
+ * With capture on: a logger at trace level (so `logger.level` says "trace") whose lines go to
+ * `real` at `level` (nowhere when `real` is undefined) and to the capture file at every level,
+ * through pino.multistream: both get the same serialized, redacted line.
+ */
+function capturing(options: LoggerOptions, level: LevelWithSilent, real: DestinationStream | undefined, captured: DestinationStream): Logger {
+  const streams: pino.StreamEntry[] = [{ level: 'trace', stream: captured }]
+  if (real && level !== 'silent') streams.push({ level, stream: real })
+  return pino({ ...options, level: 'trace' }, pino.multistream(streams))
 }
 
 export function createLogger(options: LogOptions = {}): Logger {
-  const pretty = options.pretty ?? Boolean(process.stderr.isTTY)
+  const level = options.level ?? 'info'
+  const pretty = options.destination === undefined && (options.pretty ?? Boolean(process.stderr.isTTY))
+  const captured = logCaptureStream()
+  if (captured) {
+    const real = level === 'silent' ? undefined : (options.destination ?? (pretty ? pino.transport({ target: 'pino-pretty', options: PRETTY_OPTIONS }) : pino.destination(2)))
+    return capturing(baseOptions(options.name), level, real, captured)
+  }
   return pino(
     {
-      name: options.name ?? 'mpos-bridge',
-      level: options.level ?? 'info',
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      ...(pretty
-        ? { transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
-        : {}),
+      ...baseOptions(options.name),
+      level,
+      ...(pretty ? { transport: { target: 'pino-pretty', options: PRETTY_OPTIONS } } : {}),
     },
-    pretty ? undefined : pino.destination(2),
+    options.destination ?? (pretty ? undefined : pino.destination(2)),
   )
 }
 
-/** A logger that drops everything (tests, library use). */
-export const silentLogger: Logger = pino({ level: 'silent' })
+/** A logger that drops everything (tests, library use); with capture on, it still writes the capture file. */
+export const silentLogger: Logger = ((): Logger => {
+  const captured = logCaptureStream()
+  return captured ? capturing(baseOptions(undefined), 'silent', undefined, captured) : pino({ level: 'silent' })
+})()

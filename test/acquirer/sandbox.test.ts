@@ -18,6 +18,7 @@ import { createCardHash, encryptCardHash } from '../../src/card/card-hash.js'
 import { AMOUNT_OUTCOMES } from '../../src/simulator/outcomes.js'
 import { DEFAULT_TABLES } from '../../src/tables/default-tables.js'
 import { chipOnlinePin, contactless, magstripeCredit, magstripeDebitPin } from '../card/fixtures.js'
+import { silentLogger } from '../../src/log.js'
 
 const KEY = 'ek_test_Qx7ZpR3vT9sLm2Wn8Kd4Ll23'
 const basic = (user: string) => `Basic ${Buffer.from(`${user}:x`).toString('base64')}`
@@ -29,10 +30,11 @@ function tempDir(t: Test): string {
 }
 
 async function sandbox(t: Test, dataDir: string): Promise<FastifyInstance> {
-  const app = Fastify()
+  // Request logging on, into the log capture when the suite's log scan runs.
+  const app = Fastify({ loggerInstance: silentLogger })
   await app.register(sandboxAcquirer, { prefix: '/sandbox/1', dataDir })
   t.teardown(() => app.close())
-  return app
+  return app as unknown as FastifyInstance
 }
 
 t.test('GET /transactions/card_hash_key: ek_test_ keys only', async (t) => {

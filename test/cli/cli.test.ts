@@ -6,6 +6,8 @@
  */
 import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { openPtyPair } from '../helpers/pty.js'
 import { ScriptedPinpad } from '../helpers/scripted-pinpad.js'
@@ -13,10 +15,11 @@ import { openSerialPort } from '../../src/transport/serial-port.js'
 import { HostLink } from '../../src/abecs/link.js'
 import { PinpadClient } from '../../src/abecs/client.js'
 import { CAN } from '../../src/abecs/control.js'
+import { LOG_CAPTURE_ENV } from '../../src/log.js'
 
 const BIN = fileURLToPath(new URL('../../bin/mpos-bridge.js', import.meta.url))
-/** The child sees none of the caller's MPOS_* settings. */
-const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MPOS_')))
+/** The child sees none of the caller's MPOS_* settings, except the log capture of the suite's log scan. */
+const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MPOS_') || k === LOG_CAPTURE_ENV))
 
 interface Run {
   child: ChildProcess
@@ -129,6 +132,13 @@ t.test('simulate on one pty end, probe on the other: the identity as JSON', asyn
   t.same(commands, ['OPN', 'GIN', 'GIX', 'CLO'], 'the simulator logged the probe\'s commands')
   sim.child.kill('SIGTERM')
   t.equal(await sim.exited, 0)
+  const captureDir = process.env[LOG_CAPTURE_ENV]
+  if (captureDir) {
+    // The suite's log capture (test/zz-log-scan.test.ts) reaches child processes: every line, debug ones too.
+    const captured = readFileSync(path.resolve(captureDir, `${sim.child.pid}.ndjson`), 'utf8')
+    t.ok(sim.stderr().split('\n').filter((l) => l.startsWith('{')).every((l) => captured.includes(`${l}\n`)), 'the log capture has every line of stderr')
+    t.ok(logLines(captured).some((l) => l.level === 20 && l.msg === 'display'), 'and the debug lines')
+  }
 })
 
 t.test('probe with nobody on the other end: a JSON error naming what did not answer, exit 1', async (t) => {

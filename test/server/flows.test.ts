@@ -5,11 +5,13 @@
  */
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { decryptCardHash } from '../../src/acquirer/sandbox/index.js'
 import { findCard, track2 } from '../../src/simulator/cards.js'
+import { LOG_CAPTURE_ENV } from '../../src/log.js'
 import { Client, EK, IDLE_LINES, recordLink, screenText, startBridge, tempDir, until, WAIT_MS, type Message, type Rig } from './helpers.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -448,6 +450,13 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     )
     t.ok(lines.some((l) => l.msg === 'shutting down' && l.signal === signal), 'the signal is logged')
     t.ok(lines.some((l) => l.msg === 'stopped'), 'the stop is logged')
+    const captureDir = process.env[LOG_CAPTURE_ENV]
+    if (captureDir) {
+      // The suite's log capture (test/zz-log-scan.test.ts) reaches `serve`: its trace lines too.
+      const captured = readFileSync(path.resolve(ROOT, captureDir, `${cli.child.pid}.ndjson`), 'utf8')
+      t.ok(commands.every((l) => captured.includes(`"command_id":"${l.command_id}"`)), 'the log capture has the command lines')
+      t.ok(captured.includes('"level":10,') && captured.includes('"msg":"link"'), 'and the link trace lines')
+    }
 
     const text = cli.stderr()
     const card = findCard('visa-credit')

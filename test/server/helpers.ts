@@ -11,7 +11,7 @@ import { Writable } from 'node:stream'
 import pino from 'pino'
 import WebSocket from 'ws'
 import { createBridgeServer, type BridgeServer, type ServerOptions } from '../../src/server/app.js'
-import { silentLogger, type Logger } from '../../src/log.js'
+import { createLogger, silentLogger, type Logger } from '../../src/log.js'
 import type { VirtualPinpad } from '../../src/simulator/virtual-pinpad.js'
 import type { PinpadLinkEvent } from '../../src/simulator/pinpad-link.js'
 
@@ -222,7 +222,7 @@ export async function until(check: () => boolean, what: string): Promise<void> {
   }
 }
 
-/** A pino logger whose JSON lines land in an array. */
+/** A logger (createLogger's: redaction, and the log capture when on) whose JSON lines land in an array. */
 export function memoryLogger(level: pino.LevelWithSilent = 'info'): { logger: Logger; lines: () => Message[] } {
   const chunks: string[] = []
   const stream = new Writable({
@@ -231,7 +231,7 @@ export function memoryLogger(level: pino.LevelWithSilent = 'info'): { logger: Lo
       cb()
     },
   })
-  const logger = pino({ level }, stream)
+  const logger = createLogger({ level, destination: stream })
   return {
     logger,
     lines: () =>

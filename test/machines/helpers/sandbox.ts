@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Test } from 'tap'
 import { sandboxAcquirer } from '../../../src/acquirer/sandbox/index.js'
+import { silentLogger } from '../../../src/log.js'
 
 export interface Sandbox {
   /** Base URL of the acquirer API (`…/sandbox/1`). */
@@ -28,7 +29,8 @@ export function tempDir(t: Test, prefix = 'mpos-machines-'): string {
 
 export async function startSandbox(t: Test): Promise<Sandbox> {
   const dataDir = tempDir(t, 'mpos-sandbox-')
-  const app = Fastify()
+  // Request logging on, into the log capture when the suite's log scan runs.
+  const app = Fastify({ loggerInstance: silentLogger })
   let gate: { promise: Promise<void>; release: () => void } | undefined
   const sandbox: Sandbox = {
     url: '',
