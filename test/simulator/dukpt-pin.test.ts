@@ -23,7 +23,7 @@ function setup(t: { teardown(fn: () => unknown): void }, options: VirtualPinpadO
     ...options,
   })
   pad.attach(pinpadEnd)
-  const link = new HostLink(hostEnd, { ackTimeoutMs: 500, responseTimeoutMs: 2000 })
+  const link = new HostLink(hostEnd, { ackTimeoutMs: 2000, responseTimeoutMs: 5000 })
   t.teardown(async () => {
     pad.detach()
     await link.close()
