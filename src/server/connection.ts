@@ -19,7 +19,7 @@ export interface ConnectionLimits {
   maxBufferedBytes: number
   /** Sustained messages per second; more get MPOS_ERR_RATE_LIMITED. */
   messagesPerSecond: number
-  /** Messages that may arrive at once above the sustained rate. */
+  /** Messages that may arrive at once above the sustained rate; ten times as many refused faster than the rate cut the client off (1008). */
   burst: number
 }
 
@@ -70,6 +70,8 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
   const bucket = new TokenBucket(limits.messagesPerSecond, limits.burst, now)
   const started = new Map<string, number>()
   let cut = false
+  // Refusals drain a second bucket: a client that keeps sending well over the rate is cut off.
+  const patience = new TokenBucket(limits.messagesPerSecond, limits.burst * 10, now)
 
   const send = (payload: Record<string, unknown>) => {
     if (cut || socket.readyState !== socket.OPEN) return
@@ -107,6 +109,7 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
   socket.on('message', (raw: RawData, isBinary: boolean) => {
     if (cut) return
     if (!bucket.take()) {
+      if (!patience.take()) return disconnect(`it kept sending far over the rate limit (${limits.messagesPerSecond} messages per second)`)
       refuse({ code: 'MPOS_ERR_RATE_LIMITED', message: `More than ${limits.messagesPerSecond} messages per second: slow down` }, { context: DEFAULT_CONTEXT })
       return
     }
