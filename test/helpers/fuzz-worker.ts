@@ -6,7 +6,8 @@
  * which costs the promise-heavy link code about a third of its speed (a worker has its own
  * globals and no hooks); and a case that freezes the thread (a synchronous or microtask loop, no
  * timer can interrupt it) is caught: the worker counts the cases it starts in shared memory, and
- * when the count stops moving the worker is terminated and the case named.
+ * when the count stops moving the worker is terminated and the case named. The worker runs at a
+ * lower CPU priority (nice 10) so that tests with real-time deadlines running beside it go first.
  *
  *   // test/abecs/link-fuzz.test.ts
  *   await runPropertyInWorker(t, new URL('../fuzz/host-link.ts', import.meta.url), 'hostLinkProperty', runs)
@@ -14,6 +15,7 @@
  * The module's export is called in the worker and returns (a promise of) an async property; the
  * module must not import tap.
  */
+import { setPriority } from 'node:os'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import fc from 'fast-check'
 
@@ -56,6 +58,13 @@ export async function runPropertyInWorker(
   const seed = Number.isSafeInteger(given) ? given : (Math.random() * 2 ** 31) | 0
   const progress = new Int32Array(new SharedArrayBuffer(4))
   const job: Job = { module: module.href, name, runs, seed, path: process.env.MPOS_FUZZ_PATH || undefined, progress }
+  // The cases need CPU, never the wall clock: a nice value (which the worker thread inherits) lets
+  // the suite's other tests — some with real-time deadlines — go first on a busy machine.
+  try {
+    setPriority(10)
+  } catch {
+    // not allowed here: run at the usual priority
+  }
   const tsx = import.meta.resolve('tsx/esm/api')
   const self = import.meta.url
   // The worker starts in plain JavaScript: it registers tsx, then loads this file.
