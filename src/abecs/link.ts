@@ -204,6 +204,10 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
     // §2.2.2.1: send, wait 2 s for ACK or NAK, resend on NAK, abort after the 3rd NAK.
     for (let attempt = 1; ; attempt++) {
       this.#trace({ type: 'send', command, bytes: data.length, attempt })
+      // Bytes that arrived before the command cannot start its ACK or its response (the pinpad
+      // only speaks when asked, §2.2.2): a stray SYN left open would otherwise swallow the ACK
+      // (06h is packet data inside a packet) and fail the command with an ACK timeout.
+      this.#decoder.reset()
       this.#stream.write(frame)
       const reply = await this.#nextControl([ACK, NAK], t.ackTimeoutMs, signal)
       if (reply === 'aborted') return this.#cancelled(command)
@@ -225,7 +229,9 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
       if (event === 'timeout') {
         // A response already arriving is given its inter-byte time, not cut at the deadline (the
         // decoder ends it on a 2 s gap). Waiting afresh, not at once: the bytes must get to arrive.
-        if (this.#decoder.inFrame) {
+        // With no inter-byte timeout (0) nothing would ever end it, and re-waiting 0 ms in a loop
+        // would starve the event loop: the deadline stands.
+        if (this.#decoder.inFrame && t.interByteTimeoutMs > 0) {
           deadline = Date.now() + t.interByteTimeoutMs
           continue
         }
@@ -252,9 +258,12 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
       if (event.type === 'bad-frame') {
         this.#trace({ type: 'bad-response', command, reason: event.reason })
         if (++naks > t.maxResponseNaks) throw new LinkBadResponseError(command, naks)
-        // §2.2.3: discard everything until 500 ms of silence, then ask for the response again.
-        const quiet = await this.#silence(signal)
+        // §2.2.3: discard everything until 500 ms of silence, then ask for the response again. A
+        // line that never falls silent does not hold the command forever: bytes still arriving
+        // past its deadline (§2.2.2: 10 s for a non-blocking one, from the bad answer) end it.
+        const quiet = await this.#silence(signal, Date.now() + deadlineMs + t.silenceMs)
         if (quiet === 'aborted') return this.#cancelled(command)
+        if (quiet === 'timeout') throw new LinkResponseTimeoutError(command, deadlineMs)
         this.#stream.write(Buffer.of(NAK))
         // §2.2.3: after the NAK the host waits for the response again, with a fresh deadline.
         deadline = Date.now() + deadlineMs
@@ -316,16 +325,18 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
     })
   }
 
-  /** Resolves once no byte has arrived for `silenceMs`. */
-  async #silence(signal: AbortSignal): Promise<'quiet' | 'aborted'> {
+  /** Resolves once no byte has arrived for `silenceMs`, or with 'timeout' if that has not happened by `giveUpAt`. */
+  async #silence(signal: AbortSignal, giveUpAt: number): Promise<'quiet' | 'aborted' | 'timeout'> {
     for (;;) {
-      const wait = this.#lastByteAt + this.timings.silenceMs - Date.now()
+      const now = Date.now()
+      const wait = this.#lastByteAt + this.timings.silenceMs - now
       if (wait <= 0) {
         this.#inbox = []
         this.#decoder.reset()
         return 'quiet'
       }
-      const e = await this.#next(wait, signal)
+      if (now >= giveUpAt) return 'timeout'
+      const e = await this.#next(Math.min(wait, giveUpAt - now), signal)
       if (e === 'aborted') return e
     }
   }

@@ -49,6 +49,20 @@ export type PinpadLinkEvent =
   | { type: 'nak-sent' | 'ack-sent' | 'eot-sent' | 'resent' | 'aborted' }
   | { type: 'bad-packet'; reason: string }
 
+/** Resolves after `ms`, or as soon as `signal` aborts (the timer then cleared). */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const done = () => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
 export class PinpadLink {
   readonly faults: LinkFaults
   readonly #stream: ByteStream
@@ -169,8 +183,9 @@ export class PinpadLink {
       const response = await this.#handler(data, { signal: abort.signal, notify }).catch(() => undefined)
       if (!response || abort.signal.aborted) return
       this.#lastResponse = response
-      if (this.faults.responseDelayMs) await new Promise((r) => setTimeout(r, this.faults.responseDelayMs))
-      while (this.faults.held && !abort.signal.aborted) await new Promise((r) => setTimeout(r, 5))
+      // A CAN or a new command ends the wait at once: the pinpad is free for the next one (§2.2.2.3).
+      if (this.faults.responseDelayMs) await delay(this.faults.responseDelayMs, abort.signal)
+      while (this.faults.held && !abort.signal.aborted) await delay(5, abort.signal)
       if (abort.signal.aborted) return
       this.#sendResponse(response)
       this.#emit({ type: 'response', id: response.subarray(0, 3).toString('latin1'), status: response.subarray(3, 6).toString('latin1') })

@@ -3,7 +3,7 @@
  * in-memory pair of the bridge's built-in device, or a serial port (`mpos-bridge simulate`).
  */
 import { COMMANDS, commandInfo, type CommandSpec } from '../abecs/commands/index.js'
-import { decodeCommand, encodeResponse } from '../abecs/packet.js'
+import { decodeCommand, encodeResponse, MAX_BLOCK } from '../abecs/packet.js'
 import { MalformedPacketError } from '../errors.js'
 import { MAX_ABECS_DATA } from '../abecs/control.js'
 import { ST } from '../abecs/return-codes.js'
@@ -173,7 +173,15 @@ export class VirtualPinpad {
     }
     if (reply === 'aborted' || signal.aborted) return undefined
     if (reply.status !== ST.OK && !spec.resultStatuses?.includes(reply.status)) return encodeResponse(id, reply.status)
-    const blocks = reply.blocks ?? (reply.response === undefined ? [] : spec.encodeResponse(reply.response, request))
+    let blocks: Buffer[]
+    try {
+      blocks = reply.blocks ?? (reply.response === undefined ? [] : spec.encodeResponse(reply.response, request))
+    } catch {
+      // Never silence: the host waits for the answer of a command the pinpad ACKed (§2.2.2).
+      return encodeResponse(id, ST.INTERR)
+    }
+    // §3.1.1 ST_RSPOVRFL: an answer larger than a block (N3, §2.3) or a packet (§2.2.1).
+    if (blocks.some((b) => b.length > MAX_BLOCK)) return encodeResponse(id, ST.RSPOVRFL)
     const response = encodeResponse(id, reply.status, blocks)
     return response.length > MAX_ABECS_DATA ? encodeResponse(id, ST.RSPOVRFL) : response
   }

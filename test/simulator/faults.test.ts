@@ -105,6 +105,18 @@ t.test('responseDelayMs beyond the response deadline: MPOS_ERR_LINK_RESPONSE_TIM
   t.notOk(traces.some((e) => e.type === 'response' && e.command === 'GTS' && e.bytes < 6))
 })
 
+t.test('responseDelayMs: a CAN ends the delay, and the next command is answered at once', async (t) => {
+  // Found by the property tests (pinpad-fuzz.test.ts): the delay went on after CAN/EOT, and the
+  // next command waited for it (§6.2.1: a new command waits for the aborted one to end).
+  const { pad, client } = setup(t)
+  pad.faults.responseDelayMs = 4 * HOST.responseTimeoutMs
+  const abort = new AbortController()
+  setTimeout(() => abort.abort(), 50)
+  await t.rejects(client.call('GIN', { GIN_ACQIDX: '00' }, { signal: abort.signal }), { code: 'MPOS_ERR_LINK_CANCELLED' })
+  pad.faults.responseDelayMs = 0
+  t.match(await client.call('GIN', { GIN_ACQIDX: '00' }), { GIN_MNAME: 'GERTEC' }, 'within the response deadline')
+})
+
 t.test('a corrupted answer just before the deadline: NAK, and the resend is waited for', async (t) => {
   const { pad, client, events } = setup(t)
   // Bad at ~470 ms; the host's 60 ms of silence puts its NAK past the 500 ms deadline.

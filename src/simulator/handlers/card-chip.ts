@@ -7,7 +7,7 @@ import { ST } from '../../abecs/return-codes.js'
 import { emvMap, parseEmv, parseTagList } from '../../abecs/emv-tlv.js'
 import type { FirstAcDecision } from '../emv-card.js'
 import type { CardSession } from '../card-session.js'
-import { ok, fail, type HandlerContext, type HandlerTable } from './types.js'
+import { ok, fail, MAX_EMV_DATA, type HandlerContext, type HandlerTable } from './types.js'
 import type { Cvm } from '../cards.js'
 import { within } from '../within.js'
 
@@ -118,14 +118,45 @@ function terminalActionAnalysis(s: CardSession, noOffline: boolean): FirstAcDeci
   return tvr.some((b, i) => (b & tacOnline[i]!) !== 0) ? 'online' : 'offline-approve'
 }
 
+/** The acquirer's data for the card (§6.8.5, §6.9.4): the ARPC (91) and the issuer scripts (71/72). */
+interface IssuerData {
+  arpc?: Buffer
+  /** Each script's identifier (9F18; empty when it has none), in order. */
+  scriptIds: Buffer[]
+}
+
+/**
+ * Reads FNC_ISSDAT / SPE_EMVDATA (EMV TLV, §7.1) before anything changes: data that is not TLV,
+ * or a script that is not, is a bad parameter (ST_INVPARM), not an internal error.
+ */
+function readIssuerData(data: Buffer | undefined): IssuerData | undefined {
+  if (!data) return { scriptIds: [] }
+  try {
+    const objects = parseEmv(data)
+    const arpc = objects.find((o) => o.tag === '91')?.value
+    const scriptIds = objects.filter((o) => o.tag === '71' || o.tag === '72').map((script) => emvMap(script.value).get('9F18') ?? Buffer.alloc(0))
+    return { ...(arpc ? { arpc } : {}), scriptIds }
+  } catch {
+    return undefined
+  }
+}
+
+/** GOC_TAGS1/2, FNC_TAGS (hex tag lists, §3.6.3–3.6.4); undefined when they are not BER tags (ST_INVPARM). */
+function readTagLists(...hex: string[]): string[] | undefined {
+  try {
+    return hex.flatMap((h) => parseTagList(Buffer.from(h, 'hex')))
+  } catch {
+    return undefined
+  }
+}
+
 /** §6.8.5/§6.9.4: the second GENERATE AC (contact chip) or the echo of the decision (contactless). */
-function finishChip(s: CardSession, answer: { approved: boolean; commsFailed: boolean; arc: string; issuerData?: Buffer }) {
+function finishChip(s: CardSession, answer: { approved: boolean; commsFailed: boolean; arc: string; issuer: IssuerData }) {
   const emv = s.emv!
   if (s.firstAc !== 'online') return { approved: s.firstAc === 'offline-approve', byCard: s.firstAc === 'decline' }
   if (s.kind !== 'chip') return { approved: answer.approved, byCard: false }
-  const issuer = answer.issuerData ? emvMap(answer.issuerData).get('91') : undefined
   const arc = answer.commsFailed ? 'Z3' : answer.arc
-  emv.secondGenerateAc(arc, issuer, {
+  emv.secondGenerateAc(arc, answer.issuer.arpc, {
     approved: answer.approved,
     cardDeclines: s.outcome.pinpad === 'card-declines-after-online',
     unableToGoOnline: answer.commsFailed,
@@ -135,14 +166,18 @@ function finishChip(s: CardSession, answer: { approved: boolean; commsFailed: bo
   return { approved, byCard: !approved && (answer.approved || answer.commsFailed) }
 }
 
-/** PP_ISRESULTS / FNC_ISR: 5 bytes per issuer script (71/72): result 20h "processed", then its id (9F18). */
-function scriptResults(issuerData: Buffer | undefined): Buffer {
-  if (!issuerData) return Buffer.alloc(0)
-  const scripts = parseEmv(issuerData).filter((o) => o.tag === '71' || o.tag === '72')
+/** At most 10 Issuer Script Results: PP_ISRESULTS is B..50 (§3.1.3.2), FNC_ISR H..100 (§3.6.4). */
+const MAX_SCRIPT_RESULTS = 10
+
+/**
+ * PP_ISRESULTS / FNC_ISR: 5 bytes per issuer script (71/72): result 20h "processed", then its id
+ * (9F18). Scripts past the 10th get no result: the field holds no more.
+ */
+function scriptResults(issuer: IssuerData): Buffer {
   return Buffer.concat(
-    scripts.map((script) => {
+    issuer.scriptIds.slice(0, MAX_SCRIPT_RESULTS).map((scriptId) => {
       // The Script Identifier is 4 bytes, zeros when the script has none (or an empty 9F18).
-      const id = Buffer.concat([emvMap(script.value).get('9F18') ?? Buffer.alloc(0), Buffer.alloc(4)])
+      const id = Buffer.concat([scriptId, Buffer.alloc(4)])
       return Buffer.concat([Buffer.of(0x20), id.subarray(0, 4)])
     }),
   )
@@ -154,6 +189,8 @@ export const cardChipHandlers: HandlerTable = {
   GOC: async (p, ctx) => {
     const s = chipSession(ctx)
     if (!s || s.abecs) return fail(ST.INVCALL)
+    const tags = readTagLists(p.GOC_TAGS1, p.GOC_TAGS2)
+    if (!tags) return fail(ST.INVPARM)
     const r = await processChip(ctx, s, {
       amount: p.GOC_AMOUNT,
       cashback: p.GOC_CASHBACK,
@@ -167,7 +204,8 @@ export const cardChipHandlers: HandlerTable = {
     })
     if (r === 'aborted') return 'aborted'
     if (typeof r === 'number') return fail(r)
-    const tags = [...parseTagList(Buffer.from(p.GOC_TAGS1, 'hex')), ...parseTagList(Buffer.from(p.GOC_TAGS2, 'hex'))]
+    const emvData = s.emv!.tags(tags)
+    if (emvData.length > MAX_EMV_DATA) return fail(ST.RSPOVRFL)
     return ok({
       GOC_DECISION: DECISION_DIGIT[r.decision],
       GOC_SIGNAT: r.cvm === 'signature' ? '1' : '0',
@@ -177,7 +215,7 @@ export const cardChipHandlers: HandlerTable = {
       GOC_PINONL: r.pinBlock ? '1' : '0',
       GOC_PINBLK: hexOr(r.pinBlock, 16),
       GOC_KSN: hexOr(r.ksn, 20),
-      GOC_EMVDAT: s.emv!.tags(tags).toString('hex').toUpperCase(),
+      GOC_EMVDAT: emvData.toString('hex').toUpperCase(),
       GOC_ACQRD: '',
     })
   },
@@ -200,29 +238,34 @@ export const cardChipHandlers: HandlerTable = {
     if (r === 'aborted') return 'aborted'
     if (typeof r === 'number') return fail(r)
     const pin = r.pinBlock ? '2' : r.pinOfflineOk ? '1' : '0'
+    const emvData = p.SPE_TAGLIST ? s.emv!.tags(p.SPE_TAGLIST) : undefined
+    if (emvData && emvData.length > MAX_EMV_DATA) return fail(ST.RSPOVRFL)
     return ok({
       PP_GOXRES: `${DECISION_DIGIT[r.decision]}${r.cvm === 'signature' ? '1' : '0'}${pin}000`,
       ...(r.pinBlock ? { PP_PINBLK: r.pinBlock, PP_KSN: r.ksn! } : {}),
-      ...(p.SPE_TAGLIST ? { PP_EMVDATA: s.emv!.tags(p.SPE_TAGLIST) } : {}),
+      ...(emvData ? { PP_EMVDATA: emvData } : {}),
     })
   },
 
   FNC: (p, { pad }) => {
     const s = pad.session
     if (!s?.emv || !s.firstAc || s.abecs || s.finished) return fail(ST.INVCALL)
+    const tags = readTagLists(p.FNC_TAGS)
+    const issuer = readIssuerData(p.FNC_ISSDAT ? Buffer.from(p.FNC_ISSDAT, 'hex') : undefined)
+    if (!tags || !issuer) return fail(ST.INVPARM)
     s.finished = true
     // §6.8.5.1: after an offline decision FNC only repeats GOC_DECISION, with no EMV data.
     if (s.firstAc !== 'online') return ok({ FNC_DECISION: s.firstAc === 'offline-approve' ? '0' : '1', FNC_EMVDAT: '', FNC_ISR: '', FNC_ACQRD: '' })
     const commsFailed = p.FNC_COMMST === '1'
     const approved = !commsFailed && (p.FNC_ARC === '00' || p.FNC_COMMST === '9')
-    const issuerData = p.FNC_ISSDAT ? Buffer.from(p.FNC_ISSDAT, 'hex') : undefined
-    const { approved: final, byCard } = finishChip(s, { approved, commsFailed, arc: p.FNC_ARC, ...(issuerData ? { issuerData } : {}) })
-    const tags = parseTagList(Buffer.from(p.FNC_TAGS, 'hex'))
+    const { approved: final, byCard } = finishChip(s, { approved, commsFailed, arc: p.FNC_ARC, issuer })
+    const emvData = s.emv.tags(tags)
+    if (emvData.length > MAX_EMV_DATA) return fail(ST.RSPOVRFL)
     return ok({
       // §3.6.4: 0 approved, 1 declined by the card, 2 declined by the acquirer.
       FNC_DECISION: final ? '0' : byCard ? '1' : '2',
-      FNC_EMVDAT: s.emv.tags(tags).toString('hex').toUpperCase(),
-      FNC_ISR: scriptResults(issuerData).toString('hex').toUpperCase(),
+      FNC_EMVDAT: emvData.toString('hex').toUpperCase(),
+      FNC_ISR: scriptResults(issuer).toString('hex').toUpperCase(),
       FNC_ACQRD: '',
     })
   },
@@ -233,20 +276,24 @@ export const cardChipHandlers: HandlerTable = {
     const option = p.SPE_FCXOPT![0]
     const commsFailed = option === '2'
     if (!commsFailed && p.SPE_ARC === undefined) return fail(ST.MANDAT)
+    const issuer = readIssuerData(p.SPE_EMVDATA)
+    if (!issuer) return fail(ST.INVPARM)
     s.finished = true
     const approved = option === '0'
     const { approved: chipApproved } = finishChip(s, {
       approved,
       commsFailed,
       arc: p.SPE_ARC ?? 'Z3',
-      ...(p.SPE_EMVDATA ? { issuerData: p.SPE_EMVDATA } : {}),
+      issuer,
     })
     // §6.9.4.1: after an offline decision, approved only if the chip approved and so did the acquirer.
     const final = s.firstAc === 'online' ? chipApproved : chipApproved && approved
-    const results = scriptResults(p.SPE_EMVDATA)
+    const results = scriptResults(issuer)
+    const emvData = p.SPE_TAGLIST ? s.emv.tags(p.SPE_TAGLIST) : undefined
+    if (emvData && emvData.length > MAX_EMV_DATA) return fail(ST.RSPOVRFL)
     return ok({
       PP_FCXRES: final ? '000' : '100',
-      ...(p.SPE_TAGLIST ? { PP_EMVDATA: s.emv.tags(p.SPE_TAGLIST) } : {}),
+      ...(emvData ? { PP_EMVDATA: emvData } : {}),
       ...(results.length ? { PP_ISRESULTS: results } : {}),
     })
   },

@@ -5,7 +5,7 @@ import type { AidRecord } from '../../abecs/tables.js'
 import type { PpData } from '../../abecs/params.js'
 import { cardType, incompleteTrack1, incompleteTrack2, maskedPan, track1, track2 } from '../cards.js'
 import { cardPrompt, contactlessAllowed, readCard, type CardSession, type ReadRequest } from '../card-session.js'
-import { ok, fail, type HandlerContext, type HandlerTable } from './types.js'
+import { ok, fail, MAX_EMV_DATA, type HandlerContext, type HandlerTable } from './types.js'
 
 const pad2 = (n: number) => String(n).padStart(2, '0')
 
@@ -188,7 +188,9 @@ export const cardReadHandlers: HandlerTable = {
     if (result === 'aborted') return 'aborted'
     if ('status' in result) return fail(result.status)
     keepTracks(result.session)
-    return ok(gcxResponse(result.session, statchip, p.SPE_PANMASK, p.SPE_TAGLIST))
+    const response = gcxResponse(result.session, statchip, p.SPE_PANMASK, p.SPE_TAGLIST)
+    if ((response.PP_EMVDATA?.length ?? 0) > MAX_EMV_DATA) return fail(ST.RSPOVRFL)
+    return ok(response)
   },
 
   // §6.5.12: once per GCX, in clear (the virtual pinpad holds no data-encryption keys).
@@ -209,7 +211,8 @@ export const cardReadHandlers: HandlerTable = {
   GED: (p, { pad }) => {
     const s = pad.session
     if (!s?.abecs || s.kind === 'magstripe') return fail(ST.INVCALL)
-    return ok({ PP_EMVDATA: s.emv ? s.emv.tags(p.SPE_TAGLIST!) : Buffer.alloc(0) })
+    const data = s.emv ? s.emv.tags(p.SPE_TAGLIST!) : Buffer.alloc(0)
+    return data.length > MAX_EMV_DATA ? fail(ST.RSPOVRFL) : ok({ PP_EMVDATA: data })
   },
 }
 

@@ -25,3 +25,9 @@ export type HandlerTable = { [C in keyof Commands]?: Handler<C> }
 
 export const ok = <R>(response?: R): Reply<R> => (response === undefined ? { status: 0 } : { status: 0, response })
 export const fail = (status: number): Reply<never> => ({ status })
+
+/**
+ * EMV data an answer may carry: PP_EMVDATA is B..512 (§3.1.3.2), GOC_EMVDAT and FNC_EMVDAT 512
+ * bytes (§3.6.3, §3.6.4). A tag list asking for more is answered ST_RSPOVRFL (§3.7.1–3.7.4).
+ */
+export const MAX_EMV_DATA = 512
