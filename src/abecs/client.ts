@@ -8,6 +8,12 @@ import { decodeResponse, encodeCommand } from './packet.js'
 import { MAX_ABECS_DATA, MAX_CLASSIC_DATA } from './control.js'
 import { MalformedResponseError, PinpadStatusError } from '../errors.js'
 import type { HostLink } from './link.js'
+import type { RsaKeyPair } from '../crypto/rsa.js'
+import { newSessionKeyPair, secureOpnRequest, sessionKeyFrom } from './secure-host.js'
+import { ST } from './return-codes.js'
+
+/** Commands whose answer ends the secure session (§5.2.2.3, §6.4.5; a new OPN replaces it, §6.3.2). */
+const ENDS_SESSION = new Set(['OPN', 'CLO', 'CLX'])
 
 export interface RequestOptions {
   signal?: AbortSignal
@@ -38,8 +44,10 @@ export class PinpadClient {
     const spec = COMMANDS[id]
     const info = commandInfo(id)!
     const data = encodeCommand(id, spec.encodeRequest(request as never))
+    const blocking = isBlocking(id, options.contactlessReread) || ((spec as { blocking?: (r: unknown) => boolean }).blocking?.(request) ?? false)
+    if (ENDS_SESSION.has(id)) this.link.setSessionKey(undefined)
     const raw = await this.link.exchange(id, data, {
-      blocking: isBlocking(id, options.contactlessReread),
+      blocking,
       maxLength: info.tlv ? MAX_ABECS_DATA : MAX_CLASSIC_DATA,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
@@ -51,6 +59,8 @@ export class PinpadClient {
     } catch (err) {
       throw new MalformedResponseError(id, (err as Error).message)
     }
+    // §6.3.2: after ERR003/ERR009 the pinpad has dropped the secure session and counts as closed.
+    if (packet.id === 'ERR' && (packet.status === ST.NOSEC || packet.status === ST.ERRPKTSEC)) this.link.setSessionKey(undefined)
     // §2.3.4: "ERR" answers a command the pinpad does not know (ST_INVCALL) or cannot decrypt.
     if (packet.id === 'ERR' || (packet.status !== 0 && !spec.resultStatuses?.includes(packet.status))) {
       throw new PinpadStatusError(id, packet.status)
@@ -61,6 +71,19 @@ export class PinpadClient {
     } catch (err) {
       throw new MalformedResponseError(id, (err as Error).message)
     }
+  }
+
+  /**
+   * Secure OPN (§3.2.2, §5.2.1): sends a fresh (or the given) RSA public key, opens KSEC with the
+   * private key and from then on seals every command. Resolves false when the pinpad answered the
+   * obsolete way (no OPN_CRKSEC: a 1.x pinpad), which leaves the link in clear.
+   */
+  async openSecure(options: RequestOptions & { keyPair?: RsaKeyPair } = {}): Promise<boolean> {
+    const { keyPair = newSessionKeyPair(), ...rest } = options
+    const res = await this.call('OPN', secureOpnRequest(keyPair), rest)
+    if (res.OPN_CRKSEC === undefined) return false
+    this.link.setSessionKey(sessionKeyFrom(keyPair, res.OPN_CRKSEC))
+    return true
   }
 
   /** `request()` for commands whose only success is 000, returning the response alone. */

@@ -101,10 +101,16 @@ export async function readCard(ctx: HandlerContext, req: ReadRequest): Promise<R
   const inserted = pad.cardholder.inserted
   let card: TestCard
   let how: Presentation
+  const onAntenna = pad.cardholder.inField
   if (inserted) {
     // §6.8.1: a chip card already in the slot is used without a prompt.
     card = findCard(inserted)
     how = 'insert'
+  } else if (onAntenna && req.contactless) {
+    // A card CEX saw on the antenna (PP_EVENT "94") is still there for the read.
+    pad.cardholder.inField = undefined
+    card = findCard(onAntenna)
+    how = 'tap'
   } else {
     pad.display.showFree(req.prompt.join('\r'), 'card prompt')
     const [first = '', second = ''] = req.prompt.slice(-2)

@@ -1,5 +1,10 @@
 /** Every command the bridge speaks, by CMD_ID. */
-import { CLO, CLX, GIN, GIX, OPN } from './control.js'
+import { CLO, CLX, GIN, GIX } from './control.js'
+import { DWK, OPN } from './session.js'
+import { EBX, ENB, GDU } from './crypto.js'
+import { GCD, MNU } from './prompts.js'
+import { CHP } from './chip.js'
+import { GEN } from './generic.js'
 import { CEX, CKE, DEX, DSP, GKY, GPN, GTK, RMC } from './basic.js'
 import { GTS, TLE, TLI, TLR } from './tables.js'
 import { FNC, GCR, GOC } from './card-classic.js'
@@ -8,6 +13,7 @@ import type { CommandSpec } from './spec.js'
 
 export const COMMANDS = {
   OPN,
+  DWK,
   CLO,
   CLX,
   GIN,
@@ -20,6 +26,13 @@ export const COMMANDS = {
   GPN,
   GTK,
   RMC,
+  EBX,
+  ENB,
+  GDU,
+  GCD,
+  MNU,
+  CHP,
+  GEN,
   GTS,
   TLI,
   TLR,
@@ -40,6 +53,11 @@ export function commandSpec(id: string): CommandSpec<any, any> | undefined {
 }
 
 export * from './control.js'
+export * from './session.js'
+export * from './crypto.js'
+export * from './prompts.js'
+export * from './chip.js'
+export * from './generic.js'
 export * from './basic.js'
 export * from './tables.js'
 export * from './card-classic.js'

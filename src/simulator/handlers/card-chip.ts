@@ -19,6 +19,8 @@ interface ChipParams {
   noOffline: boolean
   pinMethod: string
   keyIndex: number
+  /** The working key under the PIN MK (MK/WK methods only). */
+  wkenc?: Buffer
   pinMessage: string
 }
 
@@ -62,9 +64,11 @@ async function processChip(ctx: HandlerContext, s: CardSession, p: ChipParams): 
   const cvm = chosenCvm(s)
   const result: ChipResult = { decision: 'online', cvm, pinOfflineOk: false }
   if (cvm === 'online-pin') {
-    if (p.pinMethod !== '3' || !pad.dukptKeyIndexes.includes(p.keyIndex)) return ST.ERRKEY
+    const key = { method: p.pinMethod, index: p.keyIndex, ...(p.wkenc ? { wkenc: p.wkenc } : {}) }
+    const keyStatus = pad.pinKeyStatus(key)
+    if (keyStatus !== ST.OK) return keyStatus
     ctx.notify('SOLICITE A SENHA'.padEnd(32))
-    const pin = await pad.capturePin(ctx, p.pinMessage, 4, 12, s.card.pan, p.keyIndex)
+    const pin = await pad.capturePin(ctx, p.pinMessage, 4, 12, s.card.pan, key)
     pad.display.clear('PIN')
     if (pin === 'aborted' || typeof pin === 'number') return pin
     emv.recordCvm('online-pin')
@@ -158,6 +162,7 @@ export const cardChipHandlers: HandlerTable = {
       noOffline: p.GOC_CONNECT === '1',
       pinMethod: p.GOC_METHOD,
       keyIndex: p.GOC_KEYIDX,
+      wkenc: Buffer.from(p.GOC_WKENC, 'hex'),
       pinMessage: s.aid?.TAB_ACQ === 2 && p.GOC_ACQPR ? p.GOC_ACQPR : 'DIGITE A SENHA',
     })
     if (r === 'aborted') return 'aborted'
@@ -189,6 +194,7 @@ export const cardChipHandlers: HandlerTable = {
       noOffline: p.SPE_GOXOPT?.[1] === '1',
       pinMethod: p.SPE_MTHDPIN!,
       keyIndex: p.SPE_KEYIDX!,
+      ...(p.SPE_WKENC ? { wkenc: p.SPE_WKENC } : {}),
       pinMessage: p.SPE_DSPMSG ?? 'DIGITE A SENHA',
     })
     if (r === 'aborted') return 'aborted'
