@@ -6,6 +6,7 @@
  * the host sent "in reverse" (decrypted, for GPN and ENB); the host does the opposite.
  */
 import { tdesDecryptEcb, tdesEncryptEcb } from '../crypto/des.js'
+import { RsaBlockError } from '../crypto/errors.js'
 
 const hexOf = (b: Buffer) => b.toString('hex').toUpperCase()
 
@@ -59,4 +60,19 @@ export function decodeSentPan(sent: string, wkpan: Buffer): string | undefined {
   const block = sent.slice(-16)
   if (!/^[0-9A-F]{16}$/i.test(block)) return undefined
   return sent.slice(0, -16) + hexOf(tdesEncryptEcb(wkpan, Buffer.from(block, 'hex'))).replace(/F+$/, '')
+}
+
+/**
+ * §5.3.3 for the host: WKPAN out of DWK_CRYPT (modality 2), opened with KPRV. The 128-byte block is
+ * "T" "1" N9 (sequence) H32 (WKPAN) N84 (zeros) "X"; anything else is refused.
+ */
+export function wkpanFromCryptogram(open: (cryptogram: Buffer) => Buffer, dwkCrypt: string): Buffer {
+  const block = open(Buffer.from(dwkCrypt, 'hex')).toString('latin1')
+  if (!/^T1\d{9}[0-9A-F]{32}0{84}X$/.test(block)) throw new RsaBlockError('DWK block is not "T1", sequence, WKPAN, zeros, "X" (§5.3.3)')
+  return Buffer.from(block.slice(11, 43), 'hex')
+}
+
+/** §5.3.3 for the pinpad: the 128-byte block to encrypt raw under the host's 1024-bit key. */
+export function wkpanBlock(wkpan: Buffer, sequence: number): Buffer {
+  return Buffer.from(`T1${String(sequence % 1e9).padStart(9, '0')}${hexOf(wkpan)}${'0'.repeat(84)}X`, 'latin1')
 }

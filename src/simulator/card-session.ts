@@ -53,7 +53,7 @@ export type ReadResult = { session: CardSession } | { status: number } | 'aborte
 /** EMV cards remember their ATC and PIN tries across transactions on this pinpad. */
 const cardStates = new WeakMap<object, Map<string, EmvCardState>>()
 
-function stateFor(owner: object, card: TestCard): EmvCardState {
+export function stateFor(owner: object, card: TestCard): EmvCardState {
   let states = cardStates.get(owner)
   if (!states) cardStates.set(owner, (states = new Map()))
   let state = states.get(card.name)

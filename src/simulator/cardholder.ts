@@ -94,7 +94,9 @@ export class Cardholder {
     const action: CardAction = how ? { type: 'card', card, how } : { type: 'card', card }
     this.#emit({ type: 'presented', card, ...(how ? { how } : {}) })
     if (this.#settle('card', action) || this.#settle('event', action)) return
-    this.#next.card = action
+    // Nobody is waiting: a tapped card lies on the antenna, any other is presented when asked.
+    if (how === 'tap') this.inField = card
+    else this.#next.card = action
   }
 
   swipe(card: string): void {

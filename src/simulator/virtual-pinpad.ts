@@ -47,6 +47,8 @@ export interface SimulatorTimings {
   cancelAfterMs: number
   /** The antenna's idle limit in CEX/CKE (§6.5.1: 2 minutes, then PP_EVENT "93"). */
   ctlsIdleMs: number
+  /** Inactivity at CHP's PIN screen before ST_TIMEOUT (§6.5.2.4: 1 minute). */
+  pinIdleMs: number
 }
 
 /** One TLI/TLR/TLE load at start: acquirer 0 is the unified set (§4.2.1), others apart (§4.2.2). */
@@ -130,7 +132,7 @@ export class VirtualPinpad {
   constructor(options: VirtualPinpadOptions = {}) {
     this.identity = { ...DEFAULT_IDENTITY, ...options.identity }
     this.cardholder = new Cardholder(options.cardholder)
-    this.timings = { noCardTimeoutMs: 3000, cancelAfterMs: 400, ctlsIdleMs: 120_000, ...options.timings }
+    this.timings = { noCardTimeoutMs: 3000, cancelAfterMs: 400, ctlsIdleMs: 120_000, pinIdleMs: 60_000, ...options.timings }
     this.#linkOptions = options.link ?? {}
     const dukpt = { ...DEFAULT_DUKPT, ...options.dukpt }
     const pinSlots = Object.fromEntries(dukpt.keyIndexes.map((i) => [String(i).padStart(2, '0'), { bdk: dukpt.bdk, ksn: dukpt.initialKsn }]))

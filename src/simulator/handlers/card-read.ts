@@ -1,4 +1,4 @@
-/** Card reading on the virtual pinpad: GCR (§6.8.1), GCX (§6.9.1), GTK (§6.5.12), GED (§6.9.2). */
+/** Card reading on the virtual pinpad: GCR (§6.8.1), GCX (§6.9.1), GED (§6.9.2); GTK is in tracks.ts. */
 import { ST } from '../../abecs/return-codes.js'
 import { isGcrResume, type GcrParams, type GcrResponse } from '../../abecs/commands/index.js'
 import type { AidRecord } from '../../abecs/tables.js'
@@ -111,13 +111,6 @@ function keepTracks(s: CardSession): void {
   }
 }
 
-/** PP_TRACK2/PP_ENCPAN: one nibble per symbol, F padding (§3.1.3.2). */
-function nibbles(text: string): Buffer {
-  const map: Record<string, string> = { ':': 'A', ';': 'B', '<': 'C', '=': 'D', '>': 'E', '?': 'F' }
-  const hex = [...text].map((ch) => map[ch] ?? ch).join('')
-  return Buffer.from(hex.length % 2 ? `${hex}F` : hex, 'hex')
-}
-
 async function startRead(ctx: HandlerContext, abecs: boolean, read: Omit<ReadRequest, 'abecs'>) {
   const { pad } = ctx
   // §6.9.1: a new GCX drops tracks kept for GTK and any card being processed (the card stays inserted).
@@ -189,21 +182,6 @@ export const cardReadHandlers: HandlerTable = {
     if ('status' in result) return fail(result.status)
     keepTracks(result.session)
     return ok(gcxResponse(result.session, statchip, p.SPE_PANMASK, p.SPE_TAGLIST))
-  },
-
-  // §6.5.12: once per GCX, in clear (the virtual pinpad holds no data-encryption keys).
-  GTK: (p, { pad }) => {
-    const kept = pad.session?.tracksForGtk
-    if (!kept) return fail(ST.INVCALL)
-    if (p.SPE_MTHDDAT !== undefined) return fail(ST.ERRKEY)
-    pad.session!.tracksForGtk = undefined
-    const want = (i: number) => p.SPE_TRACKS === undefined || p.SPE_TRACKS[i] === '1'
-    const out: PpData = {}
-    if (want(0) && kept.pan) out.PP_ENCPAN = nibbles(kept.pan)
-    if (want(1) && kept.track1) out.PP_TRACK1 = Buffer.from(kept.track1, 'latin1')
-    if (want(2) && kept.track2) out.PP_TRACK2 = nibbles(kept.track2)
-    if (want(3) && kept.track3) out.PP_TRACK3 = nibbles(kept.track3)
-    return ok(out)
   },
 
   GED: (p, { pad }) => {

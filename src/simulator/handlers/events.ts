@@ -48,6 +48,7 @@ async function awaitEvent(ctx: HandlerContext, wish: EventWish, timeoutS?: numbe
   const holder = pad.cardholder
   if (wish.icc === '1' && holder.inserted) return { kind: 'inserted' }
   if (wish.icc === '2' && !holder.inserted) return { kind: 'removed' }
+  if (wish.ctls && holder.inField) return { kind: 'tap', card: findCard(holder.inField) }
   const timers = new AbortController()
   const stop = () => timers.abort()
   signal.addEventListener('abort', stop, { once: true })

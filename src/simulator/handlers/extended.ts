@@ -1,5 +1,11 @@
-/** The commands beyond a payment's path: events, prompts, data encryption, direct chip access, GEN. */
+/** The commands beyond a payment's path: sessions, events, tracks, data encryption, prompts, chip access, GEN. */
 import type { HandlerTable } from './types.js'
+import { sessionHandlers } from './session.js'
 import { eventHandlers } from './events.js'
+import { trackHandlers } from './tracks.js'
+import { cryptoHandlers } from './crypto.js'
+import { promptHandlers } from './prompts.js'
+import { chipAccessHandlers } from './chip-access.js'
+import { genericHandlers } from './generic.js'
 
-export const extendedHandlers: HandlerTable = { ...eventHandlers }
+export const extendedHandlers: HandlerTable = { ...sessionHandlers, ...eventHandlers, ...trackHandlers, ...cryptoHandlers, ...promptHandlers, ...chipAccessHandlers, ...genericHandlers }
