@@ -64,12 +64,17 @@ export function decodeSentPan(sent: string, wkpan: Buffer): string | undefined {
 
 /**
  * §5.3.3 for the host: WKPAN out of DWK_CRYPT (modality 2), opened with KPRV. The 128-byte block is
- * "T" "1" N9 (sequence) H32 (WKPAN) N84 (zeros) "X"; anything else is refused.
+ * "T" "1" N9 (sequence) H32 (WKPAN) N84 (zeros) "X". The §3.2.5 example instead holds WKPAN's 16
+ * bytes raw in the first half of the H32 (then 16 other characters); both are accepted.
  */
 export function wkpanFromCryptogram(open: (cryptogram: Buffer) => Buffer, dwkCrypt: string): Buffer {
-  const block = open(Buffer.from(dwkCrypt, 'hex')).toString('latin1')
-  if (!/^T1\d{9}[0-9A-F]{32}0{84}X$/.test(block)) throw new RsaBlockError('DWK block is not "T1", sequence, WKPAN, zeros, "X" (§5.3.3)')
-  return Buffer.from(block.slice(11, 43), 'hex')
+  const block = open(Buffer.from(dwkCrypt, 'hex'))
+  const text = block.toString('latin1')
+  if (block.length !== 128 || !/^T1\d{9}/.test(text) || !/^0{84}X$/.test(text.slice(43))) {
+    throw new RsaBlockError('DWK block is not "T1", sequence, WKPAN, zeros, "X" (§5.3.3)')
+  }
+  const field = text.slice(11, 43)
+  return /^[0-9A-F]{32}$/i.test(field) ? Buffer.from(field, 'hex') : Buffer.from(block.subarray(11, 27))
 }
 
 /** §5.3.3 for the pinpad: the 128-byte block to encrypt raw under the host's 1024-bit key. */
