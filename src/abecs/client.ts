@@ -3,6 +3,7 @@
  * status and decodes the response. The blocking flag and packet limit come from the command
  * table (§2.2.2, §3.1.3), never from the caller.
  */
+import type { GenRequest, GenRequestOf, GenResponseOf, GenSubcommand } from './commands/generic.js'
 import { COMMANDS, commandInfo, isBlocking, type RequestOf, type ResponseOf, type SpokenCommand } from './commands/index.js'
 import { decodeResponse, encodeCommand } from './packet.js'
 import { MAX_ABECS_DATA, MAX_CLASSIC_DATA } from './control.js'
@@ -84,6 +85,11 @@ export class PinpadClient {
     if (res.OPN_CRKSEC === undefined) return false
     this.link.setSessionKey(sessionKeyFrom(keyPair, res.OPN_CRKSEC))
     return true
+  }
+
+  /** GEN (§3.8) with the answer typed by its subcommand. */
+  async gen<K extends GenSubcommand>(request: GenRequestOf<K>, options?: RequestOptions): Promise<GenResponseOf<K>> {
+    return (await this.call('GEN', request as unknown as GenRequest, options)) as GenResponseOf<K>
   }
 
   /** `request()` for commands whose only success is 000, returning the response alone. */

@@ -3,6 +3,7 @@ import { ST } from '../../abecs/return-codes.js'
 import { isGcrResume, type GcrParams, type GcrResponse } from '../../abecs/commands/index.js'
 import type { AidRecord } from '../../abecs/tables.js'
 import type { PpData } from '../../abecs/params.js'
+import { encryptPanField, encryptPanInTrack } from '../../abecs/pan-crypt.js'
 import { cardType, incompleteTrack1, incompleteTrack2, maskedPan, track1, track2 } from '../cards.js'
 import { cardPrompt, contactlessAllowed, readCard, type CardSession, type ReadRequest } from '../card-session.js'
 import { ok, fail, type HandlerContext, type HandlerTable } from './types.js'
@@ -70,6 +71,21 @@ function gcrResponse(s: CardSession, statchip: string): GcrResponse {
     GCR_ISSCNTRY: chip ? s.card.issuerCountry : '000',
     GCR_ACQRD: chip ? acquirerData(s) : '',
   }
+}
+
+/**
+ * "PAN Criptografado" (§5.3): GCR_PAN and the tracks' PAN under WKPAN; a track that no longer fits
+ * its field once encoded counts as not read (§6.3.3).
+ */
+function withPanEncrypted(r: GcrResponse, wkpan: Buffer): GcrResponse {
+  const track = (t: string, max: number) => {
+    const sealed = t ? encryptPanInTrack(t, wkpan) : t
+    return sealed.length <= max ? sealed : ''
+  }
+  const t1 = track(r.GCR_TRK1, 76)
+  const t2 = track(r.GCR_TRK2, 37)
+  const pan = r.GCR_PAN ? encryptPanField(r.GCR_PAN, wkpan) : ''
+  return { ...r, GCR_TRK1: t1, GCR_TRK1LEN: t1.length, GCR_TRK2: t2, GCR_TRK2LEN: t2.length, GCR_PAN: pan, GCR_PANLEN: pan.length }
 }
 
 function gcxResponse(s: CardSession, statchip: string, panMask: string | undefined, tagList: string[] | undefined): PpData {
@@ -159,7 +175,8 @@ export const cardReadHandlers: HandlerTable = {
       pad.endCardSession()
       return fail(ST.TABVERDIF)
     }
-    return ok(gcrResponse(result.session, statchip))
+    const response = gcrResponse(result.session, statchip)
+    return ok(pad.wkpan ? withPanEncrypted(response, pad.wkpan) : response)
   },
 
   GCX: async (p, ctx) => {
