@@ -133,7 +133,8 @@ export class VirtualPinpad {
     this.identity = { ...DEFAULT_IDENTITY, ...options.identity }
     this.cardholder = new Cardholder(options.cardholder)
     this.timings = { noCardTimeoutMs: 3000, cancelAfterMs: 400, ctlsIdleMs: 120_000, pinIdleMs: 60_000, ...options.timings }
-    this.#linkOptions = options.link ?? {}
+    // §2.2.2: the inter-byte timeout is 2 s, 1.5 s in 2.20.
+    this.#linkOptions = { ...(this.identity.specVersion === '2.20' ? { interByteTimeoutMs: 1500 } : {}), ...options.link }
     const dukpt = { ...DEFAULT_DUKPT, ...options.dukpt }
     const pinSlots = Object.fromEntries(dukpt.keyIndexes.map((i) => [String(i).padStart(2, '0'), { bdk: dukpt.bdk, ksn: dukpt.initialKsn }]))
     this.keys = new KeyStore({ ...options.keys, 'DUKPT:TDES:PIN': { ...pinSlots, ...options.keys?.['DUKPT:TDES:PIN'] } })
