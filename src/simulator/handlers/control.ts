@@ -17,7 +17,7 @@ function identityItems(pad: VirtualPinpad): Array<[string, unknown]> {
     ['PP_MODEL', `${id.model};${id.memory}`.slice(0, 20)],
     ['PP_MNNAME', id.manufacturer],
     // 2.20 also says: ICC "1", magnetic tracks 1–3 "1", no SAM slot "9" (§3.1.3.2 in 2.20).
-    ['PP_CAPAB', id.specVersion === '2.20' ? `${ctls ? 1 : 0}01190000` : `${ctls ? 1 : 0}000000000`],
+    ['PP_CAPAB', id.specVersion === '2.20' ? `${ctls ? 1 : 0}011900000` : `${ctls ? 1 : 0}000000000`],
     ['PP_SOVER', id.osVersion],
     ['PP_SPECVER', id.specVersion],
     ['PP_MANVERS', id.managerVersion],
