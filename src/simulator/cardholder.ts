@@ -46,6 +46,7 @@ export type CardholderEvent =
   | { type: 'asked-for-data' }
   | { type: 'asked-to-choose' }
   | { type: 'asked-to-remove' }
+  | { type: 'asked-for-event' }
   | { type: 'presented'; card: string; how?: Presentation }
   | { type: 'typed-pin' }
   | { type: 'typed-data' }
@@ -191,6 +192,7 @@ export class Cardholder {
    * their card the way the pinpad watches for (tap, insert or swipe) or takes an inserted card out.
    */
   waitForEvent(signal: AbortSignal, wish: EventWish, autoPresentation?: Presentation): Promise<EventAction | 'aborted'> {
+    this.#emit({ type: 'asked-for-event' })
     const ready = this.#take('card')
     if (ready) return this.#wait('event', signal, ready, 50)
     if (wish.icc === '2' && this.inserted && this.options.autoCard !== null) {

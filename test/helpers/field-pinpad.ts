@@ -60,3 +60,7 @@ export const nextEvent = (pad: VirtualPinpad, type: string) =>
       resolve()
     })
   })
+
+/** Presses `key` as soon as the pinpad next asks for `asked` (a key pressed earlier would be lost, §6.5.1). */
+export const pressWhenAsked = (pad: VirtualPinpad, asked: string, key: Parameters<VirtualPinpad['cardholder']['press']>[0]) =>
+  nextEvent(pad, asked).then(() => pad.cardholder.press(key))

@@ -6,7 +6,7 @@
 import t from 'tap'
 import { emvMap } from '../../src/abecs/emv-tlv.js'
 import type { PinpadClient } from '../../src/abecs/client.js'
-import { fieldPinpad } from '../helpers/field-pinpad.js'
+import { fieldPinpad, pressWhenAsked } from '../helpers/field-pinpad.js'
 
 const status = (s: number) => ({ code: 'MPOS_ERR_PINPAD_STATUS', status: s })
 const chp = (client: PinpadClient, CHP_SLOT: string, CHP_OPER: string, CHP_CMD = '') => client.call('CHP', { CHP_SLOT, CHP_OPER, CHP_CMD })
@@ -40,7 +40,7 @@ t.test('CHP: an inserted Visa card from power-on to a PIN it verifies itself', a
   t.same(await client.call('CHP', { CHP_SLOT: '0', CHP_OPER: '3', CHP_CMD: '00200080', CHP_PINFMT: '1', CHP_PINMSG: 'SENHA DO CARTAO' }), { CHP_RSP: '9000' })
   setTimeout(() => pad.cardholder.typePin('1234'), 30)
   t.same(await client.call('CHP', { CHP_SLOT: '0', CHP_OPER: '3', CHP_CMD: '00200000', CHP_PINFMT: '1', CHP_PINMSG: 'X' }), { CHP_RSP: '6A86' }, 'P2 00h: the §3.3.2 example\'s 6A86')
-  setTimeout(() => pad.cardholder.press('cancel'), 30)
+  void pressWhenAsked(pad, 'asked-for-pin', 'cancel')
   await t.rejects(client.call('CHP', { CHP_SLOT: '0', CHP_OPER: '3', CHP_CMD: '00200080', CHP_PINFMT: '1', CHP_PINMSG: 'X' }), status(13))
   t.same(await chp(client, '0', '0'), { CHP_RSP: '' })
   await t.rejects(exchange(client, '0', '80CA9F3600'), status(61), 'off again')

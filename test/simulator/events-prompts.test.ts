@@ -4,7 +4,7 @@
  * idle limit; GCD (§6.5.8) and MNU (§6.5.13) with what the cardholder types or chooses.
  */
 import t from 'tap'
-import { fieldPinpad } from '../helpers/field-pinpad.js'
+import { fieldPinpad, pressWhenAsked } from '../helpers/field-pinpad.js'
 
 const DATE = { SPE_TRNDATE: '260115', SPE_TRNTIME: '101500' }
 const status = (s: number) => ({ code: 'MPOS_ERR_PINPAD_STATUS', status: s })
@@ -12,8 +12,8 @@ const status = (s: number) => ({ code: 'MPOS_ERR_PINPAD_STATUS', status: s })
 t.test('CEX: a key, the arrows included (PP_EVENT 00–13)', async (t) => {
   const { client, pad } = fieldPinpad(t)
   for (const [key, code] of [['ok', '00'], ['up', '02'], ['down', '03'], ['f1', '04'], ['clear', '08'], ['cancel', '13']] as const) {
+    void pressWhenAsked(pad, 'asked-for-event', key)
     const waiting = client.call('CEX', { SPE_CEXOPT: '100000' })
-    setTimeout(() => pad.cardholder.press(key), 50)
     t.same(await waiting, { PP_EVENT: code }, key)
   }
 })
@@ -63,8 +63,8 @@ t.test('CEX: the antenna gives up after its idle limit (93); SPE_TIMEOUT is 012;
 
 t.test('CEX: a tap when only swipes are watched is ignored (§6.5.1)', async (t) => {
   const { client, pad } = fieldPinpad(t)
+  void pressWhenAsked(pad, 'asked-for-event', 'ok')
   const waiting = client.call('CEX', { SPE_CEXOPT: '010000', SPE_TIMEOUT: 1 })
-  setTimeout(() => pad.cardholder.press('ok'), 30)
   await t.rejects(waiting, status(12), 'keys are not watched either')
 })
 
@@ -85,7 +85,7 @@ t.test('GCD: clear data under the fixed message; cancel; timeout; bad index (§6
   t.same(await client.call('GCD', { SPE_MSGIDX: 9, SPE_MAXDIG: 10, SPE_TIMEOUT: 60 }), { PP_VALUE: '169937823' })
   t.same(shown, ['DIGITE O RG'])
   t.same(pad.display.screen.lines, [], 'the display is cleared at the end')
-  setTimeout(() => pad.cardholder.press('cancel'), 30)
+  void pressWhenAsked(pad, 'asked-for-data', 'cancel')
   await t.rejects(client.call('GCD', { SPE_MSGIDX: 7 }), status(13))
   await t.rejects(client.call('GCD', { SPE_MSGIDX: 7, SPE_TIMEOUT: 1 }), status(12))
   await t.rejects(client.call('GCD', { SPE_MSGIDX: 0x36 }), status(11), 'no message 0036h')
@@ -109,14 +109,11 @@ t.test('MNU: chosen directly, or by arrows and OK; cancel; timeout; no option (�
   const options = ['5.Chamado Técnico', '1.Consultas', '3.Ajuda', 'Voltar!!']
   setTimeout(() => pad.cardholder.choose(2), 30)
   t.same(await client.call('MNU', { SPE_TIMEOUT: 30, SPE_DSPMSG: 'Selecione, por favor:', options }), { PP_VALUE: '02' })
-  setTimeout(() => {
-    pad.cardholder.press('down')
-    pad.cardholder.press('down')
-    pad.cardholder.press('up')
-    setTimeout(() => pad.cardholder.press('ok'), 20)
-  }, 30)
+  void (async () => {
+    for (const key of ['down', 'down', 'up', 'ok'] as const) await pressWhenAsked(pad, 'asked-to-choose', key)
+  })()
   t.same(await client.call('MNU', { options }), { PP_VALUE: '02' })
-  setTimeout(() => pad.cardholder.press('cancel'), 30)
+  void pressWhenAsked(pad, 'asked-to-choose', 'cancel')
   await t.rejects(client.call('MNU', { options }), status(13))
   await t.rejects(client.call('MNU', { options, SPE_TIMEOUT: 1 }), status(12))
   await t.rejects(client.call('MNU', { options: [] }), status(19))
