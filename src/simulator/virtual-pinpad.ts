@@ -106,6 +106,16 @@ const LENIENT_REQUESTS: Record<string, (data: Buffer) => unknown> = {
   },
 }
 
+/** 2.20 §3.3.4: DEX_OPTIONS (N6) may follow DEX_MSG; the message is shown the same way. */
+function dex220(data: Buffer): unknown {
+  const block = decodeCommand(data).blocks[0]
+  const len = Number(block?.subarray(0, 3).toString('latin1'))
+  if (block && len === block.length - 9 && /^\d{6}$/.test(block.subarray(-6).toString('latin1'))) {
+    return { DEX_MSG: block.subarray(3, 3 + len).toString('latin1') }
+  }
+  return LENIENT_REQUESTS.DEX!(data)
+}
+
 export class VirtualPinpad {
   readonly identity: PinpadIdentity
   readonly display = new Display()
@@ -192,7 +202,8 @@ export class VirtualPinpad {
     if (!spec || !handler || !commandAvailable(id, this.identity.specVersion)) return encodeResponse('ERR', ST.INVCALL)
     let request: unknown
     try {
-      request = LENIENT_REQUESTS[id]?.(data) ?? spec.decodeRequest(decodeCommand(data).blocks)
+      const lenient = id === 'DEX' && this.identity.specVersion === '2.20' ? dex220 : LENIENT_REQUESTS[id]
+      request = lenient?.(data) ?? spec.decodeRequest(decodeCommand(data).blocks)
     } catch {
       return encodeResponse(id, ST.INVPARM)
     }

@@ -50,3 +50,12 @@ t.test('2.20 reports its version and drops the DES key maps from GIX', async (t)
   t.notOk('PP_MKDESP' in gix || 'PP_MKDESD' in gix || 'PP_DKPTDESP' in gix, '8030h, 8031h, 8034h are reserved in 2.20')
   t.ok(gix.PP_MKTDESP && gix.PP_DKPTTDESD)
 })
+
+t.test('2.20: DEX may carry DEX_OPTIONS after the message; 2.12 refuses the extra bytes (§6.5.4)', async (t) => {
+  const dex = 'DEX040031NAO AUTORIZADA\rTENTE NOVAMENTE!202000'
+  const v220 = virtualPinpadWithHost(t, { ...QUIET, identity: { specVersion: '2.20' } })
+  t.equal(await v220.host.ask(dex), 'DEX000', 'the 2.20 example')
+  t.same(v220.pad.display.screen.lines, ['NAO AUTORIZADA', 'TENTE NOVAMENTE!'])
+  const v212 = virtualPinpadWithHost(t, QUIET)
+  t.equal(await v212.host.ask(dex), 'DEX011', 'DEX_MSGLEN does not match what follows')
+})
