@@ -13,8 +13,8 @@ import type { RsaKeyPair } from '../crypto/rsa.js'
 import { newSessionKeyPair, secureOpnRequest, sessionKeyFrom } from './secure-host.js'
 import { ST } from './return-codes.js'
 
-/** Commands whose answer ends the secure session (§5.2.2.3, §6.4.5; a new OPN replaces it, §6.3.2). */
-const ENDS_SESSION = new Set(['OPN', 'CLO', 'CLX'])
+/** CLO/CLX end the secure session: they go sealed and are answered in clear (§5.2.2.3, §6.4.5). */
+const CLOSES_SESSION = new Set(['CLO', 'CLX'])
 
 export interface RequestOptions {
   signal?: AbortSignal
@@ -46,7 +46,8 @@ export class PinpadClient {
     const info = commandInfo(id)!
     const data = encodeCommand(id, spec.encodeRequest(request as never))
     const blocking = isBlocking(id, options.contactlessReread) || ((spec as { blocking?: (r: unknown) => boolean }).blocking?.(request) ?? false)
-    if (ENDS_SESSION.has(id)) this.link.setSessionKey(undefined)
+    // OPN always goes in clear, and a new one replaces any session (§6.3.2).
+    if (id === 'OPN') this.link.setSessionKey(undefined)
     const raw = await this.link.exchange(id, data, {
       blocking,
       maxLength: info.tlv ? MAX_ABECS_DATA : MAX_CLASSIC_DATA,
@@ -54,6 +55,7 @@ export class PinpadClient {
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.onNotification ? { onNotification: options.onNotification } : {}),
     })
+    if (CLOSES_SESSION.has(id)) this.link.setSessionKey(undefined)
     let packet
     try {
       packet = decodeResponse(raw)

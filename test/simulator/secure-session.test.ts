@@ -36,7 +36,8 @@ t.test('secure OPN: KSEC agreed, then commands and answers travel sealed; CLO in
   t.ok(received.filter((p) => !sealed(p)).every((p) => p.subarray(0, 3).toString() === 'OPN'), 'nothing but OPN000 came back in clear')
 
   await client.call('CLO', { CLO_MSG: 'ATE LOGO' })
-  t.equal(received.at(-1)!.toString('latin1'), 'CLO000', 'CLO answered in clear (§5.2.2)')
+  t.ok(sealed(sent.at(-1)!), 'CLO itself went sealed')
+  t.equal(received.at(-1)!.toString('latin1'), 'CLO000', 'and was answered in clear (§5.2.2)')
   t.notOk(link.secure || pad.secure.active, 'the session is over on both ends')
   await client.call('GIX', { SPE_IDLIST: [0x8001] })
   t.notOk(sealed(sent.at(-1)!), 'back to clear')
