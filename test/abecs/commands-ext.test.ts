@@ -164,3 +164,8 @@ t.test('GEN/02/K3 (§3.8.1): key maps by range', async (t) => {
   t.same(roundTripResponse(t, ascii('GEN00001100809000000'), apdu), { G0402_SLOT: '0', G0402_SW: '9000', G0402_RSPDAT: '' })
   t.throws(() => spec('GEN').decodeRequest(decodeCommand(ascii('GEN01302009K3100515')).blocks), { message: /GEN_INLEN/ })
 })
+
+t.test('CNG (§3.6.2): the example\'s three objects', async (t) => {
+  const req = roundTripCommand(t, ascii('CNG040199F3303E0D0C85F2A020840DF0405169937823F'))
+  t.same(req, { CNG_EMVDAT: '9F3303E0D0C85F2A020840DF0405169937823F' })
+})

@@ -7,7 +7,7 @@ import { CHP } from './chip.js'
 import { GEN } from './generic.js'
 import { CEX, CKE, DEX, DSP, GKY, GPN, GTK, RMC } from './basic.js'
 import { GTS, TLE, TLI, TLR } from './tables.js'
-import { FNC, GCR, GOC } from './card-classic.js'
+import { CNG, FNC, GCR, GOC } from './card-classic.js'
 import { FCX, GCX, GED, GOX } from './card-abecs.js'
 import type { CommandSpec } from './spec.js'
 
@@ -38,6 +38,7 @@ export const COMMANDS = {
   TLR,
   TLE,
   GCR,
+  CNG,
   GOC,
   FNC,
   GCX,

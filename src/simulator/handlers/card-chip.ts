@@ -9,6 +9,7 @@ import type { FirstAcDecision } from '../emv-card.js'
 import type { CardSession } from '../card-session.js'
 import { ok, fail, type HandlerContext, type HandlerTable } from './types.js'
 import type { Cvm } from '../cards.js'
+import { applyCng } from './cng.js'
 
 interface ChipParams {
   amount: number
@@ -154,6 +155,7 @@ export const cardChipHandlers: HandlerTable = {
   GOC: async (p, ctx) => {
     const s = chipSession(ctx)
     if (!s || s.abecs) return fail(ST.INVCALL)
+    applyCng(s)
     const r = await processChip(ctx, s, {
       amount: p.GOC_AMOUNT,
       cashback: p.GOC_CASHBACK,

@@ -7,5 +7,6 @@ import { cryptoHandlers } from './crypto.js'
 import { promptHandlers } from './prompts.js'
 import { chipAccessHandlers } from './chip-access.js'
 import { genericHandlers } from './generic.js'
+import { cngHandlers } from './cng.js'
 
-export const extendedHandlers: HandlerTable = { ...sessionHandlers, ...eventHandlers, ...trackHandlers, ...cryptoHandlers, ...promptHandlers, ...chipAccessHandlers, ...genericHandlers }
+export const extendedHandlers: HandlerTable = { ...sessionHandlers, ...eventHandlers, ...trackHandlers, ...cryptoHandlers, ...promptHandlers, ...chipAccessHandlers, ...genericHandlers, ...cngHandlers }
