@@ -46,6 +46,10 @@ export const LinkBusyError = createError<[string, string]>(
   'Cannot send %s: %s is still running on this pinpad',
 )
 
+// Secure session (§5.2)
+export const SecurePacketError = createError<[string]>('MPOS_ERR_SECURE_PACKET', 'Secure packet rejected: %s (§5.2.2.2)')
+export const SecureSessionError = createError<[string]>('MPOS_ERR_SECURE_SESSION', 'Secure session not established: %s')
+
 export const PinpadStatusErrorBase = createError<[string, string, string]>(
   'MPOS_ERR_PINPAD_STATUS',
   'The pinpad answered %s with status %s (%s)',

@@ -307,3 +307,19 @@ export function listOf<T>(entry: Codec<T>, entrySize: number, maxEntries: number
     },
   }
 }
+
+/** H..n: the rest of the data as hex text of 0 to n characters (whole bytes), e.g. G0302_TAGS. */
+export function varH(maxChars: number): Codec<string> {
+  return {
+    format: `H..${maxChars}`,
+    encode: (v, f) => {
+      if (typeof v !== 'string' || !HEX.test(v) || v.length % 2) throw new InvalidFieldError(f, 'expected hexadecimal text of whole bytes')
+      if (v.length > maxChars) throw new InvalidFieldError(f, `${v.length} hex digits, at most ${maxChars}`)
+      return Buffer.from(v.toUpperCase(), 'latin1')
+    },
+    decode: (r, f) => {
+      if (r.remaining > maxChars || r.remaining % 2) throw new MalformedPacketError(`${f} (H..${maxChars}) has ${r.remaining} characters`)
+      return H(r.remaining).decode(r, f)
+    },
+  }
+}

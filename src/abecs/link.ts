@@ -9,10 +9,13 @@
  *   blocking ones wait without deadline and may send NTM notifications. A corrupted response
  *   is answered, after 500 ms of silence, with NAK (up to 3 times). Good responses are never ACKed.
  * - `cancel()` / an aborted signal: CAN, wait 2 s for EOT, up to 3 times.
+ * - Secure session (§5.2.2): with a KSEC set, every command but OPN leaves sealed (DC2) and sealed
+ *   answers and notifications are opened before anything looks at them; a bad one is fatal.
  */
 import { EventEmitter } from 'node:events'
 import { ACK, CAN, CONTROL_NAMES, EOT, MAX_ABECS_DATA, NAK } from './control.js'
 import { encodeFrame, FrameDecoder, type FrameEvent } from './frame.js'
+import { isSecurePacket, openPacket, sealPacket } from './secure.js'
 import type { ByteStream } from '../transport/byte-stream.js'
 import {
   LinkAckTimeoutError,
@@ -23,6 +26,7 @@ import {
   LinkClosedError,
   LinkNakLimitError,
   LinkResponseTimeoutError,
+  SecureSessionError,
 } from '../errors.js'
 
 export interface LinkTimings {
@@ -97,6 +101,8 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
   #closedReason: string | undefined
   #lastByteAt = 0
   #unsubscribe: Array<() => void>
+  /** KSEC of the secure session (§5.2), if one is established. */
+  #ksec: Buffer | undefined
 
   constructor(stream: ByteStream, timings: Partial<LinkTimings> = {}) {
     super()
@@ -127,6 +133,16 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
 
   get closed(): boolean {
     return this.#closedReason !== undefined
+  }
+
+  /** Whether commands travel encrypted (§5.2.2). */
+  get secure(): boolean {
+    return this.#ksec !== undefined
+  }
+
+  /** Starts (KSEC) or ends (undefined) the secure session; the key is kept in memory only. */
+  setSessionKey(ksec: Buffer | undefined): void {
+    this.#ksec = ksec ? Buffer.from(ksec) : undefined
   }
 
   /** Starts the conversation with a CAN, aborting whatever a previous host left running (§2.2.2.3). */
@@ -199,7 +215,9 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
 
   async #run(command: string, data: Buffer, options: ExchangeOptions, signal: AbortSignal): Promise<Buffer> {
     const t = this.timings
-    const frame = encodeFrame(data, options.maxLength ?? MAX_ABECS_DATA)
+    // §5.2.2: OPN always goes in clear; everything else is sealed while a session is up.
+    const ksec = command === 'OPN' ? undefined : this.#ksec
+    const frame = ksec ? encodeFrame(sealPacket(ksec, data), MAX_ABECS_DATA) : encodeFrame(data, options.maxLength ?? MAX_ABECS_DATA)
     this.#inbox = []
     // §2.2.2.1: send, wait 2 s for ACK or NAK, resend on NAK, abort after the 3rd NAK.
     for (let attempt = 1; ; attempt++) {
@@ -238,10 +256,11 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
         throw new LinkResponseTimeoutError(command, deadlineMs)
       }
       if (event.type === 'frame') {
-        const id = event.data.subarray(0, 3).toString('latin1')
+        const data = this.#unseal(event.data)
+        const id = data.subarray(0, 3).toString('latin1')
         if (id === 'NTM') {
           // §2.3.3: NTM000 + N3 + S32 message for the operator.
-          const message = event.data.subarray(9).toString('latin1')
+          const message = data.subarray(9).toString('latin1')
           this.#trace({ type: 'notification', command })
           options.onNotification?.(message)
           this.emit('notification', { command, message })
@@ -252,8 +271,8 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
           this.#trace({ type: 'stale', command, got: id })
           continue
         }
-        this.#trace({ type: 'response', command, bytes: event.data.length })
-        return event.data
+        this.#trace({ type: 'response', command, bytes: data.length })
+        return data
       }
       if (event.type === 'bad-frame') {
         this.#trace({ type: 'bad-response', command, reason: event.reason })
@@ -270,6 +289,13 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
       }
       // Stray ACK/NAK/EOT/CAN and noise while waiting for a response mean nothing here.
     }
+  }
+
+  /** §5.2.2.2: a sealed packet is opened with KSEC; an inconsistent one ends the operation. */
+  #unseal(data: Buffer): Buffer {
+    if (!isSecurePacket(data)) return data
+    if (!this.#ksec) throw new SecureSessionError('the pinpad sent an encrypted packet and no KSEC is known')
+    return openPacket(this.#ksec, data)
   }
 
   async #cancelled(command: string): Promise<never> {

@@ -60,6 +60,8 @@ export const SPE = {
   SPE_PANMASK: p(0x0023, Nd(4)),
   SPE_PBKMOD: p(0x0024, B(256)),
   SPE_PBKEXP: p(0x0025, varB(3)),
+  /** Spec 2.20 only: "0xxx" numeric, "1xxx" alphanumeric entry in GCD. */
+  SPE_GCDOPT: p(0x0026, Nd(4)),
 } as const
 
 const nn = (n: number) => String(n).padStart(2, '0')

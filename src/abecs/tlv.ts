@@ -83,3 +83,16 @@ export function decodeItems<T>(blocks: readonly Buffer[], byId: ReadonlyMap<numb
   }
   return { values: values as T, unknown }
 }
+
+/** Every value of one identifier, in order (MNU repeats SPE_MNUOPT, §3.3.13). */
+export function itemValues(blocks: readonly Buffer[], id: number): Buffer[] {
+  const out: Buffer[] = []
+  for (const block of blocks) {
+    for (let pos = 0; pos + 4 <= block.length; ) {
+      const len = block.readUInt16BE(pos + 2)
+      if (block.readUInt16BE(pos) === id) out.push(block.subarray(pos + 4, pos + 4 + len))
+      pos += 4 + len
+    }
+  }
+  return out
+}

@@ -56,3 +56,19 @@ export function xor(a: Buffer, b: Buffer): Buffer {
   for (let i = 0; i < a.length; i++) out[i] = a[i]! ^ b[i]!
   return out
 }
+
+function runCbc(decrypt: boolean, key: Buffer, iv: Buffer, data: Buffer): Buffer {
+  checkKey(key, TDES_KEY)
+  checkData(data)
+  if (iv.length !== DES_BLOCK) throw new CryptoLengthError('CBC IV', '8', iv.length)
+  const k = expand2Key(key)
+  const c = decrypt ? createDecipheriv('des-ede3-cbc', k, iv) : createCipheriv('des-ede3-cbc', k, iv)
+  c.setAutoPadding(false)
+  return Buffer.concat([c.update(data), c.final()])
+}
+
+/** Two-key TDES-CBC encryption of whole 8-byte blocks (IV 8 bytes). */
+export const tdesEncryptCbc = (key: Buffer, iv: Buffer, data: Buffer): Buffer => runCbc(false, key, iv, data)
+
+/** Two-key TDES-CBC decryption of whole 8-byte blocks (IV 8 bytes). */
+export const tdesDecryptCbc = (key: Buffer, iv: Buffer, data: Buffer): Buffer => runCbc(true, key, iv, data)

@@ -177,6 +177,12 @@ export class DukptKeyStore {
     return Buffer.from(this.#ksn)
   }
 
+  /** The KSN the next use will carry, without using it (ABECS GDU, §6.5.9); undefined when exhausted. */
+  peekNextKsn(): Buffer | undefined {
+    const n = nextCounter(getKsnCounter(this.#ksn))
+    return n === null ? undefined : setKsnCounter(this.#ksn, n)
+  }
+
   /** Advances the counter (skipping values with more than 10 one bits) and returns the new KSN and its keys. */
   next(): DukptIssue {
     const counter = getKsnCounter(this.#ksn)

@@ -20,3 +20,5 @@ export const PinBlockInvalidError = createError<[string]>(
   'MPOS_ERR_PIN_BLOCK_INVALID',
   'Malformed ISO 9564-1 format 0 PIN block: %s',
 )
+/** An RSA block opened with the private key does not have the expected format: (why). */
+export const RsaBlockError = createError<[string]>('MPOS_ERR_RSA_BLOCK', 'Malformed RSA block: %s')

@@ -54,7 +54,7 @@ export type ReadResult = { session: CardSession } | { status: number } | 'aborte
 /** EMV cards remember their ATC and PIN tries across transactions on this pinpad. */
 const cardStates = new WeakMap<object, Map<string, EmvCardState>>()
 
-function stateFor(owner: object, card: TestCard): EmvCardState {
+export function stateFor(owner: object, card: TestCard): EmvCardState {
   let states = cardStates.get(owner)
   if (!states) cardStates.set(owner, (states = new Map()))
   let state = states.get(card.name)
@@ -102,10 +102,16 @@ export async function readCard(ctx: HandlerContext, req: ReadRequest): Promise<R
   const inserted = pad.cardholder.inserted
   let card: TestCard
   let how: Presentation
+  const onAntenna = pad.cardholder.inField
   if (inserted) {
     // §6.8.1: a chip card already in the slot is used without a prompt.
     card = findCard(inserted)
     how = 'insert'
+  } else if (onAntenna && req.contactless) {
+    // A card CEX saw on the antenna (PP_EVENT "94") is still there for the read.
+    pad.cardholder.inField = undefined
+    card = findCard(onAntenna)
+    how = 'tap'
   } else {
     pad.display.showFree(req.prompt.join('\r'), 'card prompt')
     const [first = '', second = ''] = req.prompt.slice(-2)
@@ -117,7 +123,7 @@ export async function readCard(ctx: HandlerContext, req: ReadRequest): Promise<R
       return { status: outcome.pinpad === 'no-card' ? ST.TIMEOUT : ST.CANCEL }
     }
     // SPE_TIMEOUT when given; without it, 2 minutes of idleness when CTLS is on (§6.9.1), else none.
-    const waitMs = req.timeoutS ? req.timeoutS * 1000 : req.contactless ? pad.timings.contactlessIdleMs : undefined
+    const waitMs = req.timeoutS ? req.timeoutS * 1000 : req.contactless ? pad.timings.ctlsIdleMs : undefined
     const deadline = waitMs !== undefined ? Date.now() + waitMs : undefined
     for (;;) {
       const action = await within(deadline !== undefined ? deadline - Date.now() : undefined, signal, (s) => pad.cardholder.waitForCard(s))

@@ -1,5 +1,5 @@
 /** Who the virtual pinpad says it is (GIN, GIX). */
-export type SpecVersion = '1.08' | '2.12'
+export type SpecVersion = '1.08' | '2.12' | '2.20'
 
 export interface PinpadIdentity {
   manufacturer: string

@@ -8,6 +8,9 @@ import { ACK, CAN, EOT, MAX_ABECS_DATA, NAK } from '../abecs/control.js'
 import { encodeFrame, FrameDecoder, type FrameEvent } from '../abecs/frame.js'
 import type { ByteStream } from '../transport/byte-stream.js'
 
+/** §2.3.3: NTM000 + "032" + the 2×16 message. */
+export const ntmPacket = (message: string): Buffer => Buffer.from(`NTM000032${message.padEnd(32).slice(0, 32)}`, 'latin1')
+
 /** Paced bytes leave in pieces of this size (32 bytes ≈ 17 ms at 19200 baud). */
 const PACE_CHUNK = 32
 
@@ -23,7 +26,12 @@ export interface PinpadLinkOptions {
 /** Processes one command packet; resolves with the response packet, or undefined if aborted. */
 export type PacketHandler = (
   data: Buffer,
-  context: { signal: AbortSignal; notify: (message: string) => void },
+  context: {
+    signal: AbortSignal
+    notify: (message: string) => void
+    /** Sends a packet before the response (an NTM already built, sealed in a secure session). */
+    sendPacket: (data: Buffer) => void
+  },
 ) => Promise<Buffer | undefined>
 
 export interface LinkFaults {
@@ -177,10 +185,11 @@ export class PinpadLink {
     const run = async () => {
       await previous
       if (abort.signal.aborted) return
-      const notify = (message: string) => {
-        if (!abort.signal.aborted) this.#write(encodeFrame(Buffer.from(`NTM000032${message.padEnd(32).slice(0, 32)}`, 'latin1')))
+      const sendPacket = (packet: Buffer) => {
+        if (!abort.signal.aborted) this.#write(encodeFrame(packet))
       }
-      const response = await this.#handler(data, { signal: abort.signal, notify }).catch(() => undefined)
+      const notify = (message: string) => sendPacket(ntmPacket(message))
+      const response = await this.#handler(data, { signal: abort.signal, notify, sendPacket }).catch(() => undefined)
       if (!response || abort.signal.aborted) return
       this.#lastResponse = response
       // A CAN or a new command ends the wait at once: the pinpad is free for the next one (§2.2.2.3).

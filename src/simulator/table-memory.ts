@@ -25,6 +25,13 @@ export class TableMemory {
     this.#commit(0, version, decoded)
   }
 
+  /** A load at start, as TLI + TLR + TLE would make it (§6.7); undecodable records are skipped. */
+  load(acquirer: number, version: string, records: Buffer[]): void {
+    this.begin(acquirer, version)
+    this.add(records)
+    this.end()
+  }
+
   clear(): void {
     this.#sets.clear()
     this.#unified = undefined

@@ -2,15 +2,17 @@
  * A software ABECS pinpad: the device logic behind the link (§6). It serves any ByteStream — the
  * in-memory pair of the bridge's built-in device, or a serial port (`mpos-bridge simulate`).
  */
-import { COMMANDS, commandInfo, type CommandSpec } from '../abecs/commands/index.js'
+import { COMMANDS, type CommandSpec } from '../abecs/commands/index.js'
 import { decodeCommand, encodeResponse, MAX_BLOCK } from '../abecs/packet.js'
 import { MalformedPacketError } from '../errors.js'
 import { MAX_ABECS_DATA } from '../abecs/control.js'
 import { ST } from '../abecs/return-codes.js'
 import type { ByteStream } from '../transport/byte-stream.js'
-import { DukptKeyStore, parseKsn } from '../crypto/dukpt.js'
 import { buildIso0PinBlock, encryptPinBlock } from '../crypto/pin-block.js'
 import { PinpadLink, type LinkFaults, type PinpadLinkEvent, type PinpadLinkOptions } from './pinpad-link.js'
+import { KeyStore, type KeySlotsConfig } from './key-store.js'
+import { PinpadSecureChannel, type ClearCommandPolicy, type LayerContext } from './secure-channel.js'
+import { commandAvailable } from './versions.js'
 import { Display } from './display.js'
 import { Cardholder, type CardholderOptions } from './cardholder.js'
 import { TableMemory } from './table-memory.js'
@@ -21,6 +23,7 @@ import { controlHandlers } from './handlers/control.js'
 import { basicHandlers } from './handlers/basic.js'
 import { tableHandlers } from './handlers/tables.js'
 import { cardHandlers } from './handlers/card.js'
+import { extendedHandlers } from './handlers/extended.js'
 import type { CardSession } from './card-session.js'
 
 export interface DukptOptions {
@@ -43,17 +46,36 @@ export interface SimulatorTimings {
   noCardTimeoutMs: number
   /** Delay before the cardholder's CANCEL when the amount asks for it. */
   cancelAfterMs: number
-  /** A PIN screen without a key for this long ends with ST_TIMEOUT (§6.5.11: 1 minute). */
-  pinInactivityMs: number
-  /** Waiting for a card with CTLS on and no SPE_TIMEOUT ends after this (§6.9.1: 2 minutes). */
-  contactlessIdleMs: number
+  /** The antenna's idle limit (§6.5.1 CEX/CKE: 2 minutes, then PP_EVENT "93"; §6.9.1 GCX without SPE_TIMEOUT: ST_TIMEOUT). */
+  ctlsIdleMs: number
+  /** A PIN screen without a key for this long ends with ST_TIMEOUT (§6.5.2.4 CHP, §6.5.11 GPN, §6.9.3 GOX without SPE_TIMEOUT: 1 minute). */
+  pinIdleMs: number
+}
+
+/** One TLI/TLR/TLE load at start: acquirer 0 is the unified set (§4.2.1), others apart (§4.2.2). */
+export interface TableLoad {
+  acquirer: number
+  version: string
+  records: Buffer[]
+}
+
+/** The PIN key a command names: SPE_MTHDPIN/GPN_METHOD, the index and (MK/WK) the working key. */
+export interface PinKeyRef {
+  method: string
+  index: number
+  wkenc?: Buffer
 }
 
 export interface VirtualPinpadOptions {
   identity?: Partial<PinpadIdentity>
+  /** DUKPT:TDES:PIN registers, all derived from one BDK (the bridge's sandbox reads #01). */
   dukpt?: Partial<DukptOptions>
-  /** EMV tables loaded at start, or 'empty' (a pinpad straight from the factory). */
-  tables?: { version: string; records: Buffer[] } | 'empty'
+  /** More key slots (MK/WK and DUKPT, PIN and data) and how many positions exist (§5.1). */
+  keys?: KeySlotsConfig
+  /** EMV tables loaded at start (unified, or a list of loads), or 'empty' (straight from the factory). */
+  tables?: { version: string; records: Buffer[] } | TableLoad[] | 'empty'
+  /** Secure session (§5.2): what a command in clear gets while one is up (default: the PPC-930's 'accept'). */
+  secure?: { clearCommands?: ClearCommandPolicy }
   cardholder?: Partial<CardholderOptions>
   link?: PinpadLinkOptions
   timings?: Partial<SimulatorTimings>
@@ -85,17 +107,28 @@ const LENIENT_REQUESTS: Record<string, (data: Buffer) => unknown> = {
   },
 }
 
+/** 2.20 §3.3.4: DEX_OPTIONS (N6) may follow DEX_MSG; the message is shown the same way. */
+function dex220(data: Buffer): unknown {
+  const block = decodeCommand(data).blocks[0]
+  const len = Number(block?.subarray(0, 3).toString('latin1'))
+  if (block && len === block.length - 9 && /^\d{6}$/.test(block.subarray(-6).toString('latin1'))) {
+    return { DEX_MSG: block.subarray(3, 3 + len).toString('latin1') }
+  }
+  return LENIENT_REQUESTS.DEX!(data)
+}
+
 export class VirtualPinpad {
   readonly identity: PinpadIdentity
   readonly display = new Display()
   readonly cardholder: Cardholder
   readonly tables = new TableMemory()
   readonly timings: SimulatorTimings
-  readonly dukptKeyIndexes: number[]
-  readonly #keys = new Map<number, DukptKeyStore>()
-  readonly #lastKsn = new Map<number, Buffer>()
+  readonly keys: KeyStore
+  readonly secure: PinpadSecureChannel
+  /** WKPAN while "PAN Criptografado" is on (DWK, §5.3); erased by CLO/CLX and OPN. */
+  wkpan: Buffer | undefined
   readonly #linkOptions: PinpadLinkOptions
-  readonly #handlers: HandlerTable = { ...controlHandlers, ...basicHandlers, ...tableHandlers, ...cardHandlers }
+  readonly #handlers: HandlerTable = { ...controlHandlers, ...basicHandlers, ...tableHandlers, ...cardHandlers, ...extendedHandlers }
   #link: PinpadLink | undefined
   #linkListeners = new Set<(e: PinpadLinkEvent) => void>()
   /** Faults applied to whichever link is attached. */
@@ -110,14 +143,21 @@ export class VirtualPinpad {
   constructor(options: VirtualPinpadOptions = {}) {
     this.identity = { ...DEFAULT_IDENTITY, ...options.identity }
     this.cardholder = new Cardholder(options.cardholder)
-    this.timings = { noCardTimeoutMs: 3000, cancelAfterMs: 400, pinInactivityMs: 60_000, contactlessIdleMs: 120_000, ...options.timings }
-    this.#linkOptions = options.link ?? {}
+    this.timings = { noCardTimeoutMs: 3000, cancelAfterMs: 400, ctlsIdleMs: 120_000, pinIdleMs: 60_000, ...options.timings }
+    // §2.2.2: the inter-byte timeout is 2 s, 1.5 s in 2.20.
+    this.#linkOptions = { ...(this.identity.specVersion === '2.20' ? { interByteTimeoutMs: 1500 } : {}), ...options.link }
     const dukpt = { ...DEFAULT_DUKPT, ...options.dukpt }
-    this.dukptKeyIndexes = [...dukpt.keyIndexes]
-    for (const index of dukpt.keyIndexes) {
-      this.#keys.set(index, new DukptKeyStore(Buffer.from(dukpt.bdk, 'hex'), parseKsn(dukpt.initialKsn)))
-    }
-    if (options.tables && options.tables !== 'empty') this.tables.preload(options.tables.version, options.tables.records)
+    const pinSlots = Object.fromEntries(dukpt.keyIndexes.map((i) => [String(i).padStart(2, '0'), { bdk: dukpt.bdk, ksn: dukpt.initialKsn }]))
+    this.keys = new KeyStore({ ...options.keys, 'DUKPT:TDES:PIN': { ...pinSlots, ...options.keys?.['DUKPT:TDES:PIN'] } })
+    this.secure = new PinpadSecureChannel(options.secure?.clearCommands)
+    const tables = options.tables
+    if (Array.isArray(tables)) for (const load of tables) this.tables.load(load.acquirer, load.version, load.records)
+    else if (tables && tables !== 'empty') this.tables.preload(tables.version, tables.records)
+  }
+
+  /** DUKPT:TDES:PIN indexes loaded (PP_DKPTTDESP). */
+  get dukptKeyIndexes(): number[] {
+    return this.keys.loaded('DUKPT:TDES:PIN')
   }
 
   /** Serves the pinpad protocol on a stream (one at a time; a new one replaces the old). */
@@ -146,17 +186,27 @@ export class VirtualPinpad {
     return () => this.#linkListeners.delete(listener)
   }
 
-  /** Processes one command packet into its response packet (§6.2.2). */
-  async handle(data: Buffer, { signal, notify }: { signal: AbortSignal; notify: (m: string) => void }): Promise<Buffer | undefined> {
+  /** Processes one command packet (sealed or not, §5.2.2) into its response packet (§6.2.2). */
+  async handle(
+    data: Buffer,
+    ctx: { signal: AbortSignal; notify: (m: string) => void; sendPacket?: (p: Buffer) => void },
+  ): Promise<Buffer | undefined> {
+    const layer: LayerContext = { ...ctx, sendPacket: ctx.sendPacket ?? ((p) => ctx.notify(p.subarray(9).toString('latin1'))) }
+    // A 1.x pinpad knows no secure session: a DC2 packet is just an unknown command to it.
+    if (this.identity.specVersion === '1.08') return this.#process(data, layer)
+    return this.secure.handle(data, layer, (clear, c) => this.#process(clear, c), () => this.close())
+  }
+
+  async #process(data: Buffer, { signal, notify }: LayerContext): Promise<Buffer | undefined> {
     const id = data.subarray(0, 3).toString('latin1')
     const spec = (COMMANDS as Record<string, CommandSpec<any, any>>)[id]
-    const info = commandInfo(id)
     const handler = (this.#handlers as Record<string, (req: any, ctx: HandlerContext) => Reply<any> | Promise<Reply<any>>>)[id]
-    // §2.3.4: unknown commands — and "Abecs" commands on a 1.x pinpad — get ERR + ST_INVCALL.
-    if (!spec || !handler || (info?.tlv && this.identity.specVersion === '1.08')) return encodeResponse('ERR', ST.INVCALL)
+    // §2.3.4: unknown commands — and commands this version lacks ("Abecs" ones on 1.x) — get ERR + ST_INVCALL.
+    if (!spec || !handler || !commandAvailable(id, this.identity.specVersion)) return encodeResponse('ERR', ST.INVCALL)
     let request: unknown
     try {
-      request = LENIENT_REQUESTS[id]?.(data) ?? spec.decodeRequest(decodeCommand(data).blocks)
+      const lenient = id === 'DEX' && this.identity.specVersion === '2.20' ? dex220 : LENIENT_REQUESTS[id]
+      request = lenient?.(data) ?? spec.decodeRequest(decodeCommand(data).blocks)
     } catch {
       return encodeResponse(id, ST.INVPARM)
     }
@@ -188,21 +238,46 @@ export class VirtualPinpad {
 
   // --- Services the handlers share ----------------------------------------------------
 
-  /** Key positions the pinpad has: 00–09 (as its key maps say, §3.1.3.2) and any loaded beyond. */
+  /** Key positions the pinpad has (as its key maps say, §3.1.3.2) and any loaded beyond. */
   keySlotSupported(index: number): boolean {
-    return index < 10 || this.dukptKeyIndexes.includes(index)
+    return index < this.keys.positions || this.dukptKeyIndexes.includes(index)
   }
 
   /** KSN of the last PIN entry with this key (the initial KSN before any), for GIX. */
   currentKsn(keyIndex: number): Buffer | undefined {
-    const store = this.#keys.get(keyIndex)
-    if (!store) return undefined
-    return this.#lastKsn.get(keyIndex) ?? store.ksn
+    const found = this.keys.dukpt('DUKPT:TDES:PIN', keyIndex)
+    return 'key' in found ? found.key.ksn : undefined
+  }
+
+  /** ST_OK, or why this PIN key cannot be used (checked before any PIN is asked for, §6.5.11). */
+  pinKeyStatus(ref: PinKeyRef): number {
+    const cipher = this.#pinCipher(ref)
+    return typeof cipher === 'number' ? cipher : ST.OK
+  }
+
+  /** §3.1.3 SPE_MTHDPIN: "1" MK/WK:TDES, "3" DUKPT:TDES; DES ("0", "2") keys are never loaded. */
+  #pinCipher(ref: PinKeyRef): number | (() => { key: Buffer; ksn: Buffer }) {
+    if (!/^[0-3]$/.test(ref.method)) return ST.INVPARM
+    if (ref.method === '3') {
+      const found = this.keys.dukpt('DUKPT:TDES:PIN', ref.index)
+      if ('status' in found) return found.status
+      return () => {
+        const { ksn, pinKey } = found.key.next()
+        return { key: pinKey, ksn }
+      }
+    }
+    if (ref.method === '1') {
+      const found = this.keys.workingKey('MK:TDES:PIN', ref.index, ref.wkenc)
+      if ('status' in found) return found.status
+      return () => ({ key: found.key, ksn: Buffer.alloc(10) })
+    }
+    return this.keys.status(ref.method === '0' ? 'MK:DES:PIN' : 'DUKPT:DES:PIN', ref.index)
   }
 
   /**
-   * Asks the cardholder for a PIN and returns it as an ISO-0 block encrypted under the next
-   * DUKPT PIN key (the KSN advances on every entry), or the ABECS status of the failure.
+   * Asks the cardholder for a PIN and returns it as an ISO-0 block encrypted under the next DUKPT
+   * PIN key (the KSN advances on every entry) or the MK/WK working key (KSN zeros, §3.3.11), or the
+   * ABECS status of the failure. A bare number is a DUKPT:TDES:PIN index.
    */
   async capturePin(
     ctx: HandlerContext,
@@ -210,19 +285,18 @@ export class VirtualPinpad {
     min: number,
     max: number,
     pan: string,
-    keyIndex: number,
-    inactivityMs = this.timings.pinInactivityMs,
+    key: number | PinKeyRef,
+    inactivityMs = this.timings.pinIdleMs,
   ): Promise<PinCapture | number | 'aborted'> {
-    const store = this.#keys.get(keyIndex)
-    if (!store) return ST.ERRKEY
+    const cipher = this.#pinCipher(typeof key === 'number' ? { method: '3', index: key } : key)
+    if (typeof cipher === 'number') return cipher
     this.display.show2x16(message, 'PIN')
     const action = await within(inactivityMs, ctx.signal, (signal) => this.cardholder.waitForPin(signal))
     if (action === 'aborted') return 'aborted'
     if (action === 'timeout') return ST.TIMEOUT
     if (action.type === 'key') return action.key === 'cancel' ? ST.CANCEL : ST.TIMEOUT
     if (action.pin.length < min || action.pin.length > max || !/^\d+$/.test(action.pin)) return ST.INVPARM
-    const { ksn, pinKey } = store.next()
-    this.#lastKsn.set(keyIndex, ksn)
+    const { key: pinKey, ksn } = cipher()
     // §6.5.11: PANs of 2 to 19 digits; shorter than 13, zeros on the left (ISO-0 takes 12 digits before the check digit).
     const pinBlock = encryptPinBlock(buildIso0PinBlock(action.pin, pan.padStart(13, '0')), pinKey)
     return { pinBlock, ksn, pin: action.pin }
@@ -242,9 +316,11 @@ export class VirtualPinpad {
     this.session = undefined
   }
 
-  /** CLO/CLX (§6.4.5): resources released, tracks for GTK erased. */
+  /** CLO/CLX (§6.4.5): resources released, tracks for GTK erased, secure session and WKPAN gone. */
   close(): void {
     this.opened = false
     if (this.session) this.session.tracksForGtk = undefined
+    this.secure.end()
+    this.wkpan = undefined
   }
 }

@@ -122,7 +122,8 @@ t.test('simulate on one pty end, probe on the other: the identity as JSON', asyn
     specVersion: '2.12',
     managerVersion: '001.00 261127',
     contactless: true,
-    dukptKeys: [1],
+    // simulate starts as a terminal from the field: the PPC-930's DUKPT:TDES:PIN slots (src/simulator/field-terminal.ts).
+    dukptKeys: [1, 2, 3, 8, 10, 12, 13, 14, 16, 17, 18, 19, 20, 21, 22, 23, 25, 26, 29],
     abecs: true,
   })
   await sim.waitForStderr(/"command":"CLO".*"status"/)

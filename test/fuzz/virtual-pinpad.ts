@@ -450,7 +450,7 @@ function pinpadFor(c: FramesCase): VirtualPinpad {
     pad = new VirtualPinpad({ identity: { specVersion: c.specVersion }, tables: FACTORY })
     tablePads.set(c.specVersion, pad)
   }
-  pad.cardholder.options = cardholder
+  pad.cardholder.options = { ...pad.cardholder.options, ...cardholder }
   pad.cardholder.remove()
   pad.endCardSession()
   pad.close()

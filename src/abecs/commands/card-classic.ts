@@ -1,7 +1,7 @@
 /** Classic card processing (§3.6, obsolete but the only kind a 1.x pinpad speaks): GCR, GOC, FNC. */
 import { A, H, N, Nd, Reader, lenH, lenText, optional, record, type Codec, type RecordOf } from '../fields.js'
 import { MalformedPacketError } from '../../errors.js'
-import type { CommandSpec } from './spec.js'
+import { classic, type CommandSpec } from './spec.js'
 
 // §3.6.1 GCR
 const GCR_HEAD = record({
@@ -115,6 +115,9 @@ export const GCR: CommandSpec<GcrRequest, GcrResponse> = {
     return GCR_RESPONSE.unpack(blocks[0]!)
   },
 }
+
+/** §3.6.2: extra EMV objects (TLV, up to 99 bytes) for GOC and FNC, after GCR read a chip card. */
+export const CNG = classic('CNG', record({ CNG_EMVDAT: lenH(2, 99) }), null)
 
 // §3.6.3 GOC: three command blocks (parameters, tag list 1, tag list 2).
 const GOC_PARAMS = record({

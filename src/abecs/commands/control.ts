@@ -1,11 +1,8 @@
-/** Control commands (§3.2): OPN, GIN, GIX, CLO, CLX. */
+/** Control commands (§3.2): GIN, GIX, CLO, CLX (OPN and DWK are in session.ts). */
 import { A, Nd, S, record, type RecordOf } from '../fields.js'
 import { MalformedPacketError } from '../../errors.js'
 import type { PpData, SpeParams } from '../params.js'
 import { classic, tlvCommand, type CommandSpec } from './spec.js'
-
-/** §3.2.1: classic OPN, no parameters (the secure form of §3.2.2 is not used by the bridge). */
-export const OPN = classic<null, null>('OPN', null, null)
 
 /** §3.2.6: CLO leaves a 2×16 message on the display. */
 export const CLO = classic('CLO', record({ CLO_MSG: S(32) }), null)

@@ -1,13 +1,19 @@
 /** Every command the bridge speaks, by CMD_ID. */
-import { CLO, CLX, GIN, GIX, OPN } from './control.js'
+import { CLO, CLX, GIN, GIX } from './control.js'
+import { DWK, OPN } from './session.js'
+import { EBX, ENB, GDU } from './crypto.js'
+import { GCD, MNU } from './prompts.js'
+import { CHP } from './chip.js'
+import { GEN } from './generic.js'
 import { CEX, CKE, DEX, DSP, GKY, GPN, GTK, RMC } from './basic.js'
 import { GTS, TLE, TLI, TLR } from './tables.js'
-import { FNC, GCR, GOC } from './card-classic.js'
+import { CNG, FNC, GCR, GOC } from './card-classic.js'
 import { FCX, GCX, GED, GOX } from './card-abecs.js'
 import type { CommandSpec } from './spec.js'
 
 export const COMMANDS = {
   OPN,
+  DWK,
   CLO,
   CLX,
   GIN,
@@ -20,11 +26,19 @@ export const COMMANDS = {
   GPN,
   GTK,
   RMC,
+  EBX,
+  ENB,
+  GDU,
+  GCD,
+  MNU,
+  CHP,
+  GEN,
   GTS,
   TLI,
   TLR,
   TLE,
   GCR,
+  CNG,
   GOC,
   FNC,
   GCX,
@@ -40,6 +54,11 @@ export function commandSpec(id: string): CommandSpec<any, any> | undefined {
 }
 
 export * from './control.js'
+export * from './session.js'
+export * from './crypto.js'
+export * from './prompts.js'
+export * from './chip.js'
+export * from './generic.js'
 export * from './basic.js'
 export * from './tables.js'
 export * from './card-classic.js'

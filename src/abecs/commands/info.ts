@@ -57,6 +57,8 @@ export const COMMAND_INFO = {
   GED: c('Get EMV Data', false, true, false),
   GOX: c('Go On Chip Processing - Extended', true, true, false),
   FCX: c('Finish Chip Processing - Extended', 'ctls-reread', true, false),
+  // §3.8 generic (acquirers' legacy commands; removed in 2.20): only GEN/04/03 waits for the cardholder.
+  GEN: c('Generic', false, false, true),
 } as const satisfies Record<string, CommandInfo>
 
 export type CommandId = keyof typeof COMMAND_INFO

@@ -10,6 +10,7 @@ import type { CardSession } from '../card-session.js'
 import { ok, fail, MAX_EMV_DATA, type HandlerContext, type HandlerTable } from './types.js'
 import type { Cvm } from '../cards.js'
 import { within } from '../within.js'
+import { applyCng } from './cng.js'
 
 interface ChipParams {
   amount: number
@@ -20,6 +21,8 @@ interface ChipParams {
   noOffline: boolean
   pinMethod: string
   keyIndex: number
+  /** The working key under the PIN MK (MK/WK methods only). */
+  wkenc?: Buffer
   pinMessage: string
   /** Inactivity allowed on a PIN screen: SPE_TIMEOUT (GOX), else 1 minute (§6.8.4, §6.9.3). */
   pinTimeoutMs: number
@@ -65,9 +68,11 @@ async function processChip(ctx: HandlerContext, s: CardSession, p: ChipParams): 
   const cvm = chosenCvm(s)
   const result: ChipResult = { decision: 'online', cvm, pinOfflineOk: false }
   if (cvm === 'online-pin') {
-    if (p.pinMethod !== '3' || !pad.dukptKeyIndexes.includes(p.keyIndex)) return ST.ERRKEY
+    const key = { method: p.pinMethod, index: p.keyIndex, ...(p.wkenc ? { wkenc: p.wkenc } : {}) }
+    const keyStatus = pad.pinKeyStatus(key)
+    if (keyStatus !== ST.OK) return keyStatus
     ctx.notify('SOLICITE A SENHA'.padEnd(32))
-    const pin = await pad.capturePin(ctx, p.pinMessage, 4, 12, s.card.pan, p.keyIndex, p.pinTimeoutMs)
+    const pin = await pad.capturePin(ctx, p.pinMessage, 4, 12, s.card.pan, key, p.pinTimeoutMs)
     pad.display.clear('PIN')
     if (pin === 'aborted' || typeof pin === 'number') return pin
     emv.recordCvm('online-pin')
@@ -191,6 +196,7 @@ export const cardChipHandlers: HandlerTable = {
     if (!s || s.abecs) return fail(ST.INVCALL)
     const tags = readTagLists(p.GOC_TAGS1, p.GOC_TAGS2)
     if (!tags) return fail(ST.INVPARM)
+    applyCng(s)
     const r = await processChip(ctx, s, {
       amount: p.GOC_AMOUNT,
       cashback: p.GOC_CASHBACK,
@@ -199,8 +205,9 @@ export const cardChipHandlers: HandlerTable = {
       noOffline: p.GOC_CONNECT === '1',
       pinMethod: p.GOC_METHOD,
       keyIndex: p.GOC_KEYIDX,
+      wkenc: Buffer.from(p.GOC_WKENC, 'hex'),
       pinMessage: s.aid?.TAB_ACQ === 2 && p.GOC_ACQPR ? p.GOC_ACQPR : 'DIGITE A SENHA',
-      pinTimeoutMs: ctx.pad.timings.pinInactivityMs,
+      pinTimeoutMs: ctx.pad.timings.pinIdleMs,
     })
     if (r === 'aborted') return 'aborted'
     if (typeof r === 'number') return fail(r)
@@ -232,8 +239,9 @@ export const cardChipHandlers: HandlerTable = {
       noOffline: p.SPE_GOXOPT?.[1] === '1',
       pinMethod: p.SPE_MTHDPIN!,
       keyIndex: p.SPE_KEYIDX!,
+      ...(p.SPE_WKENC ? { wkenc: p.SPE_WKENC } : {}),
       pinMessage: p.SPE_DSPMSG ?? 'DIGITE A SENHA',
-      pinTimeoutMs: p.SPE_TIMEOUT ? p.SPE_TIMEOUT * 1000 : ctx.pad.timings.pinInactivityMs,
+      pinTimeoutMs: p.SPE_TIMEOUT ? p.SPE_TIMEOUT * 1000 : ctx.pad.timings.pinIdleMs,
     })
     if (r === 'aborted') return 'aborted'
     if (typeof r === 'number') return fail(r)

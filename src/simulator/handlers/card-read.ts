@@ -1,8 +1,9 @@
-/** Card reading on the virtual pinpad: GCR (§6.8.1), GCX (§6.9.1), GTK (§6.5.12), GED (§6.9.2). */
+/** Card reading on the virtual pinpad: GCR (§6.8.1), GCX (§6.9.1), GED (§6.9.2); GTK is in tracks.ts. */
 import { ST } from '../../abecs/return-codes.js'
 import { isGcrResume, type GcrParams, type GcrResponse } from '../../abecs/commands/index.js'
 import type { AidRecord } from '../../abecs/tables.js'
 import type { PpData } from '../../abecs/params.js'
+import { encryptPanField, encryptPanInTrack } from '../../abecs/pan-crypt.js'
 import { cardType, incompleteTrack1, incompleteTrack2, maskedPan, track1, track2 } from '../cards.js'
 import { cardPrompt, contactlessAllowed, readCard, type CardSession, type ReadRequest } from '../card-session.js'
 import { ok, fail, MAX_EMV_DATA, type HandlerContext, type HandlerTable } from './types.js'
@@ -72,6 +73,21 @@ function gcrResponse(s: CardSession, statchip: string): GcrResponse {
   }
 }
 
+/**
+ * "PAN Criptografado" (§5.3): GCR_PAN and the tracks' PAN under WKPAN; a track that no longer fits
+ * its field once encoded counts as not read (§6.3.3).
+ */
+function withPanEncrypted(r: GcrResponse, wkpan: Buffer): GcrResponse {
+  const track = (t: string, max: number) => {
+    const sealed = t ? encryptPanInTrack(t, wkpan) : t
+    return sealed.length <= max ? sealed : ''
+  }
+  const t1 = track(r.GCR_TRK1, 76)
+  const t2 = track(r.GCR_TRK2, 37)
+  const pan = r.GCR_PAN ? encryptPanField(r.GCR_PAN, wkpan) : ''
+  return { ...r, GCR_TRK1: t1, GCR_TRK1LEN: t1.length, GCR_TRK2: t2, GCR_TRK2LEN: t2.length, GCR_PAN: pan, GCR_PANLEN: pan.length }
+}
+
 function gcxResponse(s: CardSession, statchip: string, panMask: string | undefined, tagList: string[] | undefined): PpData {
   if (s.kind === 'magstripe') {
     return {
@@ -109,13 +125,6 @@ function keepTracks(s: CardSession): void {
   } else {
     s.tracksForGtk = { pan: s.card.pan, track2: track2(s.card) }
   }
-}
-
-/** PP_TRACK2/PP_ENCPAN: one nibble per symbol, F padding (§3.1.3.2). */
-function nibbles(text: string): Buffer {
-  const map: Record<string, string> = { ':': 'A', ';': 'B', '<': 'C', '=': 'D', '>': 'E', '?': 'F' }
-  const hex = [...text].map((ch) => map[ch] ?? ch).join('')
-  return Buffer.from(hex.length % 2 ? `${hex}F` : hex, 'hex')
 }
 
 async function startRead(ctx: HandlerContext, abecs: boolean, read: Omit<ReadRequest, 'abecs'>) {
@@ -166,7 +175,8 @@ export const cardReadHandlers: HandlerTable = {
       pad.endCardSession()
       return fail(ST.TABVERDIF)
     }
-    return ok(gcrResponse(result.session, statchip))
+    const response = gcrResponse(result.session, statchip)
+    return ok(pad.wkpan ? withPanEncrypted(response, pad.wkpan) : response)
   },
 
   GCX: async (p, ctx) => {
@@ -191,21 +201,6 @@ export const cardReadHandlers: HandlerTable = {
     const response = gcxResponse(result.session, statchip, p.SPE_PANMASK, p.SPE_TAGLIST)
     if ((response.PP_EMVDATA?.length ?? 0) > MAX_EMV_DATA) return fail(ST.RSPOVRFL)
     return ok(response)
-  },
-
-  // §6.5.12: once per GCX, in clear (the virtual pinpad holds no data-encryption keys).
-  GTK: (p, { pad }) => {
-    const kept = pad.session?.tracksForGtk
-    if (!kept) return fail(ST.INVCALL)
-    if (p.SPE_MTHDDAT !== undefined) return fail(ST.ERRKEY)
-    pad.session!.tracksForGtk = undefined
-    const want = (i: number) => p.SPE_TRACKS === undefined || p.SPE_TRACKS[i] === '1'
-    const out: PpData = {}
-    if (want(0) && kept.pan) out.PP_ENCPAN = nibbles(kept.pan)
-    if (want(1) && kept.track1) out.PP_TRACK1 = Buffer.from(kept.track1, 'latin1')
-    if (want(2) && kept.track2) out.PP_TRACK2 = nibbles(kept.track2)
-    if (want(3) && kept.track3) out.PP_TRACK3 = nibbles(kept.track3)
-    return ok(out)
   },
 
   GED: (p, { pad }) => {

@@ -1,16 +1,11 @@
-/** Control commands on the virtual pinpad (§6.4): OPN, GIN, GIX, CLO, CLX. */
+/** Control commands on the virtual pinpad (§6.4): GIN, GIX, CLO, CLX (OPN and DWK: session.ts). */
 import { PP, PP_BY_ID, ksnTdesPinId, tabVerId } from '../../abecs/params.js'
 import { encodeItemList } from '../../abecs/tlv.js'
 import { ST } from '../../abecs/return-codes.js'
 import { ok, type HandlerTable } from './types.js'
+import { KEY_MAP_ITEMS } from '../key-store.js'
 import type { VirtualPinpad } from '../virtual-pinpad.js'
 
-/** A100 key map (§3.1.3.2 PP_MKDESP…): "1" loaded, "0" absent, "2" position not supported. */
-function keyMap(loaded: readonly number[]): string {
-  let map = ''
-  for (let i = 0; i < 100; i++) map += loaded.includes(i) ? '1' : i < 10 ? '0' : '2'
-  return map
-}
 
 /** Every item marked (†) in §3.1.3.2, in the order of the table. */
 function identityItems(pad: VirtualPinpad): Array<[string, unknown]> {
@@ -21,7 +16,8 @@ function identityItems(pad: VirtualPinpad): Array<[string, unknown]> {
     ['PP_PARTNBR', id.partNumber],
     ['PP_MODEL', `${id.model};${id.memory}`.slice(0, 20)],
     ['PP_MNNAME', id.manufacturer],
-    ['PP_CAPAB', `${ctls ? 1 : 0}000000000`],
+    // 2.20 also says: ICC "1", magnetic tracks 1–3 "1", no SAM slot "9" (§3.1.3.2 in 2.20).
+    ['PP_CAPAB', id.specVersion === '2.20' ? `${ctls ? 1 : 0}011900000` : `${ctls ? 1 : 0}000000000`],
     ['PP_SOVER', id.osVersion],
     ['PP_SPECVER', id.specVersion],
     ['PP_MANVERS', id.managerVersion],
@@ -39,25 +35,15 @@ function identityItems(pad: VirtualPinpad): Array<[string, unknown]> {
         ] as Array<[string, unknown]>)
       : []),
     ['PP_DSPTXTSZ', '0216'],
-    ['PP_MKDESP', keyMap([])],
-    ['PP_MKDESD', keyMap([])],
-    ['PP_MKTDESP', keyMap([])],
-    ['PP_MKTDESD', keyMap([])],
-    ['PP_DKPTDESP', keyMap([])],
-    ['PP_DKPTTDESP', keyMap(pad.dukptKeyIndexes)],
-    ['PP_DKPTTDESD', keyMap([])],
+    // A100 key maps (§3.1.3.2); 2.20 reserves the DES ones (8030h, 8031h, 8034h).
+    ...KEY_MAP_ITEMS.filter(([, kind]) => !(id.specVersion === '2.20' && kind.includes(':DES:'))).map(
+      ([name, kind]) => [name, pad.keys.keyMap(kind)] as [string, unknown],
+    ),
     ['PP_TLRMEM', 65536],
   ]
 }
 
 export const controlHandlers: HandlerTable = {
-  // §6.4.1: always accepted, even without CLO; the display is cleared.
-  OPN: (_req, { pad }) => {
-    pad.opened = true
-    pad.display.clear('OPN')
-    return ok()
-  },
-
   GIN: ({ GIN_ACQIDX }, { pad }) => {
     const id = pad.identity
     switch (GIN_ACQIDX) {
@@ -133,11 +119,15 @@ export const controlHandlers: HandlerTable = {
 
 const PP_ID: Record<string, number> = Object.fromEntries([...PP_BY_ID].map(([id, name]) => [name, id]))
 
-/** KSNs and table versions, asked for by index (PP_KSNTDESPnn, PP_TABVERnn). */
+/** KSNs and table versions, asked for by index (PP_KSNTDESPnn, PP_KSNTDESDnn, PP_TABVERnn). */
 function dynamicItem(pad: VirtualPinpad, id: number): unknown {
   if (id >= 0x9100 && id <= 0x9163) {
     const index = id - ksnTdesPinId(0)
     return pad.currentKsn(index)
+  }
+  if (id >= 0x9200 && id <= 0x9263) {
+    const found = pad.keys.dukpt('DUKPT:TDES:DAT', id - 0x9200)
+    return 'key' in found ? found.key.ksn : undefined
   }
   if (id >= 0x9300 && id <= 0x9363) return pad.tables.version(id - tabVerId(0))
   return undefined
