@@ -517,6 +517,8 @@ async function validFrames(c: FramesCase, clock: VirtualClock): Promise<void> {
     const s = spec(id)
     const known = !!s && !(commandInfo(id)?.tlv && c.specVersion === '1.08')
     if (packet.id === 'ERR') {
+      // §5.2.2, §6.3.2: a DC2 (sealed) packet with no secure session open is ERR003 (ST_NOSEC).
+      if (data[0] === 0x12 && packet.status === ST.NOSEC) continue
       if (packet.status !== ST.INVCALL) fail(`ERR with status ${packet.status} (§2.3.4: ST_INVCALL)`)
       if (known && !NOT_SIMULATED.has(id)) fail(`ERR010 to ${id}, a command the pinpad implements`)
       continue

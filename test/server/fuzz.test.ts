@@ -98,7 +98,9 @@ const message: fc.Arbitrary<Sent> = fc.oneof(
   { weight: 6, arbitrary: commandObject.map((o) => {
     const id = `f${++seq}`
     const msg: Record<string, unknown> = { ...o.body, command: o.command, ...(o.context !== undefined ? { context: o.context } : {}), command_id: o.badId ?? id }
-    const text = o.extra ? `${JSON.stringify(msg).slice(0, -1)},${JSON.stringify(o.extra).slice(1)}`.replace(',}', '}') : JSON.stringify(msg)
+    // Extra keys spliced in as text, so that `__proto__` is an own key of the message as sent.
+    const extra = o.extra ? JSON.stringify(o.extra) : '{}'
+    const text = extra === '{}' ? JSON.stringify(msg) : `${JSON.stringify(msg).slice(0, -1)},${extra.slice(1)}`
     return { data: text, ...(o.badId === null ? { id } : {}) }
   }) },
   { weight: 2, arbitrary: hostile.map((data) => ({ data })) },
