@@ -43,6 +43,18 @@ export const serveCommand: Command = {
     const dataDir = (values['data-dir'] as string | undefined) ?? defaultDataDir()
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const logger = createLogger({ level: level as 'info' })
+    // A promise rejected where nobody awaited it is a bug, not a reason to stop taking cards: it is
+    // logged (message and stack, never a value) and the bridge goes on. Exceptions thrown outside any
+    // handler leave the process in an unknown state: logged, then exit 1 for the supervisor to restart.
+    process.on('unhandledRejection', (reason) => {
+      const e = reason as { message?: unknown; stack?: unknown; code?: unknown }
+      logger.error({ err: { message: String(e?.message ?? reason), code: e?.code, stack: typeof e?.stack === 'string' ? e.stack : undefined } }, 'unhandled rejection (contained)')
+    })
+    process.on('uncaughtException', (err) => {
+      logger.fatal({ err: { message: err.message, stack: err.stack } }, 'uncaught exception: exiting')
+      logger.flush?.()
+      process.exit(1)
+    })
     const server = await createBridgeServer({
       host: values.host as string,
       port,
