@@ -15,6 +15,7 @@ import { contextMachine } from './context.machine.js'
 import { sessionMachine } from './session.machine.js'
 import type { Envelope, PushEvent, Reply } from './protocol.js'
 import type { ErrorValue } from './types.js'
+import type { SessionRef } from './context-values.js'
 
 export interface DeviceListEntry {
   id: number
@@ -27,7 +28,7 @@ export interface DeviceListEntry {
 export type BridgeEvent =
   | { type: 'ROUTE'; envelope: Envelope; sessionId: string; replyTo: AnyActorRef }
   | { type: 'CLAIM'; context: string; deviceId?: number; replyTo: AnyActorRef }
-  /** `broken`: the device actor failed, so nothing closed its link: src/ must. */
+  /** `broken`: the device actor failed (nothing closed its link). */
   | { type: 'RELEASE'; context: string; deviceId: number; broken?: boolean }
   | { type: 'DEVICES.CHANGED'; devices: DeviceListEntry[]; added?: DeviceListEntry[]; removed?: DeviceListEntry[] }
   | { type: 'SESSION.OPEN'; sessionId: string }
@@ -89,7 +90,7 @@ export const bridgeMachine = setup({
   actions: {
     /** Provided by src/: a context or session failed (logged there, never with card data). */
     reportFault: (_: unknown, _fault: BridgeFault) => {},
-    /** Provided by src/: the pinpad of a failed context is closed so that it can be initialized again. */
+    /** Provided by src/: what is still open of a released pinpad is closed, so it can be initialized again. */
     closeDevice: (_: unknown, _deviceId: number) => {},
     /** Provided by src/: the connection of a failed session is closed (1011). */
     closeConnection: (_: unknown, _sessionId: string) => {},
@@ -99,7 +100,7 @@ export const bridgeMachine = setup({
   context: { devices: [], claims: {}, contexts: [], createdBy: {}, contextIds: {}, seq: 0, sessions: [] },
   on: {
     ROUTE: {
-      actions: enqueueActions(({ context, event, enqueue, system }) => {
+      actions: enqueueActions(({ context, event, enqueue, system, self }) => {
         const { envelope, replyTo, sessionId } = event
         if (envelope.request.command === 'list_devices') {
           const reply: Reply = {
@@ -131,7 +132,7 @@ export const bridgeMachine = setup({
           }
           // The creator is attached from birth: an unattended idle context ends at once.
           const id = `context#${context.seq + 1}`
-          enqueue.spawnChild('context', { id, systemId, input: { name, devicesAvailable: context.devices.length, creator: replyTo } })
+          enqueue.spawnChild('context', { id, systemId, input: { name, devicesAvailable: context.devices.length, creator: replyTo as SessionRef, bridge: self } })
           enqueue.assign({
             seq: context.seq + 1,
             contexts: [...others, name],
@@ -220,9 +221,8 @@ export const bridgeMachine = setup({
             return rest
           },
         }),
-        enqueueActions(({ event, enqueue }) => {
-          if (event.broken) enqueue({ type: 'closeDevice', params: event.deviceId })
-        }),
+        // Whatever is still open of it is closed (nothing, unless its device actor failed).
+        { type: 'closeDevice', params: ({ event }) => event.deviceId },
       ],
     },
 
@@ -245,9 +245,9 @@ export const bridgeMachine = setup({
     },
 
     'SESSION.OPEN': {
-      actions: enqueueActions(({ context, event, enqueue }) => {
+      actions: enqueueActions(({ context, event, enqueue, self }) => {
         const systemId = `session:${event.sessionId}`
-        enqueue.spawnChild('session', { id: systemId, systemId, input: { sessionId: event.sessionId } })
+        enqueue.spawnChild('session', { id: systemId, systemId, input: { sessionId: event.sessionId, bridge: self } })
         enqueue.assign({ sessions: [...context.sessions, event.sessionId] })
       }),
     },

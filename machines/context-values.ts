@@ -1,36 +1,36 @@
 /**
  * The context machine's data and the answers it builds (replies, refusals, status, pushed
- * events): plain functions of the context, kept apart from the machine's states.
+ * events): plain functions of the context and of its snapshot, kept apart from its states.
  */
-import type { AnyActorRef, AnyEventObject } from 'xstate'
+import type { ActorRef, AnyActorRef, AnyMachineSnapshot, Snapshot } from 'xstate'
+import { deviceStep } from './device.machine.js'
 import type { CommandName, Envelope, PushEvent, Reply, Request, StatusResponse } from './protocol.js'
 import type { ErrorValue, PaymentResult } from './types.js'
 
+/** A session actor: where replies and pushed events go (its id is `session:<sessionId>`). */
+export type SessionRef = ActorRef<Snapshot<unknown>, SessionBound>
+
+/** What a context sends to a session. */
+export type SessionBound = { type: 'CONTEXT.REPLY'; reply: Reply } | { type: 'PUSH'; event: PushEvent }
+
 export interface Running {
   envelope: Envelope
-  replyTo: AnyActorRef
+  replyTo: SessionRef
 }
 
 export type Outcome = { success: true; response?: unknown } | { success: false; error: ErrorValue }
 
-/** What the last payment left to do before the next one. */
-export type PaymentPhase = 'none' | 'needs-finish' | 'failed'
-
-/** Where the context is; kept in the context because actions cannot read the state they enter. */
-export type Stage = 'idle' | 'initializing' | 'ready' | 'paying' | 'settling' | 'finishing' | 'displaying' | 'closing'
-
 export interface ContextContext {
   name: string
-  stage: Stage
   devicesAvailable: number
+  /** The bridge (claims and releases pinpads, forgets ended contexts). */
+  bridge: AnyActorRef
   deviceId?: number
-  encryptionKey?: string
-  deviceState?: string
+  /** The request that runs now (initialize, finish_payment, display_message, close). */
   running?: Running
   /** The payment's own request, answered when its result arrives (a cancel may run meanwhile). */
   payment?: Running
-  phase: PaymentPhase
-  sessions: AnyActorRef[]
+  sessions: SessionRef[]
   lastError?: ErrorValue
   /** finish_payment's outcome, answered once the pinpad is back to idle (card removed). */
   finishOutcome?: Outcome
@@ -42,25 +42,17 @@ export interface ContextContext {
 
 export interface ContextInput {
   name: string
+  bridge: AnyActorRef
   devicesAvailable?: number
   /** The session whose request created the context: attached from the start. */
-  creator?: AnyActorRef
+  creator?: SessionRef
 }
 
 export type RequestOf<C extends CommandName> = Extract<Request, { command: C }>
 
-/** Guard reference "the request is this command"; named guards keep the generated diagrams readable. */
 export const error = (code: string, message: string): ErrorValue => ({ code, message })
 
-/** What the context allows in each situation, for "not allowed now" errors. */
-const ALLOWED: Record<string, CommandName[]> = {
-  idle: ['initialize', 'status', 'list_devices', 'close'],
-  ready: ['process_payment', 'display_message', 'status', 'list_devices', 'close'],
-  'ready:needs-finish': ['finish_payment', 'cancel', 'status', 'list_devices', 'close'],
-  'ready:failed': ['finish_payment', 'process_payment', 'display_message', 'status', 'list_devices', 'close'],
-}
-
-export function replyFor(context: ContextContext, envelope: Envelope, outcome: Outcome): AnyEventObject {
+export function replyFor(context: ContextContext, envelope: Envelope, outcome: Outcome): SessionBound {
   const base = { id: envelope.id, context: context.name, command: envelope.request.command }
   const reply: Reply = outcome.success
     ? { ...base, success: true, ...(outcome.response !== undefined ? { response: outcome.response } : {}) }
@@ -68,27 +60,9 @@ export function replyFor(context: ContextContext, envelope: Envelope, outcome: O
   return { type: 'CONTEXT.REPLY', reply }
 }
 
-/** Refusal of a request: busy (naming what runs) or out of order (saying what is allowed now). */
-export function refusal(context: ContextContext, command: CommandName): Outcome {
-  const runningCommand = context.running?.envelope.request.command ?? context.payment?.envelope.request.command
-  if (runningCommand) {
-    return { success: false, error: error('MPOS_ERR_CONTEXT_BUSY', `${command} refused: ${runningCommand} is running in context "${context.name}"`) }
-  }
-  return {
-    success: false,
-    error: error('MPOS_ERR_COMMAND_OUT_OF_ORDER', `${command} is not allowed now in context "${context.name}"; allowed: ${allowedNow(context).join(', ')}`),
-  }
-}
-
-
-/** process_payment's response: the payment's status (accepted, rejected, errored, canceled) and its data. */
-export function paymentResponse(result: PaymentResult): Record<string, unknown> {
-  const { error: err, ...rest } = result
-  return { ...rest, ...(err && result.status !== 'accepted' ? { error: err.message, error_type: err.code } : {}) }
-}
-
-export function paymentReply(context: ContextContext, payment: Running, result: PaymentResult): AnyEventObject {
-  return replyFor(context, payment.envelope, { success: true, response: paymentResponse(result) })
+/** process_payment's reply: the result as a value; the wire renders it (error → error/error_type). */
+export function paymentReply(context: ContextContext, payment: Running, result: PaymentResult): SessionBound {
+  return replyFor(context, payment.envelope, { success: true, response: result })
 }
 
 /**
@@ -98,29 +72,86 @@ export function paymentReply(context: ContextContext, payment: Running, result: 
  */
 export function paymentStatus(context: ContextContext, result: PaymentResult): PushEvent {
   const orphan = context.payment !== undefined && !context.sessions.includes(context.payment.replyTo)
-  return { event: 'payment_status', context: context.name, status: result.status, ...(orphan ? { result: paymentResponse(result) } : {}) }
+  return { event: 'payment_status', context: context.name, status: result.status, ...(orphan ? { result } : {}) }
 }
 
-export function statusOf(context: ContextContext): StatusResponse {
-  const status: StatusResponse['status'] = context.stage === 'idle' ? 'idle' : context.stage === 'ready' ? 'initialized' : 'in_use'
+/** What the outside world calls the device's step (its `idle` shows a message but is ready). */
+export function publicDeviceState(device: AnyMachineSnapshot | undefined): string | undefined {
+  if (!device || device.status !== 'active') return undefined
+  const step = deviceStep(device.value)
+  return step === 'idle' ? 'ready' : step
+}
+
+/**
+ * The context's status, from its own state value and its device's. `context`: the data as it is
+ * now, when an action runs before the snapshot is updated.
+ */
+export function statusOf(snapshot: AnyMachineSnapshot, context = snapshot.context as ContextContext): StatusResponse {
+  const idle = snapshot.matches('idle') || snapshot.matches('ended')
+  const settled = snapshot.matches({ initialized: { activity: 'ready' } })
+  const status: StatusResponse['status'] = idle ? 'idle' : settled ? 'initialized' : 'in_use'
   const running = context.running?.envelope.request.command ?? context.payment?.envelope.request.command
+  const device = publicDeviceState((snapshot.children as Record<string, AnyActorRef | undefined>).device?.getSnapshot())
   return {
     status,
-    connected_device_id: context.stage === 'idle' ? null : (context.deviceId ?? null),
+    connected_device_id: idle ? null : (context.deviceId ?? null),
     devices_available: context.devicesAvailable,
     available_devices: context.devicesAvailable,
-    ...(context.deviceState ? { device_state: context.deviceState } : {}),
+    ...(device ? { device_state: device } : {}),
     ...(running ? { running_command: running } : {}),
     ...(context.lastError ? { last_error: context.lastError } : {}),
   }
 }
 
-function allowedNow(context: ContextContext): CommandName[] {
-  if (context.stage === 'idle') return ALLOWED.idle!
-  if (context.stage === 'ready') {
-    if (context.phase === 'needs-finish') return ALLOWED['ready:needs-finish']!
-    if (context.phase === 'failed') return ALLOWED['ready:failed']!
-    return ALLOWED.ready!
+/** The `status` event pushed when the status changes. */
+export function statusEvent(name: string, s: StatusResponse): Extract<PushEvent, { event: 'status' }> {
+  return {
+    event: 'status',
+    context: name,
+    status: s.status,
+    ...(s.device_state ? { device_state: s.device_state } : {}),
+    ...(s.running_command ? { running_command: s.running_command } : {}),
   }
-  return ['status', 'list_devices']
+}
+
+/** The order commands are listed in "allowed now" messages. */
+const LISTED: CommandName[] = ['initialize', 'finish_payment', 'cancel', 'process_payment', 'display_message', 'status', 'list_devices', 'close']
+
+/** Actions that answer a request without taking it (a refusal is not an allowed command). */
+const ANSWER_ONLY = new Set(['attachSession', 'refuseWith'])
+
+/**
+ * The commands the context would take now: those its current states have a transition for that
+ * does more than refuse (the machine's root refuses everything it gets). Read off the machine.
+ */
+export function allowedNow(snapshot: AnyMachineSnapshot): CommandName[] {
+  const context = snapshot.context as ContextContext
+  const root = snapshot.machine.root
+  return LISTED.filter((command) => {
+    if (command === 'status' || command === 'list_devices') return true
+    const probe = { type: 'REQUEST', envelope: { id: 'probe', context: context.name, request: { command } as Request }, replyTo: undefined }
+    const transitions = snapshot.machine.getTransitionData(snapshot as never, probe) as unknown as Array<{ source: unknown; target?: unknown[]; actions: Array<string | { type?: string }> }>
+    const takes = (a: string | { type?: string }) => !ANSWER_ONLY.has(typeof a === 'string' ? a : (a.type ?? ''))
+    return transitions.some((t) => t.source !== root && (t.target?.length || t.actions.some(takes)))
+  })
+}
+
+/** Refusal of a request: busy (naming what runs) or out of order (saying what is allowed now). */
+export function refusal(snapshot: AnyMachineSnapshot, command: CommandName): Outcome {
+  const context = snapshot.context as ContextContext
+  const runningCommand = context.running?.envelope.request.command ?? context.payment?.envelope.request.command
+  if (runningCommand) {
+    return { success: false, error: error('MPOS_ERR_CONTEXT_BUSY', `${command} refused: ${runningCommand} is running in context "${context.name}"`) }
+  }
+  if (snapshot.matches({ initialized: { activity: 'paying' } }) || snapshot.matches({ initialized: { activity: 'dropping' } })) {
+    const device = publicDeviceState((snapshot.children as Record<string, AnyActorRef | undefined>).device?.getSnapshot())
+    return {
+      success: false,
+      error: error('MPOS_ERR_CONTEXT_BUSY', `${command} refused: the pinpad is still finishing the previous payment (${device ?? 'busy'}): remove the card`),
+    }
+  }
+  return {
+    success: false,
+    error: error('MPOS_ERR_COMMAND_OUT_OF_ORDER', `${command} is not allowed now in context "${context.name}"; allowed: ${allowedNow(snapshot).join(', ')}`),
+  }
 }

@@ -3,28 +3,37 @@
  * most one pinpad, runs one action at a time — a command arriving while another runs is refused
  * at once naming the running one (no hidden queue), `status` always answers — and keeps the
  * order initialize → process_payment → finish_payment → process_payment…
+ *
+ *   idle → initializing (claim the pinpad, open it) → initialized → closing → ended
+ *
+ * `initialized` has two regions: `activity` (what the pinpad does for this context now) and
+ * `obligation` (whether the last payment still wants its finish_payment). The status, the
+ * commands allowed now and the device's step are read off these states and the device's own
+ * snapshot: nothing is kept twice.
  */
-import { and, assign, enqueueActions, not, setup, type ActorRefFrom, type AnyActorRef, type AnyEventObject } from 'xstate'
-import { deviceMachine, type DeviceNotice } from './device.machine.js'
-import type { CommandName, Envelope, PushEvent } from './protocol.js'
-import type { ErrorValue } from './types.js'
+import { and, assign, enqueueActions, not, or, setup, stateIn, type ActorRefFrom, type AnyActorRef, type AnyEventObject, type AnyMachineSnapshot } from 'xstate'
+import { deviceMachine, type DeviceEnd, type DeviceNotice } from './device.machine.js'
+import type { CommandName, Envelope, StatusResponse } from './protocol.js'
+import type { ErrorValue, PaymentResult } from './types.js'
 import {
   error,
   paymentReply,
   paymentStatus,
   refusal,
   replyFor,
+  statusEvent,
   statusOf,
   type ContextContext,
   type ContextInput,
   type Outcome,
   type RequestOf,
+  type SessionRef,
 } from './context-values.js'
 
-export { statusOf, type ContextContext, type ContextInput, type Stage } from './context-values.js'
+export { statusOf, type ContextContext, type ContextInput } from './context-values.js'
 
 export type ContextEvent =
-  | { type: 'REQUEST'; envelope: Envelope; replyTo: AnyActorRef }
+  | { type: 'REQUEST'; envelope: Envelope; replyTo: SessionRef }
   /** A connection went away (its session actor's id is `session:<sessionId>`). */
   | { type: 'SESSION.CLOSED'; sessionId: string }
   | { type: 'DEVICES.COUNT'; count: number }
@@ -32,16 +41,33 @@ export type ContextEvent =
   | { type: 'CLAIM.DENIED'; error: ErrorValue }
   /** Graceful shutdown: cancel what runs, close the pinpad. */
   | { type: 'SHUTDOWN' }
+  | { type: 'xstate.snapshot.device'; snapshot: unknown }
+  | { type: 'xstate.done.actor.device'; output: DeviceEnd }
   /** The device actor failed (a bug): whatever it ran is lost, the pinpad is let go. */
   | { type: 'xstate.error.actor.device'; error: unknown }
   | DeviceNotice
 
-/** Why the pinpad went: unplugged, or let go because it stopped answering (the device says). */
-const disconnection = (event: { reason: string; error?: ErrorValue }): ErrorValue => event.error ?? error('MPOS_ERR_DEVICE_DISCONNECTED', `The pinpad was disconnected: ${event.reason}`)
-
 const isSession = (ref: AnyActorRef, sessionId: string) => ref.id === `session:${sessionId}`
+/** Where the last payment's finish_payment stands (the other region of `initialized`). */
+const finishRequired = stateIn({ initialized: { obligation: 'finishRequired' } })
+const finishOptional = stateIn({ initialized: { obligation: 'finishOptional' } })
 
 const isCommand = (command: CommandName) => ({ type: 'isCommand', params: { command } }) as const
+
+/** Why the device ended, as the error the context reports (undefined: closed as asked). */
+function endError(end: DeviceEnd): ErrorValue | undefined {
+  switch (end.kind) {
+    case 'closed':
+      return end.error
+    case 'connectFailed':
+    case 'unresponsive':
+      return end.error
+    case 'lost':
+      return error('MPOS_ERR_DEVICE_DISCONNECTED', `The pinpad was disconnected: ${end.reason}`)
+  }
+}
+
+const deviceEnd = (event: unknown) => (event as { output: DeviceEnd }).output
 
 export const contextMachine = setup({
   types: {
@@ -61,12 +87,27 @@ export const contextMachine = setup({
     startRunning: assign({
       running: ({ event }) => (event.type === 'REQUEST' ? { envelope: event.envelope, replyTo: event.replyTo } : undefined),
     }),
+    startPayment: assign({
+      payment: ({ event }) => (event.type === 'REQUEST' ? { envelope: event.envelope, replyTo: event.replyTo } : undefined),
+    }),
     /** Answers the running request. */
     finishRunning: enqueueActions(({ context, enqueue }, params: Outcome) => {
       const r = context.running
       if (!r) return
       enqueue.sendTo(r.replyTo, replyFor(context, r.envelope, params))
       enqueue.assign({ running: undefined })
+    }),
+    /** Answers the payment with its result. */
+    answerPayment: enqueueActions(({ context, enqueue }, result: PaymentResult | undefined) => {
+      const p = context.payment
+      if (!p || !result) return
+      enqueue.sendTo(p.replyTo, paymentReply(context, p, result))
+      enqueue.assign({ payment: undefined, paymentResult: undefined })
+    }),
+    /** Tells the attached connections a payment's outcome as soon as it is known. */
+    pushPaymentStatus: enqueueActions(({ context, enqueue }, result: PaymentResult) => {
+      const event = paymentStatus(context, result)
+      for (const s of context.sessions) enqueue.sendTo(s, { type: 'PUSH', event })
     }),
     /**
      * close or shutdown ends what runs: its request is answered now instead of being lost —
@@ -80,53 +121,61 @@ export const contextMachine = setup({
       enqueue.sendTo(r.replyTo, replyFor(context, r.envelope, outcome))
       enqueue.assign({ running: undefined, finishOutcome: undefined })
     }),
+    /** The pinpad is gone: what runs and a pending payment fail with `e`. */
+    answerAllWith: enqueueActions(({ context, enqueue }, e: ErrorValue) => {
+      if (context.running) enqueue.sendTo(context.running.replyTo, replyFor(context, context.running.envelope, { success: false, error: e }))
+      if (context.payment) enqueue.sendTo(context.payment.replyTo, paymentReply(context, context.payment, context.paymentResult ?? { status: 'errored', error: e }))
+      enqueue.assign({ running: undefined, payment: undefined, paymentResult: undefined, finishOutcome: undefined })
+    }),
     /** Answers the request in the event right away, without changing what runs. */
     replyNow: enqueueActions(({ context, event, enqueue }, params: Outcome) => {
       if (event.type === 'REQUEST') enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, params))
     }),
-    replyStatus: enqueueActions(({ context, event, enqueue }) => {
+    /** A refusal that is not a rule of order (nothing to cancel…): the command is still not "allowed". */
+    refuseWith: enqueueActions(({ context, event, enqueue }, e: ErrorValue) => {
+      if (event.type === 'REQUEST') enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, { success: false, error: e }))
+    }),
+    replyStatus: enqueueActions(({ event, enqueue, self }) => {
       if (event.type !== 'REQUEST') return
-      enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, { success: true, response: statusOf(context) }))
+      enqueue.sendTo(event.replyTo, replyFor(self.getSnapshot().context as ContextContext, event.envelope, { success: true, response: statusOf(self.getSnapshot()) }))
     }),
-    refuse: enqueueActions(({ context, event, enqueue }) => {
+    /** Busy (naming what runs) or out of order (saying what is allowed now), read off the current state. */
+    refuse: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'REQUEST') return
-      enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, refusal(context, event.envelope.request.command)))
+      enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, refusal(self.getSnapshot(), event.envelope.request.command)))
     }),
-    push: enqueueActions(({ context, enqueue }, event: PushEvent) => {
-      for (const s of context.sessions) enqueue.sendTo(s, { type: 'PUSH', event } as AnyEventObject)
-    }),
-    /** Tells the attached connections the context's status, when it changed since the last time. */
-    pushStatus: enqueueActions(({ context, enqueue }) => {
-      const s = statusOf(context)
-      const event: PushEvent = {
-        event: 'status',
-        context: context.name,
-        status: s.status,
-        ...(s.device_state ? { device_state: s.device_state } : {}),
-        ...(s.running_command ? { running_command: s.running_command } : {}),
-      }
+    /**
+     * Tells the attached connections the context's status, when it changed since the last time.
+     * A state entered names its status (an action cannot read the state it enters); otherwise it
+     * is read off the current state.
+     */
+    pushStatus: enqueueActions(({ context, enqueue, self }, entered?: StatusResponse['status']) => {
+      // No snapshot yet while the initial state is entered: nothing but the context's own data then.
+      const snapshot = self.getSnapshot() as AnyMachineSnapshot | undefined
+      const now: StatusResponse = snapshot
+        ? statusOf(snapshot, context)
+        : { status: 'idle', connected_device_id: null, devices_available: context.devicesAvailable, available_devices: context.devicesAvailable }
+      // Idle holds no pinpad: the device being stopped right now is no longer shown.
+      const event = statusEvent(context.name, entered ? { ...now, status: entered, ...(entered === 'idle' ? { connected_device_id: null, device_state: undefined } : {}) } : now)
       const key = JSON.stringify(event)
       if (key === context.lastStatus) return
       enqueue.assign({ lastStatus: key })
-      for (const session of context.sessions) enqueue.sendTo(session, { type: 'PUSH', event } as AnyEventObject)
+      for (const session of context.sessions) enqueue.sendTo(session, { type: 'PUSH', event })
     }),
-    claimDevice: enqueueActions(({ context, enqueue, system, self }) => {
+    claimDevice: enqueueActions(({ context, enqueue, self }) => {
       const r = context.running!.envelope.request as RequestOf<'initialize'>
-      enqueue.sendTo(system.get('bridge'), {
-        type: 'CLAIM',
-        context: context.name,
-        replyTo: self,
-        ...(r.device_id !== undefined ? { deviceId: r.device_id } : {}),
-      } as AnyEventObject)
+      enqueue.sendTo(context.bridge, { type: 'CLAIM', context: context.name, replyTo: self, ...(r.device_id !== undefined ? { deviceId: r.device_id } : {}) } as AnyEventObject)
     }),
-    releaseDevice: enqueueActions(({ context, event, enqueue, system }) => {
+    /** The pinpad goes back to the bridge; `broken`: its actor failed, so nothing closed its link. */
+    releaseDevice: enqueueActions(({ context, event, enqueue }) => {
       if (context.deviceId !== undefined) {
         const broken = event.type === 'xstate.error.actor.device'
-        enqueue.sendTo(system.get('bridge'), { type: 'RELEASE', context: context.name, deviceId: context.deviceId, ...(broken ? { broken } : {}) } as AnyEventObject)
+        enqueue.sendTo(context.bridge, { type: 'RELEASE', context: context.name, deviceId: context.deviceId, ...(broken ? { broken } : {}) } as AnyEventObject)
       }
-      enqueue.assign({ deviceId: undefined, deviceState: undefined, encryptionKey: undefined, phase: 'none' })
+      enqueue.assign({ deviceId: undefined })
       enqueue.stopChild('device')
     }),
+    tellDevice: enqueueActions(({ enqueue }, event: AnyEventObject) => enqueue.sendTo('device', event as never)),
   },
   guards: {
     isCommand: ({ event }, params: { command: CommandName }) => event.type === 'REQUEST' && event.envelope.request.command === params.command,
@@ -135,10 +184,13 @@ export const contextMachine = setup({
     /** No connection is attached and nothing runs: an idle context with nobody to serve ends. */
     unattended: ({ context }) => context.sessions.length === 0 && context.running === undefined,
     closeRequested: ({ context }) => context.running?.envelope.request.command === 'close',
-    needsFinish: ({ context }) => context.phase === 'needs-finish',
-    lastPaymentFailed: ({ context }) => context.phase === 'failed',
-    paymentHasHash: ({ event }) => event.type === 'DEVICE.PAYMENT_RESULT' && event.result.card_hash !== undefined,
-    deviceSettled: ({ event }) => event.type === 'DEVICE.STATE' && (event.state === 'ready' || event.state === 'awaitingFinish'),
+    paymentAccepted: ({ event }) => event.type === 'DEVICE.PAYMENT_RESULT' && event.result.card_hash !== undefined,
+    /** The device reached a state where it waits for the POS again (the card is out). */
+    deviceSettled: ({ event }) => {
+      if (event.type !== 'xstate.snapshot.device') return false
+      const s = event.snapshot as { matches(v: unknown): boolean }
+      return s.matches({ connected: 'ready' }) || s.matches({ connected: 'idle' }) || s.matches({ connected: 'awaitingFinish' })
+    },
     /**
      * The last connection attached to a payment's context went away (documented policy: cancel
      * unless another is attached). Not only the payer's: when the payer left first and the payment
@@ -149,57 +201,49 @@ export const contextMachine = setup({
   },
 }).createMachine({
   id: 'context',
-  context: ({ input }) => ({ name: input.name, stage: 'idle', devicesAvailable: input.devicesAvailable ?? 0, phase: 'none', sessions: input.creator ? [input.creator] : [] }),
+  context: ({ input }) => ({
+    name: input.name,
+    bridge: input.bridge,
+    devicesAvailable: input.devicesAvailable ?? 0,
+    sessions: input.creator ? [input.creator] : [],
+  }),
   initial: 'idle',
   on: {
-    // Defaults for every state; states handle what they allow first.
+    // What no state takes: `status` always answers; anything else is refused (busy, or out of order).
     REQUEST: [
       { guard: isCommand('status'), actions: ['attachSession', 'replyStatus'] },
       {
         // Only an idle-handed context is "already initialized": while initialize (or anything) runs,
         // the refusal below names what runs instead of claiming an initialization not yet done.
         guard: and([isCommand('initialize'), 'nothingPending']),
-        actions: [
-          'attachSession',
-          { type: 'replyNow', params: ({ context }) => ({ success: false, error: error('MPOS_ERR_ALREADY_INITIALIZED', `Context "${context.name}" is already initialized`) }) },
-        ],
+        actions: ['attachSession', { type: 'replyNow', params: ({ context }) => ({ success: false, error: error('MPOS_ERR_ALREADY_INITIALIZED', `Context "${context.name}" is already initialized`) }) }],
       },
       { actions: ['attachSession', 'refuse'] },
     ],
     'SESSION.CLOSED': [
-      { guard: 'orphanedPayment', actions: ['detachSession', enqueueActions(({ enqueue }) => enqueue.sendTo('device', { type: 'CANCEL' }))] },
+      { guard: 'orphanedPayment', actions: ['detachSession', { type: 'tellDevice', params: { type: 'CANCEL' } }] },
       { actions: 'detachSession' },
     ],
     'DEVICES.COUNT': { actions: assign({ devicesAvailable: ({ event }) => event.count }) },
+    'xstate.snapshot.device': { actions: 'pushStatus' },
+    'DEVICE.PROMPT': {
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        const lines = [event.message.slice(0, 16).trimEnd(), event.message.slice(16).trimEnd()].filter(Boolean)
+        for (const s of context.sessions) enqueue.sendTo(s, { type: 'PUSH', event: { event: 'pinpad_message', context: context.name, message: event.message, lines } })
+      }),
+    },
     'xstate.error.actor.device': {
       target: '.idle',
       actions: [
         assign({ lastError: () => error('MPOS_ERR_INTERNAL', 'Internal error: the pinpad actor failed; initialize again') }),
-        enqueueActions(({ context, enqueue }) => {
-          const e = error('MPOS_ERR_INTERNAL', 'Internal error: the pinpad actor failed')
-          if (context.running) enqueue.sendTo(context.running.replyTo, replyFor(context, context.running.envelope, { success: false, error: e }))
-          if (context.payment) enqueue.sendTo(context.payment.replyTo, paymentReply(context, context.payment, { status: 'errored', error: e }))
-          enqueue.assign({ running: undefined, payment: undefined, paymentResult: undefined, finishOutcome: undefined })
-        }),
+        { type: 'answerAllWith', params: () => error('MPOS_ERR_INTERNAL', 'Internal error: the pinpad actor failed') },
         'releaseDevice',
       ],
-    },
-    'DEVICE.STATE': { actions: [assign({ deviceState: ({ event }) => event.state }), 'pushStatus'] },
-    'DEVICE.PROMPT': {
-      actions: {
-        type: 'push',
-        params: ({ context, event }) => ({
-          event: 'pinpad_message',
-          context: context.name,
-          message: event.message,
-          lines: [event.message.slice(0, 16).trimEnd(), event.message.slice(16).trimEnd()].filter(Boolean),
-        }),
-      },
     },
   },
   states: {
     idle: {
-      entry: [assign({ stage: 'idle' }), 'pushStatus'],
+      entry: { type: 'pushStatus', params: 'idle' },
       always: { guard: 'unattended', target: 'ended' },
       on: {
         REQUEST: [
@@ -211,71 +255,46 @@ export const contextMachine = setup({
       },
     },
 
-    /**
-     * Holds no pinpad and serves nobody (or was closed): the bridge stops it and forgets its name.
-     * Not a final state: its done event would carry this actor's unique id as its type.
-     */
-    ended: {
-      entry: [
-        assign({ stage: 'idle' }),
-        'pushStatus',
-        enqueueActions(({ context, enqueue, system, self }) => enqueue.sendTo(system.get('bridge'), { type: 'CONTEXT.ENDED', name: context.name, actorId: self.id } as AnyEventObject)),
-      ],
-    },
-
     initializing: {
-      entry: [assign({ stage: 'initializing' }), 'pushStatus'],
+      entry: { type: 'pushStatus', params: 'in_use' },
       initial: 'claiming',
       states: {
         claiming: {
           entry: 'claimDevice',
           on: {
-            'CLAIM.GRANTED': {
-              target: 'connecting',
-              actions: assign({
-                deviceId: ({ event }) => event.deviceId,
-                encryptionKey: ({ context }) => (context.running!.envelope.request as RequestOf<'initialize'>).encryption_key,
-              }),
-            },
-            'CLAIM.DENIED': {
-              target: '#context.idle',
-              actions: { type: 'finishRunning', params: ({ event }) => ({ success: false, error: event.error }) },
-            },
+            'CLAIM.GRANTED': { target: 'connecting', actions: assign({ deviceId: ({ event }) => event.deviceId }) },
+            'CLAIM.DENIED': { target: '#context.idle', actions: { type: 'finishRunning', params: ({ event }) => ({ success: false, error: event.error }) } },
           },
         },
         connecting: {
           entry: enqueueActions(({ context, enqueue, self }) => {
             const r = context.running!.envelope.request as RequestOf<'initialize'>
-            // systemId: other actors (and the inspector) find the device as "device:<id>".
-            enqueue.spawnChild('device', { id: 'device', systemId: `device:${context.deviceId}`, input: { deviceId: String(context.deviceId), owner: self } })
-            enqueue.sendTo('device', {
-              type: 'CONNECT',
-              encryptionKey: r.encryption_key,
-              ...(r.simple_initialize !== undefined ? { simpleInitialize: r.simple_initialize } : {}),
-              ...(r.timeout_milliseconds !== undefined ? { timeoutMs: r.timeout_milliseconds } : {}),
-              ...(r.baud_rate !== undefined ? { baudRate: r.baud_rate } : {}),
+            // systemId: the inspector finds the device as "device:<id>"; its snapshot comes to us.
+            enqueue.spawnChild('device', {
+              id: 'device',
+              systemId: `device:${context.deviceId}`,
+              syncSnapshot: true,
+              input: {
+                deviceId: context.deviceId!,
+                owner: self,
+                connect: {
+                  encryptionKey: r.encryption_key,
+                  ...(r.simple_initialize !== undefined ? { simpleInitialize: r.simple_initialize } : {}),
+                  ...(r.timeout_milliseconds !== undefined ? { timeoutMs: r.timeout_milliseconds } : {}),
+                  ...(r.baud_rate !== undefined ? { baudRate: r.baud_rate } : {}),
+                },
+              },
             })
           }),
           on: {
-            'DEVICE.CONNECTED': {
-              target: '#context.initialized',
-              actions: [assign({ lastError: undefined }), { type: 'finishRunning', params: { success: true } }],
-            },
-            'DEVICE.CONNECT_FAILED': {
+            'DEVICE.CONNECTED': { target: '#context.initialized', actions: [assign({ lastError: undefined }), { type: 'finishRunning', params: { success: true } }] },
+            // It ended before it was ready: the port did not open, the table sync failed (the
+            // pinpad was closed again), or it was unplugged meanwhile.
+            'xstate.done.actor.device': {
               target: '#context.idle',
               actions: [
-                assign({ lastError: ({ event }) => event.error }),
-                { type: 'finishRunning', params: ({ event }) => ({ success: false, error: event.error }) },
-                'releaseDevice',
-              ],
-            },
-            // Unplugged during the table sync: the device says DISCONNECTED, not CONNECT_FAILED;
-            // without this the initialize was never answered and the device stayed claimed.
-            'DEVICE.DISCONNECTED': {
-              target: '#context.idle',
-              actions: [
-                assign({ lastError: ({ event }) => disconnection(event) }),
-                { type: 'finishRunning', params: ({ event }) => ({ success: false, error: disconnection(event) }) },
+                assign({ lastError: ({ event }) => endError(deviceEnd(event)) }),
+                { type: 'finishRunning', params: ({ event }) => ({ success: false, error: endError(deviceEnd(event)) ?? error('MPOS_ERR_DEVICE_DISCONNECTED', 'The pinpad was closed') }) },
                 'releaseDevice',
               ],
             },
@@ -286,200 +305,180 @@ export const contextMachine = setup({
     },
 
     initialized: {
-      initial: 'ready',
+      type: 'parallel',
       on: {
         REQUEST: [{ guard: isCommand('close'), target: 'closing', actions: ['attachSession', 'interruptRunning', 'startRunning'] }],
         SHUTDOWN: { target: 'closing', actions: 'interruptRunning' },
-        'DEVICE.DISCONNECTED': {
+        // Unplugged, or let go because it stopped answering: what runs fails, the context is idle.
+        'xstate.done.actor.device': {
           target: 'idle',
           actions: [
-            assign({ lastError: ({ event }) => disconnection(event) }),
-            enqueueActions(({ context, event, enqueue }) => {
-              const e = disconnection(event)
-              if (context.running) {
-                enqueue.sendTo(context.running.replyTo, replyFor(context, context.running.envelope, { success: false, error: e }))
-                enqueue.assign({ running: undefined })
-              }
-              if (context.payment) {
-                enqueue.sendTo(context.payment.replyTo, paymentReply(context, context.payment, context.paymentResult ?? { status: 'errored', error: e }))
-                enqueue.assign({ payment: undefined, paymentResult: undefined })
-              }
-            }),
+            assign({ lastError: ({ event }) => endError(deviceEnd(event)) }),
+            { type: 'answerAllWith', params: ({ event }) => endError(deviceEnd(event)) ?? error('MPOS_ERR_DEVICE_DISCONNECTED', 'The pinpad was closed') },
             'releaseDevice',
           ],
         },
       },
       states: {
-        ready: {
-          entry: [assign({ stage: 'ready' }), 'pushStatus'],
-          on: {
-            REQUEST: [
-              {
-                guard: and([isCommand('process_payment'), not('needsFinish')]),
-                target: 'paying',
-                actions: [
-                  'attachSession',
-                  assign({ payment: ({ event }) => (event.type === 'REQUEST' ? { envelope: event.envelope, replyTo: event.replyTo } : undefined) }),
-                  enqueueActions(({ event, enqueue }) => {
-                    if (event.type !== 'REQUEST') return
-                    const { command: _, ...payment } = event.envelope.request as RequestOf<'process_payment'>
-                    enqueue.sendTo('device', { type: 'PROCESS_PAYMENT', ...payment })
-                  }),
-                ],
-              },
-              {
-                guard: and([isCommand('finish_payment'), 'needsFinish']),
-                target: 'finishing',
-                actions: ['attachSession', 'startRunning'],
-              },
-              {
-                // finish_payment is obligatory, also after a failure (bridge-facts): nothing is left on the pinpad.
-                guard: and([isCommand('finish_payment'), 'lastPaymentFailed']),
-                actions: ['attachSession', assign({ phase: 'none' }), { type: 'replyNow', params: { success: true } }],
-              },
-              {
-                guard: and([isCommand('display_message'), not('needsFinish')]),
-                target: 'displaying',
-                actions: ['attachSession', 'startRunning'],
-              },
-              {
-                // The payment will not be finished: let the pinpad go (card removal) and forget it.
-                guard: and([isCommand('cancel'), 'needsFinish']),
-                target: 'settling',
-                actions: [
-                  'attachSession',
-                  assign({ phase: 'none' }),
-                  enqueueActions(({ enqueue }) => enqueue.sendTo('device', { type: 'CANCEL' })),
-                  { type: 'replyNow', params: { success: true } },
-                ],
-              },
-              {
-                guard: isCommand('cancel'),
-                actions: ['attachSession', { type: 'replyNow', params: ({ context }) => ({ success: false, error: error('MPOS_ERR_NOTHING_TO_CANCEL', `Nothing runs in context "${context.name}"`) }) }],
-              },
-            ],
-          },
-        },
-
-        paying: {
-          entry: [assign({ stage: 'paying' }), 'pushStatus'],
-          on: {
-            'DEVICE.PAYMENT_RESULT': {
-              target: 'settling',
-              actions: enqueueActions(({ context, event, enqueue }) => {
-                const accepted = event.result.card_hash !== undefined
-                enqueue.assign({ phase: accepted ? 'needs-finish' : 'failed' })
-                const push = paymentStatus(context, event.result)
-                for (const session of context.sessions) enqueue.sendTo(session, { type: 'PUSH', event: push } as AnyEventObject)
-                // A card hash is answered now; a failure once the pinpad is idle again (card removed),
-                // so that the next command finds it ready.
-                const p = context.payment
-                if (accepted && p) {
-                  enqueue.sendTo(p.replyTo, paymentReply(context, p, event.result))
-                  enqueue.assign({ payment: undefined })
-                } else {
-                  enqueue.assign({ paymentResult: event.result })
-                }
-              }),
-            },
-            REQUEST: [
-              {
-                guard: isCommand('cancel'),
-                actions: ['attachSession', enqueueActions(({ enqueue }) => enqueue.sendTo('device', { type: 'CANCEL' })), { type: 'replyNow', params: { success: true } }],
-              },
-            ],
-          },
-        },
-
-        /** The pinpad completes the last step (card removal, back to idle) before the next action. */
-        settling: {
-          entry: [assign({ stage: 'settling' }), 'pushStatus'],
-          on: {
-            'DEVICE.STATE': [
-              {
-                guard: 'deviceSettled',
-                target: 'ready',
-                actions: [
-                  assign({ deviceState: ({ event }) => event.state }),
-                  // finish_payment is answered once the pinpad is idle again (card removed, §3.3.14).
-                  enqueueActions(({ context, enqueue }) => {
-                    if (context.running) enqueue({ type: 'finishRunning', params: context.finishOutcome ?? { success: true } })
-                    if (context.payment && context.paymentResult) enqueue.sendTo(context.payment.replyTo, paymentReply(context, context.payment, context.paymentResult))
-                    enqueue.assign({ finishOutcome: undefined, paymentResult: undefined, payment: undefined })
-                  }),
-                ],
-              },
-              { actions: [assign({ deviceState: ({ event }) => event.state }), 'pushStatus'] },
-            ],
-            REQUEST: [
-              { guard: isCommand('status'), actions: ['attachSession', 'replyStatus'] },
-              { guard: isCommand('close'), target: '#context.closing', actions: ['attachSession', 'interruptRunning', 'startRunning'] },
-              {
-                guard: and([isCommand('finish_payment'), 'lastPaymentFailed']),
-                actions: ['attachSession', assign({ phase: 'none' }), { type: 'replyNow', params: { success: true } }],
-              },
-              {
-                guard: isCommand('cancel'),
-                actions: ['attachSession', enqueueActions(({ enqueue }) => enqueue.sendTo('device', { type: 'CANCEL' })), { type: 'replyNow', params: { success: true } }],
-              },
-              {
-                guard: 'nothingPending',
-                actions: [
-                  'attachSession',
+        /** What the pinpad does for this context now. */
+        activity: {
+          initial: 'ready',
+          states: {
+            ready: {
+              entry: { type: 'pushStatus', params: 'initialized' },
+              on: {
+                REQUEST: [
                   {
-                    type: 'replyNow',
-                    params: ({ context, event }) => ({
-                      success: false,
-                      error: error(
-                        'MPOS_ERR_CONTEXT_BUSY',
-                        `${event.type === 'REQUEST' ? event.envelope.request.command : 'command'} refused: the pinpad is still finishing the previous payment (${context.deviceState ?? 'busy'}): remove the card`,
-                      ),
-                    }),
+                    guard: and([isCommand('process_payment'), not(finishRequired)]),
+                    target: 'paying',
+                    actions: [
+                      'attachSession',
+                      'startPayment',
+                      enqueueActions(({ event, enqueue }) => {
+                        if (event.type !== 'REQUEST') return
+                        const { command: _, ...payment } = event.envelope.request as RequestOf<'process_payment'>
+                        enqueue.sendTo('device', { type: 'PROCESS_PAYMENT', ...payment })
+                      }),
+                    ],
+                  },
+                  { guard: and([isCommand('finish_payment'), finishRequired]), target: 'finishing', actions: ['attachSession', 'startRunning'] },
+                  // finish_payment is obligatory, also after a failure (bridge-facts): nothing is left on the pinpad.
+                  { guard: and([isCommand('finish_payment'), finishOptional]), actions: ['attachSession', { type: 'replyNow', params: { success: true } }] },
+                  { guard: and([isCommand('display_message'), not(finishRequired)]), target: 'displaying', actions: ['attachSession', 'startRunning'] },
+                  // The payment will not be finished: let the pinpad go (card removal) and forget it.
+                  { guard: and([isCommand('cancel'), finishRequired]), target: 'dropping', actions: ['attachSession', { type: 'replyNow', params: { success: true } }] },
+                  {
+                    guard: isCommand('cancel'),
+                    actions: ['attachSession', { type: 'refuseWith', params: ({ context }) => error('MPOS_ERR_NOTHING_TO_CANCEL', `Nothing runs in context "${context.name}"`) }],
                   },
                 ],
               },
-            ],
-          },
-        },
+            },
 
-        finishing: {
-          entry: [
-            assign({ stage: 'finishing' }),
-            'pushStatus',
-            enqueueActions(({ context, enqueue }) => {
-              const { command: _, ...finish } = context.running!.envelope.request as RequestOf<'finish_payment'>
-              enqueue.sendTo('device', { type: 'FINISH_PAYMENT', ...finish })
-            }),
-          ],
-          on: {
-            'DEVICE.FINISHED': {
-              target: 'settling',
-              actions: assign({
-                phase: 'none',
-                finishOutcome: ({ event }) =>
-                  event.error
-                    ? { success: false as const, error: event.error }
-                    : { success: true as const, ...(event.result ? { response: event.result } : {}) },
-              }),
+            paying: {
+              entry: { type: 'pushStatus', params: 'in_use' },
+              initial: 'inProgress',
+              on: {
+                REQUEST: [{ guard: isCommand('cancel'), actions: ['attachSession', { type: 'tellDevice', params: { type: 'CANCEL' } }, { type: 'replyNow', params: { success: true } }] }],
+              },
+              states: {
+                inProgress: {
+                  on: {
+                    'DEVICE.PAYMENT_RESULT': [
+                      // A card hash is answered now; the device waits for finish_payment.
+                      {
+                        guard: 'paymentAccepted',
+                        target: '#context.initialized.activity.ready',
+                        actions: [{ type: 'pushPaymentStatus', params: ({ event }) => event.result }, { type: 'answerPayment', params: ({ event }) => event.result }],
+                      },
+                      // A failure once the pinpad is idle again (card removed), so that the next command finds it ready.
+                      { target: 'settling', actions: [{ type: 'pushPaymentStatus', params: ({ event }) => event.result }, assign({ paymentResult: ({ event }) => event.result })] },
+                    ],
+                  },
+                },
+                settling: {
+                  on: {
+                    'xstate.snapshot.device': {
+                      guard: 'deviceSettled',
+                      target: '#context.initialized.activity.ready',
+                      actions: [{ type: 'answerPayment', params: ({ context }) => context.paymentResult }],
+                    },
+                    REQUEST: [{ guard: and([isCommand('finish_payment'), finishOptional]), actions: ['attachSession', { type: 'replyNow', params: { success: true } }] }],
+                  },
+                },
+              },
+            },
+
+            finishing: {
+              entry: [
+                { type: 'pushStatus', params: 'in_use' },
+                enqueueActions(({ context, enqueue }) => {
+                  const { command: _, ...finish } = context.running!.envelope.request as RequestOf<'finish_payment'>
+                  enqueue.sendTo('device', { type: 'FINISH_PAYMENT', ...finish })
+                }),
+              ],
+              initial: 'onChip',
+              states: {
+                onChip: {
+                  on: {
+                    'DEVICE.FINISHED': {
+                      target: 'settling',
+                      actions: assign({
+                        finishOutcome: ({ event }) =>
+                          event.error ? { success: false as const, error: event.error } : { success: true as const, ...(event.result ? { response: event.result } : {}) },
+                      }),
+                    },
+                  },
+                },
+                // finish_payment is answered once the pinpad is idle again (card removed, §3.3.14).
+                settling: {
+                  on: {
+                    'xstate.snapshot.device': {
+                      guard: 'deviceSettled',
+                      target: '#context.initialized.activity.ready',
+                      actions: [{ type: 'finishRunning', params: ({ context }) => context.finishOutcome ?? { success: true } }, assign({ finishOutcome: undefined })],
+                    },
+                    REQUEST: [{ guard: isCommand('cancel'), actions: ['attachSession', { type: 'tellDevice', params: { type: 'CANCEL' } }, { type: 'replyNow', params: { success: true } }] }],
+                  },
+                },
+              },
+            },
+
+            /** cancel instead of finish_payment: the pinpad asks for the card back, the payment is forgotten. */
+            dropping: {
+              entry: [{ type: 'pushStatus', params: 'in_use' }, { type: 'tellDevice', params: { type: 'CANCEL' } }],
+              on: {
+                'xstate.snapshot.device': { guard: 'deviceSettled', target: 'ready' },
+                REQUEST: [{ guard: isCommand('cancel'), actions: ['attachSession', { type: 'tellDevice', params: { type: 'CANCEL' } }, { type: 'replyNow', params: { success: true } }] }],
+              },
+            },
+
+            displaying: {
+              entry: [
+                { type: 'pushStatus', params: 'in_use' },
+                enqueueActions(({ context, enqueue }) => {
+                  const { message } = context.running!.envelope.request as RequestOf<'display_message'>
+                  enqueue.sendTo('device', { type: 'DISPLAY_MESSAGE', message })
+                }),
+              ],
+              on: {
+                'DEVICE.DISPLAYED': {
+                  target: 'ready',
+                  actions: { type: 'finishRunning', params: ({ event }) => (event.error ? { success: false as const, error: event.error } : { success: true as const }) },
+                },
+              },
             },
           },
         },
 
-        displaying: {
-          entry: [
-            assign({ stage: 'displaying' }),
-            'pushStatus',
-            enqueueActions(({ context, enqueue }) => {
-              const { message } = context.running!.envelope.request as RequestOf<'display_message'>
-              enqueue.sendTo('device', { type: 'DISPLAY_MESSAGE', message })
-            }),
-          ],
-          on: {
-            'DEVICE.DISPLAYED': {
-              target: 'ready',
-              actions: {
-                type: 'finishRunning',
-                params: ({ event }) => (event.error ? { success: false as const, error: event.error } : { success: true as const }),
+        /** Whether the last payment still wants its finish_payment (bridge-facts: it is obligatory). */
+        obligation: {
+          initial: 'none',
+          states: {
+            none: {
+              on: {
+                'DEVICE.PAYMENT_RESULT': [{ guard: 'paymentAccepted', target: 'finishRequired' }, { target: 'finishOptional' }],
+              },
+            },
+            /** A card hash was answered: the chip transaction waits for the acquirer's word. */
+            finishRequired: {
+              on: {
+                REQUEST: [
+                  { guard: and([isCommand('finish_payment'), stateIn({ initialized: { activity: 'ready' } })]), target: 'none' },
+                  { guard: and([isCommand('cancel'), stateIn({ initialized: { activity: 'ready' } })]), target: 'none' },
+                ],
+              },
+            },
+            /** The payment failed: finish_payment is a no-op, and the next payment may start. */
+            finishOptional: {
+              on: {
+                REQUEST: [
+                  {
+                    guard: and([isCommand('finish_payment'), or([stateIn({ initialized: { activity: 'ready' } }), stateIn({ initialized: { activity: { paying: 'settling' } } })])]),
+                    target: 'none',
+                  },
+                  { guard: and([isCommand('process_payment'), stateIn({ initialized: { activity: 'ready' } })]), target: 'none' },
+                ],
               },
             },
           },
@@ -488,46 +487,35 @@ export const contextMachine = setup({
     },
 
     closing: {
-      entry: [
-        assign({ stage: 'closing' }),
-        'pushStatus',
-        enqueueActions(({ enqueue }) => enqueue.sendTo('device', { type: 'CLOSE', message: 'OBRIGADO' })),
-      ],
+      entry: [{ type: 'pushStatus', params: 'in_use' }, { type: 'tellDevice', params: { type: 'CLOSE', message: 'OBRIGADO' } }],
       on: {
-        'DEVICE.CLOSED': {
-          target: 'afterClose',
-          actions: [
-            enqueueActions(({ context, enqueue }) => {
-              if (context.payment && context.paymentResult) enqueue.sendTo(context.payment.replyTo, paymentReply(context, context.payment, context.paymentResult))
-              enqueue.assign({ payment: undefined, paymentResult: undefined })
-            }),
-            'releaseDevice',
-          ],
-        },
         'DEVICE.PAYMENT_RESULT': {
-          actions: enqueueActions(({ context, event, enqueue }) => {
-            const p = context.payment
-            if (p) enqueue.sendTo(p.replyTo, paymentReply(context, p, event.result))
-            enqueue.assign({ payment: undefined })
-            // The outcome is pushed here too (as in `paying`): a payment ended by close or shutdown
-            // otherwise left the attached connections without its payment_status.
-            const push = paymentStatus(context, event.result)
-            for (const session of context.sessions) enqueue.sendTo(session, { type: 'PUSH', event: push } as AnyEventObject)
-          }),
+          // The outcome is pushed here too (as in `paying`): a payment ended by close or shutdown
+          // otherwise left the attached connections without its payment_status.
+          actions: [{ type: 'pushPaymentStatus', params: ({ event }) => event.result }, { type: 'answerPayment', params: ({ event }) => event.result }],
         },
-        'DEVICE.DISCONNECTED': {
+        'xstate.done.actor.device': {
           target: 'afterClose',
-          actions: ['releaseDevice'],
+          actions: [{ type: 'answerPayment', params: ({ context }) => context.paymentResult }, 'releaseDevice'],
         },
       },
     },
 
     /** A close request ends the context once answered; a shutdown leaves it idle. */
     afterClose: {
-      always: [
-        { guard: 'closeRequested', target: 'ended', actions: { type: 'finishRunning', params: { success: true } } },
-        { target: 'idle' },
-      ],
+      always: [{ guard: 'closeRequested', target: 'ended', actions: { type: 'finishRunning', params: { success: true } } }, { target: 'idle' }],
+    },
+
+    /**
+     * Holds no pinpad and serves nobody (or was closed): the bridge stops it and forgets its name.
+     * Not a final state: its done event would carry this actor's unique id as its type.
+     */
+    ended: {
+      entry: enqueueActions(({ context, enqueue, self }) => {
+        const event = statusEvent(context.name, { status: 'idle', connected_device_id: null, devices_available: context.devicesAvailable, available_devices: context.devicesAvailable })
+        if (JSON.stringify(event) !== context.lastStatus) for (const s of context.sessions) enqueue.sendTo(s, { type: 'PUSH', event })
+        enqueue.sendTo(context.bridge, { type: 'CONTEXT.ENDED', name: context.name, actorId: self.id } as AnyEventObject)
+      }),
     },
   },
 })

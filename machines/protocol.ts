@@ -51,5 +51,5 @@ export type PushEvent =
   | { event: 'device_added' | 'device_removed'; device: { id: number; name: string; manufacturer: string } }
   | { event: 'status'; context: string; status: StatusResponse['status']; device_state?: string; running_command?: string }
   | { event: 'pinpad_message'; context: string; message: string; lines: string[] }
-  /** `result`: the whole process_payment response, when the connection that asked for it has gone. */
-  | { event: 'payment_status'; context: string; status: string; result?: Record<string, unknown> }
+  /** `result`: the whole process_payment result, when the connection that asked for it has gone (the wire renders it). */
+  | { event: 'payment_status'; context: string; status: string; result?: PaymentResult | Record<string, unknown> }

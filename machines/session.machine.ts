@@ -4,32 +4,37 @@
  *
  * When the connection drops, the bridge stops the session (SESSION.CLOSE, a fixed event type:
  * a final state would make a `xstate.done.actor.session:N` per connection, and xstate memoizes
- * transitions per event type for the process's life) and tells every context (SESSION.CLOSED). A payment started by this connection is cancelled on the pinpad unless
- * another connection is attached to its context (see the context machine's `orphanedPayment`).
+ * transitions per event type for the process's life) and tells every context (SESSION.CLOSED).
+ * A payment started by this connection is cancelled on the pinpad unless another connection is
+ * attached to its context (see the context machine's `orphanedPayment`).
  */
-import { assign, enqueueActions, setup, type AnyEventObject } from 'xstate'
+import { assign, enqueueActions, setup, type AnyActorRef, type AnyEventObject } from 'xstate'
 import type { Envelope, PushEvent, Reply, Request } from './protocol.js'
 
-/** What goes out on the socket: a reply to one request, or a pushed event. */
+/** What goes out on the socket: a reply to one request (with when it was asked), or a pushed event. */
 export type Outgoing =
-  | ({ kind: 'reply'; command_id?: string | number } & Reply)
+  | ({ kind: 'reply'; command_id?: string | number; askedAt?: number } & Reply)
   | { kind: 'event'; event: PushEvent }
 
 export type SessionEvent =
-  | { type: 'CLIENT.REQUEST'; context: string; command_id?: string | number; request: Request }
+  /** `askedAt`: when the request arrived (src/'s clock), handed back with the reply for its duration. */
+  | { type: 'CLIENT.REQUEST'; context: string; command_id?: string | number; askedAt?: number; request: Request }
   | { type: 'CONTEXT.REPLY'; reply: Reply }
   | { type: 'PUSH'; event: PushEvent }
   /** The context failed (a bug): what this connection asked of it will never be answered by it. */
   | { type: 'CONTEXT.FAILED'; context: string }
 
+/** A request in flight: the one place its command_id is kept. */
 interface InFlight {
   command_id?: string | number
+  askedAt?: number
   context: string
   command: Request['command']
 }
 
 export interface SessionContext {
   sessionId: string
+  bridge: AnyActorRef
   seq: number
   inFlight: Record<string, InFlight>
 }
@@ -38,7 +43,7 @@ export const sessionMachine = setup({
   types: {
     context: {} as SessionContext,
     events: {} as SessionEvent,
-    input: {} as { sessionId: string },
+    input: {} as { sessionId: string; bridge: AnyActorRef },
   },
   actions: {
     /** Provided by src/server: writes the message on this connection's socket. */
@@ -46,23 +51,28 @@ export const sessionMachine = setup({
   },
 }).createMachine({
   id: 'session',
-  context: ({ input }) => ({ sessionId: input.sessionId, seq: 0, inFlight: {} }),
+  context: ({ input }) => ({ sessionId: input.sessionId, bridge: input.bridge, seq: 0, inFlight: {} }),
   initial: 'open',
   states: {
     open: {
       on: {
         'CLIENT.REQUEST': {
-          actions: enqueueActions(({ context, event, enqueue, system, self }) => {
+          actions: enqueueActions(({ context, event, enqueue, self }) => {
             const id = `${context.sessionId}.${context.seq + 1}`
             const envelope: Envelope = { id, context: event.context, request: event.request }
             enqueue.assign({
               seq: context.seq + 1,
               inFlight: {
                 ...context.inFlight,
-                [id]: { context: event.context, command: event.request.command, ...(event.command_id !== undefined ? { command_id: event.command_id } : {}) },
+                [id]: {
+                  context: event.context,
+                  command: event.request.command,
+                  ...(event.command_id !== undefined ? { command_id: event.command_id } : {}),
+                  ...(event.askedAt !== undefined ? { askedAt: event.askedAt } : {}),
+                },
               },
             })
-            enqueue.sendTo(system.get('bridge'), { type: 'ROUTE', envelope, sessionId: context.sessionId, replyTo: self } as AnyEventObject)
+            enqueue.sendTo(context.bridge, { type: 'ROUTE', envelope, sessionId: context.sessionId, replyTo: self } as AnyEventObject)
           }),
         },
         'CONTEXT.REPLY': {
@@ -72,7 +82,12 @@ export const sessionMachine = setup({
               if (!pending) return
               enqueue({
                 type: 'deliver',
-                params: { kind: 'reply', ...event.reply, ...(pending.command_id !== undefined ? { command_id: pending.command_id } : {}) },
+                params: {
+                  kind: 'reply',
+                  ...event.reply,
+                  ...(pending.command_id !== undefined ? { command_id: pending.command_id } : {}),
+                  ...(pending.askedAt !== undefined ? { askedAt: pending.askedAt } : {}),
+                },
               })
             }),
             assign({

@@ -23,6 +23,19 @@ export interface PinpadIdentity {
   abecs: boolean
 }
 
+/** The open pinpad as the machines see it: src/ keeps its link, client and dialect behind this. */
+export interface PinpadHandle {
+  readonly deviceId: number
+  readonly identity: PinpadIdentity
+}
+
+/** The acquirer's public key for a card hash (public: no secret in it). */
+export interface CardHashKeyRef {
+  id: number | string
+  /** RSA public key, PEM. */
+  publicKey: string
+}
+
 export type PaymentMethod = 'credit_card' | 'debit_card'
 
 export interface Application {

@@ -3,9 +3,10 @@
  * the device actors over the ABECS stack, the acquirer, the card vault. The server talks to
  * it with sessions; tests use it directly.
  */
-import { createActor, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate'
+import { createActor, type Actor, type AnyActorRef, type AnyMachineSnapshot, type InspectionEvent } from 'xstate'
 import { bridgeMachine, type DeviceListEntry } from '../../machines/bridge.machine.js'
 import { contextMachine } from '../../machines/context.machine.js'
+import { publicDeviceState } from '../../machines/context-values.js'
 import { deviceMachine } from '../../machines/device.machine.js'
 import { sessionMachine, type Outgoing } from '../../machines/session.machine.js'
 import type { Request } from '../../machines/protocol.js'
@@ -37,7 +38,7 @@ export interface RuntimeOptions {
   baudRate?: number
   logger?: Logger
   linkTimings?: Partial<LinkTimings>
-  onLinkTrace?: (deviceId: string, trace: LinkTrace) => void
+  onLinkTrace?: (deviceId: number, trace: LinkTrace) => void
   /** Called with every machine event, sanitized (live inspection in development). */
   inspect?: (event: { actor: string; type: string; snapshot?: unknown; event?: unknown }) => void
 }
@@ -46,7 +47,7 @@ type Deliver = (message: Outgoing) => void
 
 export interface SessionHandle {
   id: string
-  send: (context: string, request: Request, commandId?: string | number) => void
+  send: (context: string, request: Request, commandId?: string | number, askedAt?: number) => void
   close: () => void
 }
 
@@ -62,7 +63,6 @@ export class BridgeRuntime {
   readonly #deliverers = new Map<string, Deliver>()
   /** Called when a session actor fails: the server closes its socket. */
   readonly #onSessionFault = new Map<string, () => void>()
-  readonly #connections: ReturnType<typeof createDeviceActors>['connections']
   #sessionSeq = 0
 
   constructor(readonly options: RuntimeOptions) {
@@ -93,7 +93,7 @@ export class BridgeRuntime {
     })
     this.acquirer = new AcquirerClient({ baseUrl: options.apiUrl, logger: this.logger })
     this.tablesStore = new TablesStore(options.dataDir, { logger: this.logger })
-    const { actors, actions: deviceActions, connections } = createDeviceActors({
+    const { actors, actions: deviceActions } = createDeviceActors({
       registry: this.registry,
       vault: this.vault,
       acquirer: this.acquirer,
@@ -102,7 +102,6 @@ export class BridgeRuntime {
       ...(options.linkTimings ? { linkTimings: options.linkTimings } : {}),
       ...(options.onLinkTrace ? { onLinkTrace: options.onLinkTrace } : {}),
     })
-    this.#connections = connections
     const machine = bridgeMachine.provide({
       actions: {
         reportFault: (_, fault) => {
@@ -110,7 +109,7 @@ export class BridgeRuntime {
           // A bug: logged with its stack, never with the actor's data (it may hold card references).
           this.logger.error({ actor: fault.actor, err: { message: String(e?.message ?? e), stack: typeof e?.stack === 'string' ? e.stack : undefined } }, 'actor failed; it was removed and the bridge goes on')
         },
-        closeDevice: (_, deviceId) => void this.#connections.close(String(deviceId)),
+        closeDevice: (_, deviceId) => void this.registry.release(deviceId),
         closeConnection: (_, sessionId) => this.#onSessionFault.get(sessionId)?.(),
       },
       actors: {
@@ -148,8 +147,8 @@ export class BridgeRuntime {
     const ref = () => this.root.system.get(`session:${id}`) as AnyActorRef | undefined
     return {
       id,
-      send: (context, request, commandId) =>
-        ref()?.send({ type: 'CLIENT.REQUEST', context, request, ...(commandId !== undefined ? { command_id: commandId } : {}) }),
+      send: (context, request, commandId, askedAt) =>
+        ref()?.send({ type: 'CLIENT.REQUEST', context, request, ...(commandId !== undefined ? { command_id: commandId } : {}), ...(askedAt !== undefined ? { askedAt } : {}) }),
       close: () => {
         this.root.send({ type: 'SESSION.CLOSE', sessionId: id })
         this.#deliverers.delete(id)
@@ -167,12 +166,13 @@ export class BridgeRuntime {
     const snapshot = this.root.getSnapshot()
     return snapshot.context.contexts.map((name) => {
       const ref = this.root.system.get(`context:${name}`) as AnyActorRef | undefined
-      const s = ref?.getSnapshot() as { value: unknown; context: { deviceId?: number; deviceState?: string } } | undefined
+      const s = ref?.getSnapshot() as AnyMachineSnapshot | undefined
+      const device = publicDeviceState((s?.children as Record<string, AnyActorRef | undefined> | undefined)?.device?.getSnapshot())
       return {
         name,
         state: sanitize(s?.value),
-        device_id: s?.context.deviceId ?? null,
-        ...(s?.context.deviceState ? { device_state: s.context.deviceState } : {}),
+        device_id: (s?.context as { deviceId?: number } | undefined)?.deviceId ?? null,
+        ...(device ? { device_state: device } : {}),
       }
     })
   }
@@ -198,7 +198,7 @@ export class BridgeRuntime {
     this.root.send({ type: 'SHUTDOWN' })
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline && this.contexts().some((c) => c.state !== 'idle')) await new Promise((r) => setTimeout(r, 25))
-    await this.#connections.closeAll()
+    await this.registry.releaseAll()
     await this.registry.stop()
     this.root.stop()
   }

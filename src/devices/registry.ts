@@ -30,6 +30,8 @@ export class DeviceRegistry extends EventEmitter<{ added: [DeviceEntry]; removed
   readonly #discovery: SerialDiscovery | undefined
   readonly #open: (path: string, options: OpenOptions) => Promise<ByteStream>
   readonly #defaultBaudRate: number | undefined
+  /** The stream opened for each device, until released: a device is opened by one owner at a time. */
+  readonly #streams = new Map<number, ByteStream>()
 
   constructor(
     options: {
@@ -86,9 +88,25 @@ export class DeviceRegistry extends EventEmitter<{ added: [DeviceEntry]; removed
     const entry = this.#devices.get(id)
     if (!entry) throw new DeviceNotFoundError(String(id))
     const virtual = this.#virtual.get(id)
-    if (virtual) return virtual.connect()
     const baudRate = options.baudRate ?? this.#defaultBaudRate
-    return this.#open(entry.path, baudRate ? { baudRate } : {})
+    const stream = virtual ? virtual.connect() : await this.#open(entry.path, baudRate ? { baudRate } : {})
+    this.#streams.set(id, stream)
+    stream.onClose(() => {
+      if (this.#streams.get(id) === stream) this.#streams.delete(id)
+    })
+    return stream
+  }
+
+  /** Closes what is still open of a device its owner let go (a no-op when its link closed it). */
+  async release(id: number): Promise<void> {
+    const stream = this.#streams.get(id)
+    this.#streams.delete(id)
+    if (stream && !stream.closed) await stream.close().catch(() => {})
+  }
+
+  /** Closes every stream still open (shutdown). */
+  async releaseAll(): Promise<void> {
+    await Promise.all([...this.#streams.keys()].map((id) => this.release(id)))
   }
 
   addVirtual(device: VirtualDevice): DeviceEntry {

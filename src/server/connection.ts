@@ -10,7 +10,7 @@ import type { Logger } from '../log.js'
 import type { BridgeMetrics } from './metrics.js'
 import { parseMessage, DEFAULT_CONTEXT, type Parsed } from './validate.js'
 import { validators } from './schema.js'
-import { toWire } from './wire.js'
+import { errorFields, observeReply, toWire } from './wire.js'
 
 export interface ConnectionLimits {
   /** Larger messages get MPOS_ERR_MESSAGE_TOO_LARGE (above 1 MiB the socket closes with 1009). */
@@ -68,7 +68,6 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
   const { runtime, metrics, log, limits } = deps
   const now = deps.now ?? Date.now
   const bucket = new TokenBucket(limits.messagesPerSecond, limits.burst, now)
-  const started = new Map<string, number>()
   let cut = false
   // Refusals drain a second bucket: a client that keeps sending well over the rate is cut off.
   const patience = new TokenBucket(limits.messagesPerSecond, limits.burst * 10, now)
@@ -90,7 +89,7 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
 
   const session = runtime.openSession(
     (message: Outgoing) => {
-      if (message.kind === 'reply') observe(message)
+      if (message.kind === 'reply') observeReply(message, now(), metrics, log, session.id)
       send(toWire(message))
     },
     // The connection's actor failed (a bug): this connection alone is closed.
@@ -103,7 +102,7 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
   const refuse = (error: { code: string; message: string }, echo: Omit<Extract<Parsed, { ok: false }>, 'ok' | 'error'>) => {
     metrics.commands.inc({ command: echo.command !== undefined && Object.hasOwn(validators, echo.command) ? echo.command : 'invalid', outcome: 'invalid' })
     log.info({ session: session.id, code: error.code }, 'refused message')
-    send({ ...(echo.command !== undefined ? { command: echo.command } : {}), context: echo.context, ...(echo.command_id !== undefined ? { command_id: echo.command_id } : {}), success: false, error: error.message, code: error.code })
+    send({ ...(echo.command !== undefined ? { command: echo.command } : {}), context: echo.context, ...(echo.command_id !== undefined ? { command_id: echo.command_id } : {}), success: false, ...errorFields(error) })
   }
 
   socket.on('message', (raw: RawData, isBinary: boolean) => {
@@ -119,8 +118,7 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
         ? { ok: false, error: { code: 'MPOS_ERR_INVALID_MESSAGE', message: 'Binary messages are not accepted: send JSON text' }, context: DEFAULT_CONTEXT }
         : parseMessage(raw.toString(), limits.maxMessageBytes)
       if (!parsed.ok) return refuse(parsed.error, parsed)
-      started.set(key(parsed.context, parsed.command_id, parsed.request.command), now())
-      session.send(parsed.context, parsed.request, parsed.command_id)
+      session.send(parsed.context, parsed.request, parsed.command_id, now())
     } catch (err) {
       // A bug, not the client's fault: this message fails, the bridge and every connection go on.
       log.error({ session: session.id, err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'internal error handling a message')
@@ -128,7 +126,7 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
         ? { command: parsed.request.command, context: parsed.context, ...(parsed.command_id !== undefined ? { command_id: parsed.command_id } : {}) }
         : { context: DEFAULT_CONTEXT }
       metrics.commands.inc({ command: echo.command ?? 'invalid', outcome: 'error' })
-      send({ ...echo, success: false, error: 'Internal error: the message could not be handled', code: 'MPOS_ERR_INTERNAL' })
+      send({ ...echo, success: false, ...errorFields({ code: 'MPOS_ERR_INTERNAL', message: 'Internal error: the message could not be handled' }) })
     }
   })
   socket.on('close', () => {
@@ -138,31 +136,5 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
   })
   socket.on('error', (err) => log.warn({ session: session.id, err: err.message }, 'socket error'))
   metrics.connections.inc()
-
-  function observe(message: Extract<Outgoing, { kind: 'reply' }>): void {
-    const k = key(message.context, message.command_id, message.command)
-    const at = started.get(k)
-    started.delete(k)
-    const durationMs = at !== undefined ? now() - at : undefined
-    const payment = message.command === 'process_payment' && message.success ? (message.response as { status?: string } | undefined)?.status : undefined
-    metrics.commands.inc({ command: message.command, outcome: message.success ? 'success' : 'error' })
-    if (durationMs !== undefined) metrics.latency.observe({ command: message.command }, durationMs / 1000)
-    if (payment) metrics.payments.inc({ status: payment })
-    // One line per command: outcome and duration, never card data (no response body is logged).
-    log.info(
-      {
-        session: session.id,
-        command: message.command,
-        context: message.context,
-        command_id: message.command_id,
-        success: message.success,
-        ...(message.success ? {} : { code: message.error.code }),
-        ...(payment ? { status: payment } : {}),
-        duration_ms: durationMs,
-      },
-      'command',
-    )
-  }
 }
 
-const key = (context: string, commandId: string | number | undefined, command: string) => `${context}|${commandId ?? ''}|${command}`

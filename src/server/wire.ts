@@ -1,15 +1,65 @@
-/** Replies and events as the JSON the original clients expect (websocket-protocol.md). */
+/**
+ * The `/ws` wire format, in one place: replies and pushed events as the JSON the original clients
+ * expect (websocket-protocol.md, bridge-facts.md), the one rendering of an error, and the
+ * per-command figures (metrics, the log line) taken from each reply as it goes out.
+ */
 import type { Outgoing } from '../../machines/session.machine.js'
+import type { ErrorValue, PaymentResult } from '../../machines/types.js'
+import type { Logger } from '../log.js'
+import type { BridgeMetrics } from './metrics.js'
+
+/**
+ * An error as the protocol shows it: `error` is the message the original client rejects with,
+ * `code` is stable for programs. Inside a payment's response the code is `error_type` (the
+ * original's field), next to the ABECS `error_code`.
+ */
+export const errorFields = (e: ErrorValue) => ({ error: e.message, code: e.code })
+
+/** process_payment's response: the payment's status and data; a failure's error as error/error_type. */
+export function paymentResponse(result: PaymentResult): Record<string, unknown> {
+  const { error, ...rest } = result
+  if (!error || result.status === 'accepted') return rest
+  const { error: message, code } = errorFields(error)
+  return { ...rest, error: message, error_type: code }
+}
 
 export function toWire(message: Outgoing): Record<string, unknown> {
-  if (message.kind === 'event') return { ...message.event }
+  if (message.kind === 'event') {
+    const e = message.event
+    return e.event === 'payment_status' && e.result ? { ...e, result: paymentResponse(e.result as PaymentResult) } : { ...e }
+  }
   const base = {
     command: message.command,
     context: message.context,
     ...(message.command_id !== undefined ? { command_id: message.command_id } : {}),
     success: message.success,
   }
-  if (message.success) return { ...base, ...(message.response !== undefined ? { response: message.response } : {}) }
-  // `error` is the message the original client rejects with; `code` is stable for programs.
-  return { ...base, error: message.error.message, code: message.error.code, ...(message.response !== undefined ? { response: message.response } : {}) }
+  if (message.success) {
+    if (message.response === undefined) return base
+    const response = message.command === 'process_payment' ? paymentResponse(message.response as PaymentResult) : message.response
+    return { ...base, response }
+  }
+  return { ...base, ...errorFields(message.error), ...(message.response !== undefined ? { response: message.response } : {}) }
+}
+
+/** One log line and the metrics of a reply on its way out: outcome and duration, never card data. */
+export function observeReply(message: Extract<Outgoing, { kind: 'reply' }>, now: number, metrics: BridgeMetrics, log: Logger, session: string): void {
+  const durationMs = message.askedAt !== undefined ? now - message.askedAt : undefined
+  const payment = message.command === 'process_payment' && message.success ? (message.response as PaymentResult | undefined)?.status : undefined
+  metrics.commands.inc({ command: message.command, outcome: message.success ? 'success' : 'error' })
+  if (durationMs !== undefined) metrics.latency.observe({ command: message.command }, durationMs / 1000)
+  if (payment) metrics.payments.inc({ status: payment })
+  log.info(
+    {
+      session,
+      command: message.command,
+      context: message.context,
+      command_id: message.command_id,
+      success: message.success,
+      ...(message.success ? {} : { code: message.error.code }),
+      ...(payment ? { status: payment } : {}),
+      duration_ms: durationMs,
+    },
+    'command',
+  )
 }

@@ -83,7 +83,7 @@ t.test('/status: version, uptime since start, devices, contexts, connections', a
   const second = await json(`${rig.httpUrl}/status`)
   t.equal(second.body.connections, 2)
   t.same(second.body.contexts, [
-    { name: 'shop', state: { initialized: 'ready' }, device_id: 2, device_state: 'ready' },
+    { name: 'shop', state: { initialized: { activity: 'ready', obligation: 'none' } }, device_id: 2, device_state: 'ready' },
     { name: 'backoffice', state: 'idle', device_id: null },
   ])
   t.notOk(JSON.stringify(second.body).includes(EK), 'the encryption key is not shown')
@@ -92,7 +92,7 @@ t.test('/status: version, uptime since start, devices, contexts, connections', a
   a.sendRaw(JSON.stringify({ command: 'process_payment', context: 'shop', amount: 1000 }))
   await until(() => rig.server.runtime.contexts().find((c) => c.name === 'shop')?.device_state === 'awaitingCard', 'card wait')
   const paying = await json(`${rig.httpUrl}/status`)
-  t.same(paying.body.contexts[0], { name: 'shop', state: { initialized: 'paying' }, device_id: 2, device_state: 'awaitingCard' }, 'the machine state mid-payment')
+  t.same(paying.body.contexts[0], { name: 'shop', state: { initialized: { activity: { paying: 'inProgress' }, obligation: 'none' } }, device_id: 2, device_state: 'awaitingCard' }, 'the machine state mid-payment')
 
   b.terminate()
   await until(() => rig.server.runtime.sessionCount === 1, 'b gone')

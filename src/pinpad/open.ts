@@ -1,0 +1,57 @@
+/**
+ * Opening a pinpad: the port from the registry, the host link over it, who is on the other end
+ * (CAN, OPN, GIN/GIX, §3.2) — the Pinpad object the device machine holds while it is open.
+ */
+import { HostLink, type LinkTimings, type LinkTrace } from '../abecs/link.js'
+import { PinpadClient } from '../abecs/client.js'
+import type { DeviceRegistry } from '../devices/registry.js'
+import type { CardVault } from '../card/vault.js'
+import type { Logger } from '../log.js'
+import { identifyPinpad } from './identify.js'
+import { Pinpad } from './pinpad.js'
+import { DeviceTimeoutError } from './errors.js'
+
+export interface OpenPinpadDeps {
+  registry: DeviceRegistry
+  vault: CardVault
+  logger: Logger
+  /** Link timings (tests shorten them). */
+  linkTimings?: Partial<LinkTimings>
+  /** Every link trace (ids, sizes, NAKs, bad answers — never packet contents), for metrics. */
+  onLinkTrace?: (deviceId: number, trace: LinkTrace) => void
+  now?: () => Date
+}
+
+export interface OpenPinpadParams {
+  deviceId: number
+  baudRate?: number
+  /** A wrong or silent port must fail within this time (initialize's `timeout_milliseconds`). */
+  timeoutMs?: number
+}
+
+export async function openPinpad(deps: OpenPinpadDeps, params: OpenPinpadParams, signal: AbortSignal): Promise<Pinpad> {
+  const { deviceId, timeoutMs: budget } = params
+  const stream = await deps.registry.open(deviceId, params.baudRate ? { baudRate: params.baudRate } : {})
+  // Every wait is a share of the budget, so a wrong port fails within it.
+  const timings: Partial<LinkTimings> = {
+    ...deps.linkTimings,
+    ...(budget ? { ackTimeoutMs: Math.min(2000, budget / 4), cancelTimeoutMs: Math.min(2000, budget / 4), maxCancels: 1, responseTimeoutMs: Math.min(10_000, budget / 2) } : {}),
+  }
+  const link = new HostLink(stream, timings)
+  const client = new PinpadClient(link)
+  link.on('trace', (e) => {
+    deps.logger.trace({ device: deviceId, ...e }, 'link')
+    deps.onLinkTrace?.(deviceId, e)
+  })
+  const timer = budget ? setTimeout(() => void link.close(), budget) : undefined
+  try {
+    const identity = await identifyPinpad(client, { signal })
+    return new Pinpad(deviceId, link, client, identity, deps.vault, deps.now)
+  } catch (err) {
+    await link.close().catch(() => {})
+    if (budget && (err as { code?: string }).code === 'MPOS_ERR_LINK_CLOSED') throw new DeviceTimeoutError(budget)
+    throw err
+  } finally {
+    if (timer) clearTimeout(timer)
+  }
+}
