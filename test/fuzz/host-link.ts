@@ -317,7 +317,8 @@ const LINK_ERRORS = new Set([
   'MPOS_ERR_LINK_CANCEL_FAILED',
   'MPOS_ERR_LINK_CLOSED',
 ])
-const ANSWER_ERRORS = new Set(['MPOS_ERR_PINPAD_STATUS', 'MPOS_ERR_MALFORMED_RESPONSE', 'MPOS_ERR_MALFORMED_PACKET'])
+// A sealed (DC2) answer with no secure session open cannot be read (§5.2): a typed error too.
+const ANSWER_ERRORS = new Set(['MPOS_ERR_PINPAD_STATUS', 'MPOS_ERR_MALFORMED_RESPONSE', 'MPOS_ERR_MALFORMED_PACKET', 'MPOS_ERR_SECURE_SESSION', 'MPOS_ERR_SECURE_PACKET'])
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: any }
 const settle = (p: Promise<unknown>, into: (o: Outcome) => void) =>

@@ -13,12 +13,12 @@ import type { PinpadLinkEvent } from '../../src/simulator/pinpad-link.js'
 
 const HOST = { ackTimeoutMs: 300, responseTimeoutMs: 500, silenceMs: 60, cancelTimeoutMs: 300 }
 
-function setup(t: Test, options: VirtualPinpadOptions = {}) {
+function setup(t: Test, options: VirtualPinpadOptions = {}, host: typeof HOST = HOST) {
   const [hostEnd, pinpadEnd] = memoryPair()
   // The pinpad NAKs a bad packet after its own silence; keep it inside the host's 300 ms ACK wait.
   const pad = new VirtualPinpad({ link: { silenceMs: 50 }, cardholder: { autoCard: null }, ...options })
   pad.attach(pinpadEnd)
-  const link = new HostLink(hostEnd, HOST)
+  const link = new HostLink(hostEnd, host)
   const traces: LinkTrace[] = []
   const events: PinpadLinkEvent[] = []
   link.on('trace', (e) => traces.push(e))
@@ -118,9 +118,11 @@ t.test('responseDelayMs: a CAN ends the delay, and the next command is answered 
 })
 
 t.test('a corrupted answer just before the deadline: NAK, and the resend is waited for', async (t) => {
-  const { pad, client, events } = setup(t)
-  // Bad at ~470 ms; the host's 60 ms of silence puts its NAK past the 500 ms deadline.
-  pad.faults.responseDelayMs = HOST.responseTimeoutMs - 30
+  // Bad at ~2 s, before the 3 s deadline; the host's 1.5 s of silence puts its NAK past it.
+  // (Margins of a second, so that a loaded machine keeps the order of these events.)
+  const host = { ...HOST, responseTimeoutMs: 3000, silenceMs: 1500 }
+  const { pad, client, events } = setup(t, {}, host)
+  pad.faults.responseDelayMs = 2000
   pad.faults.corruptNext = 1
   t.match(await client.call('GIN', { GIN_ACQIDX: '00' }), { GIN_MNAME: 'GERTEC' })
   t.equal(count(events, 'resent'), 1)
