@@ -1,30 +1,32 @@
 /**
  * The model of the device machine for model-based testing (xstate/graph): which events the
- * outside world — the POS (user events), the cardholder and the pinpad (through the invoked
- * actors' done/error events), the cable (LINK.CLOSED) — can send in each state, with payloads
- * that choose the branch. The traversal of the machine with these events gives paths; each is
- * then executed on a live device actor with the real actors and the virtual pinpad.
+ * outside world — the POS (user events), the cardholder, the pinpad and the acquirer (through the
+ * invoked actors' done/error events), the cable (LINK.CLOSED), the clock (a deadline passing) —
+ * can send in each state, with payloads that choose the branch. The traversal of the machine with
+ * these events gives paths; each is then executed on a live device actor with the real actors and
+ * the virtual pinpad.
  *
  * Card and outcome choices ride on the events: a readCard output's `cardRef` is the name of the
  * test card the cardholder presents, the payment's amount cents choose the pinpad's behaviour
- * (src/simulator/outcomes.ts), and an error event's `how` says how the live rig produces it.
+ * (src/simulator/outcomes.ts), and an error event's `how` says how the live rig produces it. The
+ * device starts connecting with its input: one traversal per way of connecting.
  */
 import { getAdjacencyMap, type AdjacencyMap } from 'xstate/graph'
 import type { SnapshotFrom } from 'xstate'
-import { deviceMachine, type DeviceEvent } from '../../../machines/device.machine.js'
-import type { ChipOutput, PinpadIdentity, ReadCardOutput } from '../../../machines/types.js'
+import { deviceMachine, type ConnectParams, type DeviceEvent } from '../../../machines/device.machine.js'
+import type { CardHashKeyRef, ChipOutput, PinpadHandle, PinpadIdentity, ReadCardOutput } from '../../../machines/types.js'
 import { DEFAULT_TABLES } from '../../../src/tables/default-tables.js'
 import { at as stateAt } from './device-states.js'
 
 export type DeviceSnapshot = SnapshotFrom<typeof deviceMachine>
 
 export const KEY = 'ek_test_model_0123456789abcdef'
-/** The sandbox refuses keys that are not ek_test_: table sync and card hash fail with it. */
+/** The sandbox refuses keys that are not ek_test_: table sync and the card-hash key fail with it. */
 export const BAD_KEY = 'ek_live_model_0123456789abcdef'
 
 /** How the live rig makes an invoked actor fail. */
 export type FailureHow =
-  /** The device is unplugged before CONNECT: the registry has no such device. */
+  /** The device is unplugged before it is opened: the registry has no such device. */
   | 'unplugged'
   /** The sandbox refuses the encryption key (401). */
   | 'bad-key'
@@ -43,7 +45,7 @@ export type ModelEvent =
   | { type: `xstate.done.actor.${string}`; output?: unknown }
   | { type: `xstate.error.actor.${string}`; error: { code: string; message: string }; how: FailureHow }
 
-/** The customer's deadline passing in a state (its path in the machine: `payment.cardholder`, `finishing`…). */
+/** The customer's deadline passing in a state (its path in the machine: `payment.steps.cardholder`, `finishing`…). */
 export const deadline = (statePath: string): ModelEvent => ({ type: `xstate.after.customerDeadline.device.connected.${statePath}` })
 
 export const done = (id: string, output?: unknown): ModelEvent => ({ type: `xstate.done.actor.${id}`, ...(output !== undefined ? { output } : {}) })
@@ -53,7 +55,7 @@ export const fail = (id: string, how: FailureHow): ModelEvent => ({
   how,
 })
 
-/** The identities the real openLink reads from the two virtual pinpads (GIN/GIX). */
+/** The identities the real openPinpad reads from the two virtual pinpads (GIN/GIX). */
 export const IDENTITY_212: PinpadIdentity = {
   manufacturer: 'GERTEC',
   model: 'MOBI PIN 10',
@@ -65,11 +67,15 @@ export const IDENTITY_212: PinpadIdentity = {
   abecs: true,
 }
 export const IDENTITY_108: PinpadIdentity = { ...IDENTITY_212, specVersion: '1.08', abecs: false }
+const opened = (identity: PinpadIdentity): ModelEvent => done('openPinpad', { deviceId: 1, identity } satisfies PinpadHandle)
 
-export const CONNECT_FULL: ModelEvent = { type: 'CONNECT', encryptionKey: KEY }
-export const CONNECT_SIMPLE: ModelEvent = { type: 'CONNECT', encryptionKey: KEY, simpleInitialize: true }
-export const CONNECT_BAD_SIMPLE: ModelEvent = { type: 'CONNECT', encryptionKey: BAD_KEY, simpleInitialize: true }
-export const CONNECT_BAD_FULL: ModelEvent = { type: 'CONNECT', encryptionKey: BAD_KEY }
+/** The ways a device is asked to connect (its input). */
+export const CONNECTS: Record<string, ConnectParams> = {
+  full: { encryptionKey: KEY },
+  simple: { encryptionKey: KEY, simpleInitialize: true },
+  badSimple: { encryptionKey: BAD_KEY, simpleInitialize: true },
+  badFull: { encryptionKey: BAD_KEY },
+}
 
 /** Payments: the cents choose the pinpad's behaviour. */
 export const PAY = {
@@ -103,6 +109,7 @@ export const TABLES_OUTDATED: ModelEvent = done('readCard', { kind: 'tables-outd
 const chip = (decision: ChipOutput['decision'], pin: ChipOutput['pin']): ModelEvent => done('goOnChip', { decision, pin } satisfies ChipOutput)
 const SYNCED = done('syncTables', { tablesVersion: DEFAULT_TABLES.version, loaded: false })
 const RELOADED = done('syncTables', { tablesVersion: DEFAULT_TABLES.version, loaded: true })
+const KEY_FETCHED = done('fetchCardHashKey', { id: 'model', publicKey: 'model' } satisfies CardHashKeyRef)
 
 /** The payment's kind: amount cents, or "debit" for a magstripe debit. */
 export function paymentClass(p: { amount: number; magstripe_payment_method?: string } | undefined): string | undefined {
@@ -111,39 +118,47 @@ export function paymentClass(p: { amount: number; magstripe_payment_method?: str
   return String(p.amount % 100).padStart(2, '0')
 }
 
+const inPayment = (s: DeviceSnapshot) => s.matches(stateAt('payment'))
+const keyFetching = (s: DeviceSnapshot) => inPayment(s) && s.matches({ connected: { payment: { cardHashKey: 'fetching' } } } as never)
+
 /** The model state: the state value and only what decides guards and which events apply. */
 export function modelKey(s: DeviceSnapshot): string {
   const c = s.context
   const p = c.payment
-  const resting = s.matches('disconnected') || s.matches('closing') || s.matches('closed')
+  const resting = s.status !== 'active' || s.matches('closing')
   return JSON.stringify({
     v: s.value,
     // Closing a device that never got connected has no link (and no CLO) to hold it there.
-    ...(s.matches('closing') ? { identified: c.identity !== undefined } : {}),
-    ...(s.matches('connecting') || s.matches(stateAt('syncingTables')) ? { simple: c.connect?.simpleInitialize === true } : {}),
-    ...(resting ? {} : { bad: c.connect?.encryptionKey === BAD_KEY, v1: c.identity?.abecs === false }),
+    ...(s.matches('closing') ? { identified: c.pinpad !== undefined } : {}),
+    ...(s.matches('connecting') || s.matches(stateAt('syncingTables')) ? { simple: c.connect.simpleInitialize === true } : {}),
+    ...(resting ? {} : { bad: c.connect.encryptionKey === BAD_KEY, v1: c.pinpad?.identity.abecs === false }),
     ...(p && !resting
-      ? { pay: { cls: paymentClass(p), card: p.cardRef, chip: p.chip && `${p.chip.decision}/${p.chip.pin}`, reloaded: p.tablesReloaded === true, result: p.result?.status } }
+      ? { pay: { cls: paymentClass(p), card: p.cardRef, chip: p.chip && `${p.chip.decision}/${p.chip.pin}`, reloaded: p.tablesReloaded === true, result: p.result?.status, key: p.key !== undefined } }
       : {}),
   })
 }
 
 /** The events that can happen in a model state (and that the live rig can make happen). */
 export function modelEvents(s: DeviceSnapshot): ModelEvent[] {
+  if (s.status !== 'active') return []
   const c = s.context
   const p = c.payment
-  const bad = c.connect?.encryptionKey === BAD_KEY
-  const v1 = c.identity?.abecs === false
+  const bad = c.connect.encryptionKey === BAD_KEY
+  const v1 = c.pinpad?.identity.abecs === false
   const cls = paymentClass(p)
   /** The 2.12 pinpad with a good key and an approving amount: where interruptions are tried. */
   const main = !bad && !v1 && (cls === undefined || cls === '00')
   const contactChip = p?.card?.chip === true && !p.card.contactless
   const interrupt = (when: boolean) => (when ? [CLOSE, UNPLUG] : [])
+  // The acquirer's answer to the card-hash key request, while it is still asked for.
+  const keyEvents = keyFetching(s) ? (bad ? [fail('fetchCardHashKey', 'bad-key')] : [KEY_FETCHED]) : []
+  const keyFirst = keyFetching(s) && !p?.cardRef
+  /** Where the card is read while the key is still asked for (once for a good key, once for a bad one). */
+  const cardBeforeKey = keyFirst && !v1 && (bad || cls === '00')
 
-  if (s.matches('disconnected')) return [CONNECT_FULL, CONNECT_SIMPLE, CONNECT_BAD_SIMPLE, CONNECT_BAD_FULL]
   if (s.matches('connecting')) {
-    const full = c.connect?.simpleInitialize !== true && !bad
-    return [done('openLink', IDENTITY_212), ...(full ? [done('openLink', IDENTITY_108), fail('openLink', 'unplugged'), CLOSE] : [])]
+    const full = c.connect.simpleInitialize !== true && !bad
+    return [opened(IDENTITY_212), ...(full ? [opened(IDENTITY_108), fail('openPinpad', 'unplugged'), CLOSE] : [])]
   }
   if (s.matches(stateAt('syncingTables'))) return bad ? [fail('syncTables', 'bad-key')] : [SYNCED, ...interrupt(!v1)]
   if (s.matches(stateAt('ready'))) {
@@ -153,26 +168,30 @@ export function modelEvents(s: DeviceSnapshot): ModelEvent[] {
   if (s.matches(stateAt('displaying'))) return [done('displayMessage'), fail('displayMessage', 'no-ack'), ...interrupt(true)]
   if (s.matches(stateAt('idle'))) return [PAY.approved, DISPLAY_SHORT, ...interrupt(true)]
   if (s.matches(stateAt('awaitingCard'))) {
-    if (v1) return p?.tablesReloaded ? [read('visa-credit'), TABLES_OUTDATED] : [TABLES_OUTDATED]
-    // The card-hash key is asked for when the card read starts: refused at once, the read fails;
-    // refused only once the card is read (a slow acquirer), the card hash fails.
-    if (bad) return [fail('readCard', 'bad-key'), read('magstripe-credit')]
-    if (cls === '13') return [fail('readCard', 'cardholder-cancel')]
-    if (cls === 'debit') return [read('magstripe-debit')]
-    if (cls !== '00') return [read('visa-credit')]
-    return [read('visa-credit'), read('visa-contactless'), read('magstripe-credit'), read('mastercard-contactless-magstripe'), PROMPT, CANCEL, deadline('payment.cardholder'), ...interrupt(true)]
+    const cards = (): ModelEvent[] => {
+      if (v1) return p?.tablesReloaded ? [read('visa-credit'), TABLES_OUTDATED] : [TABLES_OUTDATED]
+      if (bad) return [read('magstripe-credit')]
+      if (cls === '13') return [fail('readCard', 'cardholder-cancel')]
+      if (cls === 'debit') return [read('magstripe-debit')]
+      if (cls !== '00') return [read('visa-credit')]
+      return [read('visa-credit'), read('visa-contactless'), read('magstripe-credit'), read('mastercard-contactless-magstripe'), PROMPT, CANCEL, deadline('payment.steps.cardholder'), ...interrupt(true)]
+    }
+    // Usually the key comes first; on one path the card is read before it.
+    if (keyFirst) return [...keyEvents, ...(cardBeforeKey ? (bad ? [read('magstripe-credit')] : [read('visa-credit')]) : [])]
+    return cards()
   }
   if (s.matches(stateAt('reloadingTables'))) return [RELOADED, fail('syncTables', 'no-ack'), CANCEL, ...interrupt(true)]
   if (s.matches(stateAt('onChip'))) {
+    if (keyFetching(s)) return [...keyEvents]
     if (!contactChip) return [chip('online', 'none')]
     const decided = cls === '02' ? chip('online', 'offline') : cls === '70' ? chip('declined', 'online') : chip('online', 'online')
     return [decided, ...(main ? [fail('goOnChip', 'cardholder-cancel'), CANCEL, ...interrupt(true)] : [])]
   }
   if (s.matches(stateAt('awaitingPin'))) return [done('capturePin'), fail('capturePin', 'cardholder-cancel'), CANCEL, ...interrupt(true)]
-  if (s.matches(stateAt('processed'))) {
-    if (bad) return [fail('buildCardHash', 'bad-key')]
-    return [done('buildCardHash', { cardHash: 'model' }), ...(main && contactChip ? [CANCEL, ...interrupt(true)] : [])]
-  }
+  // The card is read and the key still asked for: where an interruption can meet `processed`
+  // (hashing itself takes no time the live rig could hold).
+  if (s.matches(stateAt('waitingForKey'))) return [...keyEvents, ...(main && contactChip ? [CANCEL, ...interrupt(true)] : [])]
+  if (s.matches(stateAt('hashing'))) return [done('buildCardHash', { cardHash: 'model' })]
   if (s.matches(stateAt('awaitingFinish'))) return [FINISH_APPROVED, CANCEL, ...interrupt(main && contactChip)]
   if (s.matches(stateAt('finishing'))) {
     return [done('finishChip', { approved: true }), ...(main ? [fail('finishChip', 'no-ack'), deadline('finishing'), ...interrupt(contactChip)] : [])]
@@ -189,7 +208,7 @@ export function modelEvents(s: DeviceSnapshot): ModelEvent[] {
   }
   // The deadline passed while nobody presented a card: the pinpad confirms the CAN, or is hung.
   if (s.matches(stateAt('timingOut'))) return [done('cancelPinpad'), fail('cancelPinpad', 'stalled')]
-  if (s.matches('closing')) return c.identity ? [done('closeLink'), fail('closeLink', 'injected'), UNPLUG] : [done('closeLink')]
+  if (s.matches('closing')) return [done('closeLink'), fail('closeLink', 'injected'), UNPLUG]
   return []
 }
 
@@ -201,6 +220,7 @@ const SETTLING_ACTOR: Record<string, string> = {
   cancelling: 'cancelPinpad',
   timingOut: 'cancelPinpad',
   removingCard: 'removeCard',
+  closing: 'closeLink',
 }
 const SETTLING = Object.keys(SETTLING_ACTOR)
 
@@ -211,26 +231,28 @@ export interface ModelStep {
 }
 
 export interface ModelPath {
+  /** How the device was asked to connect (its input). */
+  connect: ConnectParams
   steps: ModelStep[]
-  /** "CONNECT → done.openLink → …" */
+  /** "full: done.openPinpad → …" */
   description: string
 }
 
-export function adjacency(): AdjacencyMap<DeviceSnapshot, ModelEvent> {
+export function adjacency(connect: ConnectParams): AdjacencyMap<DeviceSnapshot, ModelEvent> {
   return getAdjacencyMap(deviceMachine as never, {
     events: modelEvents as never,
     serializeState: modelKey as never,
-    input: { deviceId: '1' },
+    input: { deviceId: 1, connect },
   }) as unknown as AdjacencyMap<DeviceSnapshot, ModelEvent>
 }
 
 export const describeEvent = (e: ModelEvent): string => {
   const m = /^xstate\.(done|error)\.actor\.(.+)$/.exec(e.type)
-  const name = m ? `${m[1]}.${m[2]}` : e.type
+  const name = m ? `${m[1]}.${m[2]}` : e.type.replace(/^xstate\.after\.customerDeadline\.device\.connected\./, 'deadline.')
   const { type: _, ...rest } = e as { type: string } & Record<string, unknown>
   const detail =
     'output' in rest && rest.output && typeof rest.output === 'object'
-      ? JSON.stringify(rest.output, (k, v) => (k === 'card' || k === 'identity' ? undefined : v))
+      ? JSON.stringify(rest.output, (k, v) => (k === 'card' ? undefined : k === 'identity' ? (v as PinpadIdentity).specVersion : v))
       : 'how' in rest
         ? String(rest.how)
         : Object.keys(rest).length
@@ -241,12 +263,12 @@ export const describeEvent = (e: ModelEvent): string => {
 
 /**
  * Transition coverage paths: for every edge of the adjacency map, the shortest path to its
- * source state followed by the edge. A path left in `closing`, or in a state whose actor ends by
- * itself (cancelling, displaying, finishing, removing the card…), goes on to the end of that
+ * source state followed by the edge. A path left in a state whose actor ends by itself
+ * (cancelling, displaying, finishing, removing the card, closing…) goes on to the end of that
  * step, so that what a CLOSE, a CANCEL or a FINISH_PAYMENT does on the pinpad is checked too.
  * Paths that are a prefix of another are dropped.
  */
-export function coveragePaths(adj: AdjacencyMap<DeviceSnapshot, ModelEvent>): ModelPath[] {
+export function coveragePaths(connect: ConnectParams, name: string, adj: AdjacencyMap<DeviceSnapshot, ModelEvent>): ModelPath[] {
   const keys = Object.keys(adj)
   const start = keys[0]!
   const parent = new Map<string, { from: string; eventKey: string } | null>([[start, null]])
@@ -276,12 +298,11 @@ export function coveragePaths(adj: AdjacencyMap<DeviceSnapshot, ModelEvent>): Mo
   for (const key of keys) {
     for (const t of Object.values(adj[key as never]!.transitions)) {
       const steps = [...stepsTo(key), { event: t.event, state: t.state }]
-      const injected = (t.event as { how?: string }).how === 'injected' || (t.state.matches('closed') && t.event.type === 'LINK.CLOSED')
-      if (!injected && t.state.matches('closing')) steps.push(finish(t.state, 'xstate.done.actor.closeLink')!)
       // A path left where the device finishes a step by itself goes on to that step's end.
       for (let more = 0; more < 3; more++) {
         const last = steps.at(-1)!.state
-        const state = SETTLING.find((s) => last.matches(stateAt(s)))
+        if ((steps.at(-1)!.event as { how?: string }).how === 'injected') break
+        const state = SETTLING.find((s) => (s === 'closing' ? last.matches('closing') : last.matches(stateAt(s))))
         const next = state && finish(last, `xstate.done.actor.${SETTLING_ACTOR[state]}`)
         if (!next) break
         steps.push(next)
@@ -298,5 +319,5 @@ export function coveragePaths(adj: AdjacencyMap<DeviceSnapshot, ModelEvent>): Mo
     if (kept.some((k) => mine.every((e, i) => sig(k)[i] === e))) continue
     kept.push(path)
   }
-  return kept.map((steps) => ({ steps, description: steps.map((s) => describeEvent(s.event)).join(' → ') }))
+  return kept.map((steps) => ({ connect, steps, description: `${name}: ${steps.map((s) => describeEvent(s.event)).join(' → ')}` }))
 }

@@ -10,7 +10,7 @@
  */
 import type { Test } from 'tap'
 import { createActor, fromCallback, type Actor, type InspectionEvent } from 'xstate'
-import { deviceMachine, type DeviceNotice } from '../../../machines/device.machine.js'
+import { deviceMachine, type ConnectParams, type DeviceEnd, type DeviceNotice } from '../../../machines/device.machine.js'
 import { AcquirerClient } from '../../../src/acquirer/client.js'
 import { CardVault } from '../../../src/card/vault.js'
 import { DeviceRegistry } from '../../../src/devices/registry.js'
@@ -55,6 +55,8 @@ export interface DeviceRigOptions {
   /** Extra inspection observers (coverage). */
   inspect?: Array<(e: InspectionEvent) => void>
   linkTimings?: Partial<LinkTimings>
+  /** How the device is asked to connect (its input); it starts connecting on `start()`. */
+  connect: ConnectParams
 }
 
 export class DeviceRig {
@@ -64,7 +66,8 @@ export class DeviceRig {
   readonly registry: DeviceRegistry
   readonly vault = new CardVault()
   readonly actor: Actor<typeof deviceMachine>
-  readonly closeConnections: () => Promise<void>
+  /** How the device actor ended (its final state's output), once it did. */
+  output: DeviceEnd | undefined
   intents: Intents = {}
   /** The customer's deadline for the states entered from now on. */
   deadlineMs = 3_600_000
@@ -82,7 +85,7 @@ export class DeviceRig {
     })
     this.device = new VirtualDevice(this.pad, 'virtual:1')
     this.registry = new DeviceRegistry({ virtual: [this.device] })
-    const { actors, actions, connections } = createDeviceActors({
+    const { actors, actions } = createDeviceActors({
       registry: this.registry,
       vault: this.vault,
       acquirer: new AcquirerClient({ baseUrl: options.sandbox.url, retryDelayMs: 10 }),
@@ -90,7 +93,6 @@ export class DeviceRig {
       logger: silentLogger,
       linkTimings: { ...SHORT_LINK, ...options.linkTimings },
     })
-    this.closeConnections = () => connections.closeAll()
 
     this.pad.onLinkEvent((e) => {
       if (e.type === 'command') this.#push({ kind: 'cmd', id: e.id })
@@ -115,7 +117,7 @@ export class DeviceRig {
     const machine = deviceMachine.provide({ actors, actions, delays: { customerDeadline: () => this.deadlineMs } })
     const observers = options.inspect ?? []
     this.actor = createActor(machine, {
-      input: { deviceId: '1', owner },
+      input: { deviceId: 1, owner, connect: options.connect },
       inspect: (e) => {
         for (const o of observers) o(e)
         if ((e.actorRef as { logic?: unknown }).logic !== machine) return
@@ -134,9 +136,14 @@ export class DeviceRig {
       this.actor.stop()
       owner.stop()
       this.pad.faults.stalled = false
-      await this.closeConnections()
+      await this.registry.releaseAll()
       this.pad.detach()
     })
+    this.actor.subscribe({ complete: () => (this.output = this.actor.getSnapshot().output as DeviceEnd) })
+  }
+
+  /** Starts the device: it opens the port at once. */
+  start(): void {
     this.actor.start()
   }
 
