@@ -372,11 +372,12 @@ export const contextMachine = setup({
                         actions: [{ type: 'pushPaymentStatus', params: ({ event }) => event.result }, { type: 'answerPayment', params: ({ event }) => event.result }],
                       },
                       // A failure once the pinpad is idle again (card removed), so that the next command finds it ready.
-                      { target: 'settling', actions: [{ type: 'pushPaymentStatus', params: ({ event }) => event.result }, assign({ paymentResult: ({ event }) => event.result })] },
+                      { target: 'failed', actions: [{ type: 'pushPaymentStatus', params: ({ event }) => event.result }, assign({ paymentResult: ({ event }) => event.result })] },
                     ],
                   },
                 },
-                settling: {
+                /** The payment failed: answered once the pinpad is idle again (card removed). */
+                failed: {
                   on: {
                     'xstate.snapshot.device': {
                       guard: 'deviceSettled',
@@ -474,7 +475,7 @@ export const contextMachine = setup({
               on: {
                 REQUEST: [
                   {
-                    guard: and([isCommand('finish_payment'), or([stateIn({ initialized: { activity: 'ready' } }), stateIn({ initialized: { activity: { paying: 'settling' } } })])]),
+                    guard: and([isCommand('finish_payment'), or([stateIn({ initialized: { activity: 'ready' } }), stateIn({ initialized: { activity: { paying: 'failed' } } })])]),
                     target: 'none',
                   },
                   { guard: and([isCommand('process_payment'), stateIn({ initialized: { activity: 'ready' } })]), target: 'none' },

@@ -29,6 +29,9 @@ interface TransitionLike {
 export function guardLabel(guard: unknown): string {
   if (typeof guard === 'string') return guard
   if (typeof guard === 'function') {
+    // stateIn({ initialized: { obligation: 'finishRequired' } }) → in(obligation.finishRequired)
+    const stateValue = (guard as { stateValue?: unknown }).stateValue
+    if (stateValue !== undefined) return `in(${statePath(stateValue).split('.').slice(-2).join('.')})`
     const combined = (guard as { guards?: unknown[] }).guards
     if (Array.isArray(combined)) return `${guard.name}(${combined.map(guardLabel).join(', ')})`
     return guard.name && guard.name !== 'guard' ? guard.name : 'inline guard'
@@ -40,6 +43,13 @@ export function guardLabel(guard: unknown): string {
     return `${type}(${values.map((v) => (Array.isArray(v) ? v.join('|') : String(v))).join(', ')})`
   }
   return 'inline guard'
+}
+
+/** A state value as a dotted path: `{ a: { b: 'c' } }` → `a.b.c`. */
+function statePath(value: unknown): string {
+  if (typeof value === 'string') return value
+  const [k, v] = Object.entries(value as Record<string, unknown>)[0]!
+  return `${k}.${statePath(v)}`
 }
 
 /** The event a transition waits for, as a reader would say it. */

@@ -676,7 +676,7 @@ t.test('the context: order rules and every state', async (t) => {
   await b.until(() => pad.display.screen.source === 'PIN', 'the PIN prompt')
   pad.cardholder.press('cancel')
   await b.reach('device:1', stateAt('removingCard'), beforeDecline)
-  await b.reach('context:shop', { initialized: { activity: { paying: 'settling' } } }, beforeDecline)
+  await b.reach('context:shop', { initialized: { activity: { paying: 'failed' } } }, beforeDecline)
   t.same(await statusOf(c, 'shop').then((s) => [s.status, s.running_command]), ['in_use', 'process_payment'], 'status while settling')
   t.match(errorOf(await c.call('shop', { command: 'display_message', message: 'x' })), { code: 'MPOS_ERR_CONTEXT_BUSY' }, 'refused while the failed payment waits for the card')
   t.equal((await c.call('shop', { command: 'finish_payment', success: false })).success, true, 'finish_payment after a failure, while settling')

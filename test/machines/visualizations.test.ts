@@ -51,29 +51,31 @@ t.test('what the device diagram says', async (t) => {
   // Guards of invoke onDone branches, always transitions, nested states and the final state.
   for (const line of [
     'stateDiagram-v2',
-    '  [*] --> disconnected',
+    '  [*] --> connecting',
     '  state connected {',
     '    [*] --> syncingTables',
     '  closed --> [*]',
+    '  lost --> [*]',
     '  awaitingCard --> reloadingTables : done.readCard [isTablesOutdated]',
     '  awaitingCard --> onChip : done.readCard [cardIsChip]',
     '  awaitingCard --> processed : done.readCard',
-    '  awaitingCard --> paymentFailed : error.readCard',
+    '  payment --> paymentFailed : error.*',
     '  syncingTables --> ready : always [skipsTableSync]',
     '  paymentFailed --> removingCard : always',
-    '  connected --> disconnected : LINK.CLOSED',
+    '  connected --> lost : LINK.CLOSED',
     '  connected --> connected : PINPAD.PROMPT',
     '  awaitingFinish --> finishing : FINISH_PAYMENT [chipWentOnline]',
     '  cancelling --> unresponsive : error.cancelPinpad',
     '  timingOut --> unresponsive : error.cancelPinpad',
-    '  unresponsive --> disconnected : always',
-    '        awaitingCard : invoke readCard',
+    '  unresponsive --> gone : always',
+    '  waitingForKey --> hashing : always [keyReady]',
+    '          awaitingCard : invoke readCard',
     '  note right of connected : invoke watchLink',
   ]) {
     t.ok(mmd.split('\n').includes(line), line)
   }
   const context = toMermaid(machines.context!)
-  t.ok(context.includes('  ready --> paying : REQUEST [and(isCommand(process_payment), not(needsFinish))]'), 'combined guards are named')
+  t.ok(context.includes('  ready --> paying : REQUEST [and(isCommand(process_payment), not(in(obligation.finishRequired)))]'), 'combined guards are named')
   t.ok(context.includes('  context --> context : SESSION.CLOSED [orphanedPayment]'), 'a machine with transitions of its own is drawn as a state')
   t.notMatch(context + mmd, /inline guard/, 'no unnamed guard')
 })
