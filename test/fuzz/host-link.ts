@@ -111,8 +111,18 @@ function chunk(cmd: HostCommand): fc.Arbitrary<Chunk> {
 }
 
 const chunkBytes = (c: Chunk) => (c.kind === 'raw' ? c.bytes : frameBytes(c.data, c.mangle))
-/** Packets a host may legitimately take from this chunk: a good frame (also the whole one of 'doubled'). */
-const goodFrames = (c: Chunk) => (c.kind === 'frame' && (c.mangle.kind === 'none' || c.mangle.kind === 'doubled') ? [c.data] : [])
+/**
+ * Packets a host may legitimately take from this chunk: those whose whole good frame its bytes end
+ * with — a good frame, the second start of 'doubled', and a raw SYN (or an escape broken by a SYN)
+ * right after the frame's own SYN, where a receiver restarting on the SYN (§2.2.3) finds the packet
+ * intact behind it.
+ */
+const goodFrames = (c: Chunk) => {
+  if (c.kind !== 'frame') return []
+  const whole = frameBytes(c.data, { kind: 'none' })
+  const bytes = frameBytes(c.data, c.mangle)
+  return bytes.length >= whole.length && bytes.subarray(bytes.length - whole.length).equals(whole) ? [c.data] : []
+}
 
 interface Emission {
   delayMs: number
