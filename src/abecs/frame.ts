@@ -1,6 +1,7 @@
 import { abecsCrc } from './crc.js'
 import { ACK, CAN, DC3, EOT, ETB, MAX_ABECS_DATA, NAK, SYN } from './control.js'
 import { FrameTooLargeError } from '../errors.js'
+import { systemClock, type Clock, type Timer } from '../clock.js'
 
 /**
  * Builds a packet (§2.2.1): SYN, PKTDATA with DC3 escaping, ETB, then the CRC of the
@@ -43,6 +44,8 @@ export interface FrameDecoderOptions {
   maxLength?: number
   /** Inter-byte timeout inside a packet in ms (§2.2.3: 2 s); 0 disables the timer. */
   interByteTimeoutMs?: number
+  /** The clock the inter-byte timer runs on (default: the real one). */
+  clock?: Clock
 }
 
 const enum State {
@@ -64,15 +67,17 @@ export class FrameDecoder {
   readonly #onEvent: (event: FrameEvent) => void
   readonly #buf: Buffer
   readonly #timeoutMs: number
+  readonly #clock: Clock
   #len = 0
   #state = State.Idle
   #crcHigh = 0
-  #timer: NodeJS.Timeout | undefined
+  #timer: Timer | undefined
 
   constructor(onEvent: (event: FrameEvent) => void, options: FrameDecoderOptions = {}) {
     this.#onEvent = onEvent
     this.#buf = Buffer.alloc(options.maxLength ?? MAX_ABECS_DATA)
     this.#timeoutMs = options.interByteTimeoutMs ?? 2000
+    this.#clock = options.clock ?? systemClock
   }
 
   /** True while a packet has started and not yet ended. */
@@ -171,18 +176,18 @@ export class FrameDecoder {
       this.#timer.refresh()
       return
     }
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined
       if (!this.inFrame) return
       this.#state = State.Idle
       this.#len = 0
       this.#onEvent({ type: 'bad-frame', reason: 'timeout' })
     }, this.#timeoutMs)
-    this.#timer.unref?.()
+    this.#timer.unref()
   }
 
   #clearTimer(): void {
-    if (this.#timer) clearTimeout(this.#timer)
+    if (this.#timer) this.#clock.clearTimeout(this.#timer)
     this.#timer = undefined
   }
 }

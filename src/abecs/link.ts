@@ -11,12 +11,14 @@
  * - `cancel()` / an aborted signal: CAN, wait 2 s for EOT, up to 3 times.
  * - Secure session (§5.2.2): with a KSEC set, every command but OPN leaves sealed (DC2) and sealed
  *   answers and notifications are opened before anything looks at them; a bad one is fatal.
+ * - Every wait runs on the `clock` option (src/clock.ts; the real one by default).
  */
 import { EventEmitter } from 'node:events'
 import { ACK, CAN, CONTROL_NAMES, EOT, MAX_ABECS_DATA, NAK } from './control.js'
 import { encodeFrame, FrameDecoder, type FrameEvent } from './frame.js'
 import { isSecurePacket, openPacket, sealPacket } from './secure.js'
 import type { ByteStream } from '../transport/byte-stream.js'
+import { systemClock, type Clock, type Timer } from '../clock.js'
 import {
   LinkAckTimeoutError,
   LinkBadResponseError,
@@ -30,14 +32,17 @@ import {
 } from '../errors.js'
 
 export interface LinkTimings {
+  /** Wait for ACK/NAK after sending a command (§2.2.2.1: 2 s). */
   ackTimeoutMs: number
   /** Deadline for non-blocking commands (§2.2.2: 10 s). */
   responseTimeoutMs: number
   /** Deadline for blocking commands; Infinity as the specification says (§2.2.2). */
   blockingTimeoutMs: number
+  /** Longest gap between two bytes of one packet (§2.2.2: 2 s; 1.5 s in 2.20). */
   interByteTimeoutMs: number
   /** Silence to wait for before NAKing a corrupted response (§2.2.3). */
   silenceMs: number
+  /** Wait for EOT after CAN (§2.2.2.3: 2 s). */
   cancelTimeoutMs: number
   /** Sends of a command before giving up on NAKs (§2.2.2.1: abort after the 3rd NAK). */
   maxSends: number
@@ -82,17 +87,23 @@ export interface ExchangeOptions {
   onNotification?: (message: string) => void
 }
 
+export interface HostLinkOptions {
+  /** The clock every wait of the link runs on (default: the real one). */
+  clock?: Clock
+}
+
 export interface HostLinkEvents {
   notification: [{ command: string; message: string }]
   closed: [reason: string]
   trace: [LinkTrace]
 }
 
-type Wait = { resolve: (e: FrameEvent | 'timeout' | 'aborted') => void; timer?: NodeJS.Timeout }
+type Wait = { resolve: (e: FrameEvent | 'timeout' | 'aborted') => void; timer?: Timer }
 
 export class HostLink extends EventEmitter<HostLinkEvents> {
   readonly timings: LinkTimings
   readonly #stream: ByteStream
+  readonly #clock: Clock
   readonly #decoder: FrameDecoder
   /** Events waiting for the running exchange; dropped when nothing runs. */
   #inbox: FrameEvent[] = []
@@ -104,17 +115,19 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
   /** KSEC of the secure session (§5.2), if one is established. */
   #ksec: Buffer | undefined
 
-  constructor(stream: ByteStream, timings: Partial<LinkTimings> = {}) {
+  constructor(stream: ByteStream, timings: Partial<LinkTimings> = {}, options: HostLinkOptions = {}) {
     super()
     this.timings = { ...DEFAULT_TIMINGS, ...timings }
     this.#stream = stream
+    this.#clock = options.clock ?? systemClock
     this.#decoder = new FrameDecoder((e) => this.#onFrameEvent(e), {
       maxLength: MAX_ABECS_DATA,
       interByteTimeoutMs: this.timings.interByteTimeoutMs,
+      clock: this.#clock,
     })
     this.#unsubscribe = [
       stream.onData((chunk) => {
-        this.#lastByteAt = Date.now()
+        this.#lastByteAt = this.#clock.now()
         this.#decoder.push(chunk)
       }),
       stream.onClose((reason) => this.#onClosed(reason)),
@@ -239,10 +252,10 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
     }
 
     const deadlineMs = options.timeoutMs ?? (options.blocking ? t.blockingTimeoutMs : t.responseTimeoutMs)
-    let deadline = Date.now() + deadlineMs
+    let deadline = this.#clock.now() + deadlineMs
     let naks = 0
     for (;;) {
-      const event = await this.#next(deadline - Date.now(), signal)
+      const event = await this.#next(deadline - this.#clock.now(), signal)
       if (event === 'aborted') return this.#cancelled(command)
       if (event === 'timeout') {
         // A response already arriving is given its inter-byte time, not cut at the deadline (the
@@ -250,7 +263,7 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
         // With no inter-byte timeout (0) nothing would ever end it, and re-waiting 0 ms in a loop
         // would starve the event loop: the deadline stands.
         if (this.#decoder.inFrame && t.interByteTimeoutMs > 0) {
-          deadline = Date.now() + t.interByteTimeoutMs
+          deadline = this.#clock.now() + t.interByteTimeoutMs
           continue
         }
         throw new LinkResponseTimeoutError(command, deadlineMs)
@@ -280,12 +293,12 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
         // §2.2.3: discard everything until 500 ms of silence, then ask for the response again. A
         // line that never falls silent does not hold the command forever: bytes still arriving
         // past its deadline (§2.2.2: 10 s for a non-blocking one, from the bad answer) end it.
-        const quiet = await this.#silence(signal, Date.now() + deadlineMs + t.silenceMs)
+        const quiet = await this.#silence(signal, this.#clock.now() + deadlineMs + t.silenceMs)
         if (quiet === 'aborted') return this.#cancelled(command)
         if (quiet === 'timeout') throw new LinkResponseTimeoutError(command, deadlineMs)
         this.#stream.write(Buffer.of(NAK))
         // §2.2.3: after the NAK the host waits for the response again, with a fresh deadline.
-        deadline = Date.now() + deadlineMs
+        deadline = this.#clock.now() + deadlineMs
       }
       // Stray ACK/NAK/EOT/CAN and noise while waiting for a response mean nothing here.
     }
@@ -321,9 +334,9 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
 
   /** Next control byte among `wanted`, skipping packets and other bytes. */
   async #nextControl(wanted: number[], timeoutMs: number, signal?: AbortSignal): Promise<number | 'timeout' | 'aborted'> {
-    const deadline = Date.now() + timeoutMs
+    const deadline = this.#clock.now() + timeoutMs
     for (;;) {
-      const e = await this.#next(deadline - Date.now(), signal)
+      const e = await this.#next(deadline - this.#clock.now(), signal)
       if (e === 'timeout' || e === 'aborted') return e
       if (e.type === 'control' && wanted.includes(e.byte)) return e.byte
     }
@@ -339,13 +352,13 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
       const finish = (e: FrameEvent | 'timeout' | 'aborted') => {
         if (this.#waiter !== waiter) return
         this.#waiter = undefined
-        if (waiter.timer) clearTimeout(waiter.timer)
+        if (waiter.timer) this.#clock.clearTimeout(waiter.timer)
         signal?.removeEventListener('abort', onAbort)
         resolve(e)
       }
       const onAbort = () => finish('aborted')
       const waiter: Wait & { reject: (e: Error) => void } = { resolve: finish, reject }
-      if (Number.isFinite(timeoutMs)) waiter.timer = setTimeout(() => finish('timeout'), timeoutMs)
+      if (Number.isFinite(timeoutMs)) waiter.timer = this.#clock.setTimeout(() => finish('timeout'), timeoutMs)
       signal?.addEventListener('abort', onAbort, { once: true })
       this.#waiter = waiter
     })
@@ -354,7 +367,7 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
   /** Resolves once no byte has arrived for `silenceMs`, or with 'timeout' if that has not happened by `giveUpAt`. */
   async #silence(signal: AbortSignal, giveUpAt: number): Promise<'quiet' | 'aborted' | 'timeout'> {
     for (;;) {
-      const now = Date.now()
+      const now = this.#clock.now()
       const wait = this.#lastByteAt + this.timings.silenceMs - now
       if (wait <= 0) {
         this.#inbox = []
@@ -382,7 +395,7 @@ export class HostLink extends EventEmitter<HostLinkEvents> {
     for (const u of this.#unsubscribe) u()
     const w = this.#waiter as (Wait & { reject?: (e: Error) => void }) | undefined
     this.#waiter = undefined
-    if (w?.timer) clearTimeout(w.timer)
+    if (w?.timer) this.#clock.clearTimeout(w.timer)
     w?.reject?.(new LinkClosedError(reason))
     this.emit('closed', reason)
   }

@@ -3,7 +3,7 @@
  * updates, both HTTP Basic with user = encryption key and password "x". Node's global fetch with
  * a per-attempt timeout joined to the caller's AbortSignal; bounded retries with exponential
  * backoff on network errors, timeouts and 5xx (GETs, so repeating them is harmless), never on
- * 401 or other 4xx. Response shapes are checked with ajv. The encryption key appears in logs and
+ * 401 or other 4xx. Timeouts and backoff run on the `clock` option (src/clock.ts). Response shapes are checked with ajv. The encryption key appears in logs and
  * errors only masked.
  *
  * The card-hash key is NOT cached: it is fetched for every payment, as the original did. A key id
@@ -14,10 +14,10 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv'
 import { createPublicKey } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { CardHashKey } from '../card/card-hash.js'
 import { schemaErrors, validateEmvTables } from '../tables/schema.js'
 import type { EmvTables } from '../tables/types.js'
+import { sleep, systemClock, type Clock } from '../clock.js'
 import {
   AcquirerAbortedError,
   AcquirerBadResponseError,
@@ -50,6 +50,8 @@ export interface AcquirerClientOptions {
   /** Larger bodies are refused as a bad response. Default 4 MiB. */
   maxResponseBytes?: number
   logger?: AcquirerLogger
+  /** The clock of the per-attempt timeouts and the retry delays (default: the real one). */
+  clock?: Clock
 }
 
 export interface RequestOptions {
@@ -94,6 +96,7 @@ export class AcquirerClient {
   readonly retryDelayMs: number
   readonly maxResponseBytes: number
   readonly #logger: AcquirerLogger | undefined
+  readonly #clock: Clock
 
   constructor(options: AcquirerClientOptions) {
     let url: URL
@@ -112,6 +115,7 @@ export class AcquirerClient {
     if (!Number.isFinite(this.retryDelayMs) || this.retryDelayMs < 0) throw new AcquirerConfigError('retryDelayMs must not be negative')
     this.maxResponseBytes = positive(options.maxResponseBytes ?? 4 * 1024 * 1024, 'maxResponseBytes')
     this.#logger = options.logger
+    this.#clock = options.clock ?? systemClock
   }
 
   /** `GET /transactions/card_hash_key` → the key to build this payment's card hash with. */
@@ -169,14 +173,20 @@ export class AcquirerClient {
 
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (signal?.aborted) throw new AcquirerAbortedError(what)
-      const timeout = AbortSignal.timeout(this.timeoutMs)
-      const started = performance.now()
+      // AbortSignal.timeout() on the clock: aborted with the same TimeoutError when the time is up.
+      const timeout = new AbortController()
+      const timer = this.#clock.setTimeout(
+        () => timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+        this.timeoutMs,
+      )
+      timer.unref()
+      const started = this.#clock.now()
       let status: number | undefined
       let text: string | undefined
       try {
         const res = await fetch(url, {
           headers,
-          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+          signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal,
           // A redirect would resend the credentials elsewhere; the API never redirects.
           redirect: 'manual',
         })
@@ -186,9 +196,11 @@ export class AcquirerClient {
       } catch (err) {
         if (err instanceof AcquirerBadResponseError) throw err
         if (signal?.aborted) throw new AcquirerAbortedError(what)
-        failure = timeout.aborted ? { kind: 'timeout' } : { kind: 'network', reason: networkReason(err), cause: err }
+        failure = timeout.signal.aborted ? { kind: 'timeout' } : { kind: 'network', reason: networkReason(err), cause: err }
+      } finally {
+        this.#clock.clearTimeout(timer)
       }
-      const ms = Math.round(performance.now() - started)
+      const ms = Math.round(this.#clock.now() - started)
 
       if (status !== undefined) {
         this.#logger?.debug({ req: what, key, status, attempt, ms }, 'acquirer answered')
@@ -209,11 +221,7 @@ export class AcquirerClient {
       if (attempt < attempts) {
         const delay = Math.round(this.retryDelayMs * 2 ** (attempt - 1) * (0.75 + Math.random() / 2))
         this.#logger?.warn({ req: what, key, attempt, ms, failure: describe(failure), retryInMs: delay }, 'acquirer request failed; retrying')
-        try {
-          await sleep(delay, undefined, { signal })
-        } catch {
-          throw new AcquirerAbortedError(what)
-        }
+        if (!(await sleep(this.#clock, delay, signal))) throw new AcquirerAbortedError(what)
       } else {
         this.#logger?.warn({ req: what, key, attempt, ms, failure: describe(failure) }, 'acquirer request failed')
       }

@@ -11,6 +11,7 @@ import { EmvCardSession, newCardState, type EmvCardState } from './emv-card.js'
 import type { Presentation } from './cardholder.js'
 import type { HandlerContext } from './handlers/types.js'
 import { within } from './within.js'
+import { sleep } from '../clock.js'
 
 export type ReadKind = 'magstripe' | 'chip' | 'contactless-emv' | 'contactless-magstripe'
 
@@ -86,16 +87,6 @@ function defaultPresentation(card: TestCard): Presentation {
   return 'tap'
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<boolean>((resolve) => {
-    if (signal.aborted) return resolve(false)
-    const timer = setTimeout(() => resolve(true), ms)
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer)
-      resolve(false)
-    })
-  })
-
 export async function readCard(ctx: HandlerContext, req: ReadRequest): Promise<ReadResult> {
   const { pad, signal } = ctx
   const outcome = outcomeForAmount(req.amount)
@@ -118,15 +109,16 @@ export async function readCard(ctx: HandlerContext, req: ReadRequest): Promise<R
     ctx.notify(`${first.padEnd(16).slice(0, 16)}${second.padEnd(16).slice(0, 16)}`)
     if (outcome.pinpad === 'no-card' || outcome.pinpad === 'cardholder-cancel') {
       const waitMs = outcome.pinpad === 'no-card' ? pad.timings.noCardTimeoutMs : pad.timings.cancelAfterMs
-      if (!(await sleep(waitMs, signal))) return 'aborted'
+      if (!(await sleep(pad.clock, waitMs, signal))) return 'aborted'
       pad.display.clear('card prompt')
       return { status: outcome.pinpad === 'no-card' ? ST.TIMEOUT : ST.CANCEL }
     }
     // SPE_TIMEOUT when given; without it, 2 minutes of idleness when CTLS is on (§6.9.1), else none.
     const waitMs = req.timeoutS ? req.timeoutS * 1000 : req.contactless ? pad.timings.ctlsIdleMs : undefined
-    const deadline = waitMs !== undefined ? Date.now() + waitMs : undefined
+    const deadline = waitMs !== undefined ? pad.clock.now() + waitMs : undefined
     for (;;) {
-      const action = await within(deadline !== undefined ? deadline - Date.now() : undefined, signal, (s) => pad.cardholder.waitForCard(s))
+      const remaining = deadline !== undefined ? deadline - pad.clock.now() : undefined
+      const action = await within(pad.clock, remaining, signal, (s) => pad.cardholder.waitForCard(s))
       if (action === 'aborted' || signal.aborted) return 'aborted'
       if (action === 'timeout') {
         pad.display.clear('card prompt')

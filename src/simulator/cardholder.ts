@@ -3,7 +3,10 @@
  * card a moment after the pinpad asks, type the PIN, take the card back) so an unattended run
  * completes a payment; the control API lets a test or a developer act instead: present a card
  * (swipe, insert, tap), type a PIN or clear data, choose a menu option, press a key, remove the card.
+ * Their delays run on the clock they are given (src/clock.ts; the real one by default).
  */
+import { systemClock, type Clock, type Timer } from '../clock.js'
+
 export type Presentation = 'insert' | 'swipe' | 'tap'
 export type Key = 'ok' | 'cancel' | 'clear' | 'f1' | 'f2' | 'f3' | 'f4' | 'up' | 'down'
 
@@ -78,9 +81,11 @@ export class Cardholder {
   /** A contactless card still on the antenna after CEX saw it (§6.5.1); GCX reads it. */
   inField: string | undefined
   readonly #listeners = new Set<(e: CardholderEvent) => void>()
+  readonly #clock: Clock
 
-  constructor(options: Partial<CardholderOptions> = {}) {
+  constructor(options: Partial<CardholderOptions> = {}, clock: Clock = systemClock) {
     this.options = { ...DEFAULT_CARDHOLDER, ...options }
+    this.#clock = clock
   }
 
   onEvent(listener: (e: CardholderEvent) => void): () => void {
@@ -214,10 +219,10 @@ export class Cardholder {
   #wait<T>(slot: Slot, signal: AbortSignal, auto: T | undefined, afterMs: number, autoAct?: () => void): Promise<T | 'aborted'> {
     if (signal.aborted) return Promise.resolve('aborted')
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined
+      let timer: Timer | undefined
       const pending: Pending = { resolve: (v) => done(v as T) }
       const done = (v: T | 'aborted') => {
-        if (timer) clearTimeout(timer)
+        if (timer) this.#clock.clearTimeout(timer)
         signal.removeEventListener('abort', onAbort)
         if (this.#pending.get(slot) === pending) this.#pending.delete(slot)
         resolve(v)
@@ -225,8 +230,8 @@ export class Cardholder {
       const onAbort = () => done('aborted')
       signal.addEventListener('abort', onAbort, { once: true })
       this.#pending.set(slot, pending)
-      if (auto !== undefined) timer = setTimeout(() => done(auto), afterMs)
-      else if (autoAct && this.options.autoCard !== null) timer = setTimeout(autoAct, this.options.removeAfterMs)
+      if (auto !== undefined) timer = this.#clock.setTimeout(() => done(auto), afterMs)
+      else if (autoAct && this.options.autoCard !== null) timer = this.#clock.setTimeout(autoAct, this.options.removeAfterMs)
     })
   }
 

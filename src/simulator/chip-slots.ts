@@ -87,7 +87,7 @@ export async function capturePinForCard(ctx: HandlerContext, message: string, mi
   pad.display.show2x16(message, 'PIN')
   try {
     for (;;) {
-      const action = await withTimeout(signal, pad.timings.pinIdleMs, (s) => pad.cardholder.waitForPin(s))
+      const action = await withTimeout(pad.clock, signal, pad.timings.pinIdleMs, (s) => pad.cardholder.waitForPin(s))
       if (action === 'aborted') return 'aborted'
       if (action === 'timeout') return ST.TIMEOUT
       if (action.type === 'key') {

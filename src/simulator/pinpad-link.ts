@@ -7,6 +7,7 @@
 import { ACK, CAN, EOT, MAX_ABECS_DATA, NAK } from '../abecs/control.js'
 import { encodeFrame, FrameDecoder, type FrameEvent } from '../abecs/frame.js'
 import type { ByteStream } from '../transport/byte-stream.js'
+import { sleep, systemClock, type Clock, type Timer } from '../clock.js'
 
 /** §2.3.3: NTM000 + "032" + the 2×16 message. */
 export const ntmPacket = (message: string): Buffer => Buffer.from(`NTM000032${message.padEnd(32).slice(0, 32)}`, 'latin1')
@@ -21,6 +22,8 @@ export interface PinpadLinkOptions {
   silenceMs?: number
   /** Emulates the wire: bytes leave at this rate (19200 8N1 ≈ 1920 bytes/s); 0 = instantly. */
   baudRate?: number
+  /** The clock of the silences, delays and pacing (default: the real one). */
+  clock?: Clock
 }
 
 /** Processes one command packet; resolves with the response packet, or undefined if aborted. */
@@ -57,20 +60,6 @@ export type PinpadLinkEvent =
   | { type: 'nak-sent' | 'ack-sent' | 'eot-sent' | 'resent' | 'aborted' }
   | { type: 'bad-packet'; reason: string }
 
-/** Resolves after `ms`, or as soon as `signal` aborts (the timer then cleared). */
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const done = () => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
-}
-
 export class PinpadLink {
   readonly faults: LinkFaults
   readonly #stream: ByteStream
@@ -78,9 +67,10 @@ export class PinpadLink {
   readonly #decoder: FrameDecoder
   readonly #silenceMs: number
   readonly #bytesPerMs: number
+  readonly #clock: Clock
   #lastResponse: Buffer | undefined
   #lastByteAt = 0
-  #nakTimer: NodeJS.Timeout | undefined
+  #nakTimer: Timer | undefined
   #running: { abort: AbortController; done: Promise<void> } | undefined
   #writeChain: Promise<void> = Promise.resolve()
   /** When the paced wire has sent everything written so far. */
@@ -94,14 +84,16 @@ export class PinpadLink {
     this.#handler = handler
     this.#silenceMs = options.silenceMs ?? 500
     this.#bytesPerMs = options.baudRate ? options.baudRate / 10 / 1000 : 0
+    this.#clock = options.clock ?? systemClock
     this.#decoder = new FrameDecoder((e) => this.#onEvent(e), {
       maxLength: MAX_ABECS_DATA,
       interByteTimeoutMs: options.interByteTimeoutMs ?? 2000,
+      clock: this.#clock,
     })
     this.#unsubscribe = [
       stream.onData((chunk) => {
         if (this.faults.stalled) return
-        this.#lastByteAt = Date.now()
+        this.#lastByteAt = this.#clock.now()
         if (this.#nakTimer) this.#scheduleNak() // more bytes: the silence starts again
         this.#decoder.push(chunk)
       }),
@@ -123,7 +115,7 @@ export class PinpadLink {
     for (const u of this.#unsubscribe) u()
     this.#unsubscribe = []
     this.#decoder.dispose()
-    if (this.#nakTimer) clearTimeout(this.#nakTimer)
+    if (this.#nakTimer) this.#clock.clearTimeout(this.#nakTimer)
     this.#running?.abort.abort()
   }
 
@@ -157,9 +149,9 @@ export class PinpadLink {
 
   /** §6.2.1: a bad packet is answered with NAK once the line has been quiet for 500 ms. */
   #scheduleNak(): void {
-    if (this.#nakTimer) clearTimeout(this.#nakTimer)
-    const wait = Math.max(0, this.#lastByteAt + this.#silenceMs - Date.now())
-    this.#nakTimer = setTimeout(() => {
+    if (this.#nakTimer) this.#clock.clearTimeout(this.#nakTimer)
+    const wait = Math.max(0, this.#lastByteAt + this.#silenceMs - this.#clock.now())
+    this.#nakTimer = this.#clock.setTimeout(() => {
       this.#nakTimer = undefined
       this.#write(Buffer.of(NAK))
       this.#emit({ type: 'nak-sent' })
@@ -173,7 +165,7 @@ export class PinpadLink {
     }
     if (this.faults.nakNext > 0) {
       this.faults.nakNext--
-      this.#lastByteAt = Date.now()
+      this.#lastByteAt = this.#clock.now()
       return this.#scheduleNak()
     }
     this.#write(Buffer.of(ACK))
@@ -193,8 +185,8 @@ export class PinpadLink {
       if (!response || abort.signal.aborted) return
       this.#lastResponse = response
       // A CAN or a new command ends the wait at once: the pinpad is free for the next one (§2.2.2.3).
-      if (this.faults.responseDelayMs) await delay(this.faults.responseDelayMs, abort.signal)
-      while (this.faults.held && !abort.signal.aborted) await delay(5, abort.signal)
+      if (this.faults.responseDelayMs) await sleep(this.#clock, this.faults.responseDelayMs, abort.signal)
+      while (this.faults.held && !abort.signal.aborted) await sleep(this.#clock, 5, abort.signal)
       if (abort.signal.aborted) return
       this.#sendResponse(response)
       this.#emit({ type: 'response', id: response.subarray(0, 3).toString('latin1'), status: response.subarray(3, 6).toString('latin1') })
@@ -241,8 +233,8 @@ export class PinpadLink {
       for (let i = 0; i < bytes.length; i += PACE_CHUNK) {
         const piece = bytes.subarray(i, i + PACE_CHUNK)
         // Against a wire clock, so timer rounding does not add up over a long answer.
-        this.#wireFreeAt = Math.max(Date.now(), this.#wireFreeAt) + piece.length / this.#bytesPerMs
-        await new Promise((r) => setTimeout(r, Math.max(0, Math.ceil(this.#wireFreeAt - Date.now()))))
+        this.#wireFreeAt = Math.max(this.#clock.now(), this.#wireFreeAt) + piece.length / this.#bytesPerMs
+        await sleep(this.#clock, Math.max(0, Math.ceil(this.#wireFreeAt - this.#clock.now())))
         if (this.#stream.closed) return
         this.#stream.write(piece)
       }

@@ -25,6 +25,7 @@ import { tableHandlers } from './handlers/tables.js'
 import { cardHandlers } from './handlers/card.js'
 import { extendedHandlers } from './handlers/extended.js'
 import type { CardSession } from './card-session.js'
+import { systemClock, type Clock } from '../clock.js'
 
 export interface DukptOptions {
   /** Base derivation key, hex (default: the ANSI X9.24 test BDK). */
@@ -79,6 +80,11 @@ export interface VirtualPinpadOptions {
   cardholder?: Partial<CardholderOptions>
   link?: PinpadLinkOptions
   timings?: Partial<SimulatorTimings>
+  /**
+   * The clock of everything the pinpad waits for: its link's silences and delays, the cardholder's
+   * scripted delays, SPE_TIMEOUT and the other limits above (default: the real one).
+   */
+  clock?: Clock
 }
 
 export type PinCapture = { pinBlock: Buffer; ksn: Buffer; pin: string }
@@ -125,6 +131,7 @@ export class VirtualPinpad {
   readonly timings: SimulatorTimings
   readonly keys: KeyStore
   readonly secure: PinpadSecureChannel
+  readonly clock: Clock
   /** WKPAN while "PAN Criptografado" is on (DWK, §5.3); erased by CLO/CLX and OPN. */
   wkpan: Buffer | undefined
   readonly #linkOptions: PinpadLinkOptions
@@ -142,10 +149,11 @@ export class VirtualPinpad {
 
   constructor(options: VirtualPinpadOptions = {}) {
     this.identity = { ...DEFAULT_IDENTITY, ...options.identity }
-    this.cardholder = new Cardholder(options.cardholder)
+    this.clock = options.clock ?? systemClock
+    this.cardholder = new Cardholder(options.cardholder, this.clock)
     this.timings = { noCardTimeoutMs: 3000, cancelAfterMs: 400, ctlsIdleMs: 120_000, pinIdleMs: 60_000, ...options.timings }
     // §2.2.2: the inter-byte timeout is 2 s, 1.5 s in 2.20.
-    this.#linkOptions = { ...(this.identity.specVersion === '2.20' ? { interByteTimeoutMs: 1500 } : {}), ...options.link }
+    this.#linkOptions = { ...(this.identity.specVersion === '2.20' ? { interByteTimeoutMs: 1500 } : {}), clock: this.clock, ...options.link }
     const dukpt = { ...DEFAULT_DUKPT, ...options.dukpt }
     const pinSlots = Object.fromEntries(dukpt.keyIndexes.map((i) => [String(i).padStart(2, '0'), { bdk: dukpt.bdk, ksn: dukpt.initialKsn }]))
     this.keys = new KeyStore({ ...options.keys, 'DUKPT:TDES:PIN': { ...pinSlots, ...options.keys?.['DUKPT:TDES:PIN'] } })
@@ -291,7 +299,7 @@ export class VirtualPinpad {
     const cipher = this.#pinCipher(typeof key === 'number' ? { method: '3', index: key } : key)
     if (typeof cipher === 'number') return cipher
     this.display.show2x16(message, 'PIN')
-    const action = await within(inactivityMs, ctx.signal, (signal) => this.cardholder.waitForPin(signal))
+    const action = await within(this.clock, inactivityMs, ctx.signal, (signal) => this.cardholder.waitForPin(signal))
     if (action === 'aborted') return 'aborted'
     if (action === 'timeout') return ST.TIMEOUT
     if (action.type === 'key') return action.key === 'cancel' ? ST.CANCEL : ST.TIMEOUT

@@ -3,6 +3,7 @@
  * learn that the other end went away. A serial port, a pseudo-terminal and the in-memory pair
  * of the virtual pinpad all provide it.
  */
+import { systemClock, type Clock } from '../clock.js'
 export interface ByteStream {
   /** Human-readable name for logs and errors (a port path, "virtual pinpad 1"…). */
   readonly description: string
@@ -57,7 +58,10 @@ export class ByteStreamBase {
 
 class MemoryEnd extends ByteStreamBase implements ByteStream {
   peer!: MemoryEnd
-  constructor(readonly description: string) {
+  constructor(
+    readonly description: string,
+    readonly clock: Clock,
+  ) {
     super()
   }
 
@@ -65,7 +69,7 @@ class MemoryEnd extends ByteStreamBase implements ByteStream {
     if (this.closed) return
     const copy = Buffer.from(data)
     // Asynchronous like a real port: the writer never re-enters its own handler.
-    setImmediate(() => this.peer.emitData(copy))
+    this.clock.setImmediate(() => this.peer.emitData(copy))
   }
 
   async close(): Promise<void> {
@@ -78,10 +82,17 @@ class MemoryEnd extends ByteStreamBase implements ByteStream {
   }
 }
 
-/** Two connected in-memory streams: what one writes the other receives. */
-export function memoryPair(a = 'host', b = 'pinpad'): [ByteStream & { shutdown(reason: string): void }, ByteStream & { shutdown(reason: string): void }] {
-  const x = new MemoryEnd(a)
-  const y = new MemoryEnd(b)
+/**
+ * Two connected in-memory streams: what one writes the other receives, after the I/O already due
+ * (`clock.setImmediate`: a manual clock thereby knows when the bytes in flight have all arrived).
+ */
+export function memoryPair(
+  a = 'host',
+  b = 'pinpad',
+  clock: Clock = systemClock,
+): [ByteStream & { shutdown(reason: string): void }, ByteStream & { shutdown(reason: string): void }] {
+  const x = new MemoryEnd(a, clock)
+  const y = new MemoryEnd(b, clock)
   x.peer = y
   y.peer = x
   return [x, y]

@@ -11,6 +11,7 @@ import { constants, promises as fs } from 'node:fs'
 import path from 'node:path'
 import { SerialPort } from 'serialport'
 import { SerialListError } from './errors.js'
+import { systemClock, type Clock, type Timer } from '../clock.js'
 
 export interface SerialPortEntry {
   path: string
@@ -41,6 +42,8 @@ export interface SerialDiscoveryOptions {
   fallback?: PortLister | null
   /** Told when listing degrades (once per distinct problem), for the log. */
   onWarning?: (message: string) => void
+  /** The clock of the polling and the listing timeout (default: the real one). */
+  clock?: Clock
 }
 
 type DiscoveryEvents = {
@@ -220,17 +223,17 @@ export async function defaultListers(
 
 class ListTimeout extends Error {}
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
+async function withTimeout<T>(clock: Clock, promise: Promise<T>, ms: number): Promise<T> {
+  let timer: Timer | undefined
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ListTimeout(`no answer within ${ms} ms`)), ms)
+        timer = clock.setTimeout(() => reject(new ListTimeout(`no answer within ${ms} ms`)), ms)
       }),
     ])
   } finally {
-    clearTimeout(timer)
+    clock.clearTimeout(timer)
   }
 }
 
@@ -275,11 +278,12 @@ export class SerialDiscovery extends EventEmitter<DiscoveryEvents> {
   readonly #timeoutMs: number
   readonly #onWarning: (message: string) => void
   readonly #listers: Promise<{ lister: PortLister | null; fallback: PortLister | null }>
+  readonly #clock: Clock
   #entries: SerialPortEntry[] = []
   #lastOs: OsPortInfo[] = []
   #running = false
   #epoch = 0
-  #timer: NodeJS.Timeout | undefined
+  #timer: Timer | undefined
   #polling: Promise<void> | undefined
   /** A lister call that outlived its timeout; no new call starts until it settles. */
   #stuck: Promise<unknown> | undefined
@@ -291,6 +295,7 @@ export class SerialDiscovery extends EventEmitter<DiscoveryEvents> {
     this.#intervalMs = options.intervalMs ?? 1000
     this.#timeoutMs = options.listTimeoutMs ?? 3000
     this.#onWarning = options.onWarning ?? (() => {})
+    this.#clock = options.clock ?? systemClock
     const { lister, fallback } = options
     this.#listers =
       lister !== undefined && fallback !== undefined
@@ -318,7 +323,7 @@ export class SerialDiscovery extends EventEmitter<DiscoveryEvents> {
     const tick = async (): Promise<void> => {
       await this.refresh()
       if (this.#running && this.#epoch === epoch) {
-        this.#timer = setTimeout(tick, this.#intervalMs)
+        this.#timer = this.#clock.setTimeout(tick, this.#intervalMs)
         this.#timer.unref() // the server, not discovery, keeps the process alive
       }
     }
@@ -329,7 +334,7 @@ export class SerialDiscovery extends EventEmitter<DiscoveryEvents> {
   async stop(): Promise<void> {
     this.#running = false
     this.#epoch++
-    clearTimeout(this.#timer)
+    this.#clock.clearTimeout(this.#timer)
     this.#timer = undefined
     await this.#polling
   }
@@ -363,7 +368,7 @@ export class SerialDiscovery extends EventEmitter<DiscoveryEvents> {
       } else {
         const call = (async () => lister())() // also catches a synchronous throw
         try {
-          const ports = normalize(await withTimeout(call, this.#timeoutMs))
+          const ports = normalize(await withTimeout(this.#clock, call, this.#timeoutMs))
           this.#lastWarning = undefined
           return ports
         } catch (err) {
@@ -383,7 +388,7 @@ export class SerialDiscovery extends EventEmitter<DiscoveryEvents> {
     }
     if (!fallback) return undefined
     try {
-      return normalize(await withTimeout((async () => fallback())(), this.#timeoutMs))
+      return normalize(await withTimeout(this.#clock, (async () => fallback())(), this.#timeoutMs))
     } catch (err) {
       this.#warn(new SerialListError(`fallback: ${message(err)}`).message)
       return undefined

@@ -4,6 +4,7 @@ import { abecsCrc } from '../../src/abecs/crc.js'
 import { ETB, MAX_CLASSIC_DATA } from '../../src/abecs/control.js'
 import { CAPTURED_COMMANDS, CAPTURED_RESPONSES } from '../fixtures/capture.js'
 import { ascii, hex } from '../helpers/hex.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 
 function decodeAll(...chunks: Buffer[]): FrameEvent[] {
   const events: FrameEvent[] = []
@@ -133,12 +134,18 @@ t.test('the encoder refuses data over the limit', async (t) => {
 })
 
 t.test('a packet stalled longer than the inter-byte timeout is dropped', async (t) => {
+  // §2.2.2: 2 s between two bytes of a packet, measured from the last byte (virtual time).
+  const clock = new ManualClock()
   const events: FrameEvent[] = []
-  const d = new FrameDecoder((e) => events.push(e), { interByteTimeoutMs: 30 })
-  d.push(hex('16 4F 50'))
-  t.ok(d.inFrame)
-  await new Promise((r) => setTimeout(r, 80))
-  t.same(events, [{ type: 'bad-frame', reason: 'timeout' }])
+  const d = new FrameDecoder((e) => events.push(e), { interByteTimeoutMs: 2000, clock })
+  d.push(hex('16 4F'))
+  await clock.advance(1500)
+  d.push(hex('50')) // the gap starts again
+  await clock.advance(1999)
+  t.ok(d.inFrame, 'still waiting 1999 ms after the last byte')
+  t.same(events, [])
+  await clock.advance(1)
+  t.same(events, [{ type: 'bad-frame', reason: 'timeout' }], 'dropped 2000 ms after it')
   t.notOk(d.inFrame)
   d.push(hex('4E 17 A8 A9'))
   t.same(events.at(-1), { type: 'noise', count: 4 }, 'the tail of the stale packet is noise, not a frame')

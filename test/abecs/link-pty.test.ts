@@ -1,13 +1,14 @@
 /**
- * The host link layer's behaviour (§2.2.2) through a real pseudo-terminal pair: socat makes the
- * pair, the serialport binding opens both ends, and killing socat is the unplug.
+ * The host link layer's behaviour (§2.2.2) through a real pseudo-terminal pair, in real time: socat
+ * makes the pair, the serialport binding opens both ends, and killing socat is the unplug. The
+ * specification's timings, so no timer that must not fire has less than seconds of margin.
  */
 import t from 'tap'
 import { openPtyPair } from '../helpers/pty.js'
 import { openSerialPort } from '../../src/transport/serial-port.js'
 import { linkSuite } from './link.suite.js'
 
-linkSuite(t, async () => {
+linkSuite(t, 'real', async () => {
   const pty = await openPtyPair({ t })
   const host = await openSerialPort(pty.a)
   const pinpad = await openSerialPort(pty.b)

@@ -1,13 +1,22 @@
 /**
- * Link-layer behaviour (§2.2.2), run over any transport pair: the in-memory pair and a real
- * pseudo-terminal pair through the serialport binding.
+ * Link-layer behaviour (§2.2.2), run over any transport pair: the in-memory pair on a ManualClock
+ * (virtual time: the specification's waits cost nothing and happen at exact times) and a real
+ * pseudo-terminal pair through the serialport binding, in real time.
+ *
+ * Both run the specification's timings (§2.2.2: 2 s for ACK/NAK and for EOT, 10 s for an answer,
+ * 500 ms of silence before a NAK, 2 s between bytes), shortened only for a wait the test wants to
+ * see run out while nothing races with it. In real time a busy machine may stall the event loop:
+ * every timer that must NOT fire then has seconds of margin (a hang guard), and the two tests
+ * that hang on a race with a timer by design run in virtual time only.
  */
 import type { Test } from 'tap'
-import { HostLink, type LinkTrace } from '../../src/abecs/link.js'
+import { DEFAULT_TIMINGS, HostLink, type LinkTimings, type LinkTrace } from '../../src/abecs/link.js'
 import { PinpadClient } from '../../src/abecs/client.js'
 import type { ByteStream } from '../../src/transport/byte-stream.js'
 import { ScriptedPinpad } from '../helpers/scripted-pinpad.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 import { encodeFrame } from '../../src/abecs/frame.js'
+import { systemClock, type Clock } from '../../src/clock.js'
 
 export interface Pair {
   host: ByteStream
@@ -17,7 +26,7 @@ export interface Pair {
   close(): Promise<void>
 }
 
-/** Short timings keep the suite fast; the behaviour is the same as with the spec's. */
+/** Short timings, for tests in real time that wait for a timeout on purpose. */
 export const FAST = {
   ackTimeoutMs: 300,
   responseTimeoutMs: 400,
@@ -26,15 +35,36 @@ export const FAST = {
   cancelTimeoutMs: 300,
 }
 
-export function linkSuite(t: Test, makePair: () => Promise<Pair>) {
-  async function setup(t: Test) {
-    const pair = await makePair()
-    const link = new HostLink(pair.host, FAST)
-    const pad = new ScriptedPinpad(pair.pinpad)
+/** 'virtual': an in-memory pair on a ManualClock; 'real': a real tty and the real clock. */
+export type SuiteTime = 'virtual' | 'real'
+
+export function linkSuite(t: Test, time: SuiteTime, makePair: (clock: Clock) => Promise<Pair>) {
+  const virtual = time === 'virtual'
+
+  async function setup(t: Test, timings: Partial<LinkTimings> = {}) {
+    let clock: Clock = systemClock
+    if (virtual) {
+      const manual = new ManualClock()
+      t.teardown(manual.autoAdvance())
+      clock = manual
+    }
+    const pair = await makePair(clock)
+    const link = new HostLink(pair.host, { ...DEFAULT_TIMINGS, ...timings }, { clock })
+    const pad = new ScriptedPinpad(pair.pinpad, clock)
     const traces: LinkTrace[] = []
     link.on('trace', (e) => traces.push(e))
     t.teardown(() => pair.close())
-    return { pair, link, pad, traces, client: new PinpadClient(link) }
+    /** Lets `ms` pass on the test's clock. */
+    const wait = (ms: number) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms))
+    /** `ms` elapsed: exactly, in virtual time; at least (give or take the clocks' rounding), in real time. */
+    const took = (t: Test, elapsed: number, ms: number, what: string) =>
+      virtual ? t.equal(elapsed, ms, what) : t.ok(elapsed >= ms - 20, `${what}: ${elapsed} ms, at least ${ms}`)
+    return { pair, link, pad, traces, client: new PinpadClient(link), clock, wait, took }
+  }
+
+  /** A test whose outcome hangs on a race between the wire and a timer: virtual time only. */
+  const racing = (name: string, fn: (t: Test) => Promise<void>) => {
+    if (virtual) t.test(name, fn)
   }
 
   t.test('a command is ACKed and answered; the good answer is not ACKed', async (t) => {
@@ -70,54 +100,57 @@ export function linkSuite(t: Test, makePair: () => Promise<Pair>) {
   })
 
   t.test('no ACK within the deadline: MPOS_ERR_LINK_ACK_TIMEOUT', async (t) => {
-    const { link, pad } = await setup(t)
-    const started = Date.now()
+    // Nobody ACKs: nothing races with the wait, which may be short in real time too.
+    const { link, pad, clock, took } = await setup(t, virtual ? {} : { ackTimeoutMs: FAST.ackTimeoutMs })
+    const started = clock.now()
     const answer = link.exchange('OPN', Buffer.from('OPN'))
     await pad.nextPacket()
     await t.rejects(answer, { code: 'MPOS_ERR_LINK_ACK_TIMEOUT', message: /OPN/ })
-    t.ok(Date.now() - started >= FAST.ackTimeoutMs - 20)
+    took(t, clock.now() - started, link.timings.ackTimeoutMs, 'the ACK wait (§2.2.2.1: 2 s)')
   })
 
   t.test('ACK but no answer to a non-blocking command: MPOS_ERR_LINK_RESPONSE_TIMEOUT', async (t) => {
-    const { link, pad } = await setup(t)
+    const { link, pad, clock, took } = await setup(t, virtual ? {} : { responseTimeoutMs: FAST.responseTimeoutMs })
     const answer = link.exchange('GIN', Buffer.from('GIN00200'))
     await pad.nextPacket()
     pad.ack()
+    const ackedAt = clock.now()
     await t.rejects(answer, { code: 'MPOS_ERR_LINK_RESPONSE_TIMEOUT' })
+    if (virtual) took(t, clock.now() - ackedAt, link.timings.responseTimeoutMs, 'the response deadline (§2.2.2: 10 s)')
   })
 
-  t.test('an answer still arriving at the deadline is given its inter-byte time, not cut', async (t) => {
-    const { link, pad } = await setup(t)
+  racing('an answer still arriving at the deadline is given its inter-byte time, not cut', async (t) => {
+    const { link, pad, wait } = await setup(t)
     const answer = link.exchange('GIN', Buffer.from('GIN00200'))
     await pad.nextPacket()
     pad.ack()
     const frame = encodeFrame(Buffer.from('GIN000010ABCDEFGHIJ'))
-    await new Promise((r) => setTimeout(r, FAST.responseTimeoutMs - 100))
+    await wait(link.timings.responseTimeoutMs - 100)
     pad.write(frame.subarray(0, 8)) // starts before the deadline…
-    await new Promise((r) => setTimeout(r, 200))
+    await wait(200)
     pad.write(frame.subarray(8)) // …ends after it, with gaps shorter than the inter-byte timeout
     t.same(await answer, Buffer.from('GIN000010ABCDEFGHIJ'))
   })
 
   t.test('a blocking command waits past the non-blocking deadline', async (t) => {
-    const { link, pad } = await setup(t)
+    const { link, pad, wait } = await setup(t, virtual ? {} : { responseTimeoutMs: FAST.responseTimeoutMs })
     const answer = link.exchange('RMC', Buffer.from('RMC032' + ' '.repeat(32)), { blocking: true })
     await pad.nextPacket()
     pad.ack()
-    await new Promise((r) => setTimeout(r, FAST.responseTimeoutMs * 2))
+    await wait(link.timings.responseTimeoutMs * 2)
     pad.respond('RMC000')
     t.same(await answer, Buffer.from('RMC000'))
   })
 
   t.test('a corrupted answer: silence, NAK, and the resent answer is taken', async (t) => {
-    const { link, pad, traces } = await setup(t)
+    const { link, pad, traces, clock, took } = await setup(t)
     const answer = link.exchange('DSP', Buffer.from('DSP000'))
     await pad.nextPacket()
     pad.ack()
     pad.write([0x16, 0x44, 0x53, 0x50, 0x30, 0x30, 0x30, 0x17, 0xff, 0xff]) // §2.2.2.2's example
-    const sentAt = Date.now()
+    const sentAt = clock.now()
     t.equal(await pad.nextControl(), 0x15, 'the host NAKs')
-    t.ok(Date.now() - sentAt >= FAST.silenceMs - 10, 'after the silence')
+    took(t, clock.now() - sentAt, link.timings.silenceMs, 'after the silence (§2.2.3: 500 ms)')
     pad.respond('DSP000')
     t.same(await answer, Buffer.from('DSP000'))
     t.ok(traces.some((e) => e.type === 'bad-response' && e.reason === 'crc'))
@@ -215,11 +248,13 @@ export function linkSuite(t: Test, makePair: () => Promise<Pair>) {
     t.same(await second, Buffer.from('GCX013'))
   })
 
-  t.test('cancel retries CAN up to 3 times, then fails', async (t) => {
-    const { link, pad } = await setup(t)
+  racing('cancel retries CAN up to 3 times, then fails', async (t) => {
+    const { link, pad, clock, took } = await setup(t)
+    const started = clock.now()
     const cancelling = link.cancel()
     for (let i = 0; i < 3; i++) t.equal(await pad.nextControl(), 0x18, `CAN ${i + 1}`)
     await t.rejects(cancelling, { code: 'MPOS_ERR_LINK_CANCEL_FAILED' })
+    took(t, clock.now() - started, 3 * link.timings.cancelTimeoutMs, '3 CANs, 2 s each (§2.2.2.3)')
     const second = link.cancel()
     t.equal(await pad.nextControl(), 0x18)
     pad.eot()

@@ -4,6 +4,7 @@ import { AcquirerClient, type AcquirerLogger } from '../../src/acquirer/client.j
 import { maskEncryptionKey } from '../../src/acquirer/errors.js'
 import { DEFAULT_TABLES } from '../../src/tables/default-tables.js'
 import { json, startServer, type TestServer } from './http-server.js'
+import { ManualClock, waitUntil } from '../helpers/manual-clock.js'
 
 const KEY = 'ek_test_Qx7ZpR3vT9sLm2Wn8Kd4Ll23'
 const MASKED = 'ek_test_…Ll23'
@@ -102,14 +103,28 @@ t.test('a trailing slash in the base URL is ignored', async (t) => {
 })
 
 t.test('slow acquirer: MPOS_ERR_ACQUIRER_TIMEOUT after the retries', async (t) => {
+  // The default 15 s per attempt and 300 ms backoff, in virtual time: the requests are real, and
+  // the clock moves only once each has reached the server.
   const server = await withServer(t, () => {
     // never answers
   })
-  const started = Date.now()
-  const err = await failure(t, client(server, { timeoutMs: 150, retries: 1 }).getCardHashKey(KEY), 'MPOS_ERR_ACQUIRER_TIMEOUT')
-  t.equal(err.message, 'The acquirer did not answer GET /transactions/card_hash_key within 150 ms (2 attempt(s))')
+  const clock = new ManualClock()
+  const logger = recordingLogger()
+  const started = clock.now()
+  const answer = new AcquirerClient({ baseUrl: server.baseUrl, retries: 1, clock, logger }).getCardHashKey(KEY)
+  const failed = failure(t, answer, 'MPOS_ERR_ACQUIRER_TIMEOUT') // it may fail while the clock moves
+  await waitUntil(() => server.requests.length === 1, 'the first request')
+  await clock.next() // 15 s: the first attempt times out…
+  await waitUntil(() => logger.lines.some((l) => l.includes('retrying')), 'the retry to be scheduled')
+  const backoff = JSON.parse(logger.lines.find((l) => l.includes('retrying'))!).obj.retryInMs as number
+  t.ok(backoff >= 225 && backoff <= 375, `backoff ${backoff} ms: 300 ms ± 25 %`)
+  await clock.next() // …the backoff…
+  await waitUntil(() => server.requests.length === 2, 'the second request')
+  await clock.next() // …and the second attempt's 15 s
+  const err = await failed
+  t.equal(err.message, 'The acquirer did not answer GET /transactions/card_hash_key within 15000 ms (2 attempt(s))')
   t.equal(server.requests.length, 2)
-  t.ok(Date.now() - started >= 300)
+  t.equal(clock.now() - started, 15_000 + backoff + 15_000, 'two attempts of 15 s and the backoff between')
 })
 
 t.test('a body that stalls half way also times out', async (t) => {
@@ -137,10 +152,22 @@ t.test('other 4xx: MPOS_ERR_ACQUIRER_REJECTED, not retried', async (t) => {
 t.test('500: retried with backoff, then MPOS_ERR_ACQUIRER_UNAVAILABLE', async (t) => {
   const server = await withServer(t, (_req, res) => json(res, 500, 'oops'))
   const logger = recordingLogger()
-  const err = await failure(t, client(server, { logger }).getCardHashKey(KEY), 'MPOS_ERR_ACQUIRER_UNAVAILABLE')
+  const clock = new ManualClock()
+  const started = clock.now()
+  const answer = client(server, { logger, retryDelayMs: 300, clock }).getCardHashKey(KEY)
+  const failed = failure(t, answer, 'MPOS_ERR_ACQUIRER_UNAVAILABLE') // it may fail while the clock moves
+  const retries = () => logger.lines.filter((l) => l.includes('retrying')).map((l) => JSON.parse(l).obj.retryInMs as number)
+  for (let n = 1; n <= 2; n++) {
+    await waitUntil(() => retries().length === n, `retry ${n} to be scheduled`)
+    await clock.next() // the backoff wait
+  }
+  const err = await failed
   t.equal(err.message, 'The acquirer answered GET /transactions/card_hash_key with HTTP 500 (3 attempt(s))')
   t.equal(server.requests.length, 3)
-  t.equal(logger.lines.filter((l) => l.includes('retrying')).length, 2)
+  const [first, second] = retries()
+  t.ok(first! >= 225 && first! <= 375, `first backoff ${first} ms: 300 ms ± 25 %`)
+  t.ok(second! >= 450 && second! <= 750, `second backoff ${second} ms: doubled, ± 25 %`)
+  t.equal(clock.now() - started, first! + second!, 'only the backoffs took time')
   t.notMatch(logger.lines.join('\n'), KEY)
 })
 
@@ -219,15 +246,15 @@ t.test('connection refused: MPOS_ERR_ACQUIRER_UNREACHABLE with ECONNREFUSED', as
 t.test("the caller's signal cancels at once, without retries", async (t) => {
   const server = await withServer(t, () => {})
   const controller = new AbortController()
-  setTimeout(() => controller.abort(), 50)
-  const started = Date.now()
-  const err = await failure(
-    t,
-    client(server, { timeoutMs: 5000 }).getCardHashKey(KEY, { signal: controller.signal }),
-    'MPOS_ERR_ACQUIRER_ABORTED',
-  )
+  const clock = new ManualClock()
+  const started = clock.now()
+  const answer = client(server, { timeoutMs: 5000, clock }).getCardHashKey(KEY, { signal: controller.signal })
+  await waitUntil(() => server.requests.length === 1, 'the request')
+  controller.abort()
+  const err = await failure(t, answer, 'MPOS_ERR_ACQUIRER_ABORTED')
   t.equal(err.message, 'The request GET /transactions/card_hash_key was cancelled')
-  t.ok(Date.now() - started < 1000)
+  t.equal(clock.now(), started, 'at once: no time passed, the 5 s timeout was not waited for')
+  t.equal(clock.pendingTimers, 0, 'and its timer is gone')
   t.equal(server.requests.length, 1)
   // Already aborted: nothing is sent.
   await failure(t, client(server).getCardHashKey(KEY, { signal: AbortSignal.abort() }), 'MPOS_ERR_ACQUIRER_ABORTED')
@@ -237,9 +264,14 @@ t.test("the caller's signal cancels at once, without retries", async (t) => {
 t.test('aborting during the backoff wait also cancels', async (t) => {
   const server = await withServer(t, (_req, res) => json(res, 500, ''))
   const controller = new AbortController()
-  const p = client(server, { retryDelayMs: 5000 }).getCardHashKey(KEY, { signal: controller.signal })
-  setTimeout(() => controller.abort(), 100)
+  const logger = recordingLogger()
+  const clock = new ManualClock()
+  const p = client(server, { retryDelayMs: 5000, clock, logger }).getCardHashKey(KEY, { signal: controller.signal })
+  await waitUntil(() => logger.lines.some((l) => l.includes('retrying')), 'the backoff wait')
+  t.equal(clock.pendingTimers, 1, 'waiting for the backoff')
+  controller.abort()
   await failure(t, p, 'MPOS_ERR_ACQUIRER_ABORTED')
+  t.equal(clock.pendingTimers, 0, 'the backoff timer is cleared')
   t.equal(server.requests.length, 1)
 })
 

@@ -11,7 +11,7 @@ import { COMMANDS, type CommandSpec } from '../../src/abecs/commands/index.js'
 import { decodeResponse, encodeCommand, encodeResponse } from '../../src/abecs/packet.js'
 import { FrameDecoder, type FrameEvent } from '../../src/abecs/frame.js'
 import { abecsCrc } from '../../src/abecs/crc.js'
-import { ACK, CAN, DC3, EOT, ETB, NAK, SYN } from '../../src/abecs/control.js'
+import { ACK, CAN, DC2, DC3, EOT, ETB, NAK, SYN } from '../../src/abecs/control.js'
 import { memoryPair, type ByteStream } from '../../src/transport/byte-stream.js'
 import { VirtualPinpad } from '../../src/simulator/virtual-pinpad.js'
 import { VirtualClock } from '../helpers/virtual-clock.js'
@@ -111,8 +111,18 @@ function chunk(cmd: HostCommand): fc.Arbitrary<Chunk> {
 }
 
 const chunkBytes = (c: Chunk) => (c.kind === 'raw' ? c.bytes : frameBytes(c.data, c.mangle))
-/** Packets a host may legitimately take from this chunk: a good frame (also the whole one of 'doubled'). */
-const goodFrames = (c: Chunk) => (c.kind === 'frame' && (c.mangle.kind === 'none' || c.mangle.kind === 'doubled') ? [c.data] : [])
+/**
+ * Packets a host may legitimately take from this chunk: those whose whole good frame its bytes end
+ * with — a good frame, the second start of 'doubled', and a raw SYN (or an escape broken by a SYN)
+ * right after the frame's own SYN, where a receiver restarting on the SYN (§2.2.3) finds the packet
+ * intact behind it.
+ */
+const goodFrames = (c: Chunk) => {
+  if (c.kind !== 'frame') return []
+  const whole = frameBytes(c.data, { kind: 'none' })
+  const bytes = frameBytes(c.data, c.mangle)
+  return bytes.length >= whole.length && bytes.subarray(bytes.length - whole.length).equals(whole) ? [c.data] : []
+}
 
 interface Emission {
   delayMs: number
@@ -428,8 +438,11 @@ async function hostCase(s: HostScenario, clock: VirtualClock, crashes: () => unk
     if (code === 'MPOS_ERR_LINK_CLOSED' && !closed) fail(`${describe(o)} though the stream was never closed`)
     if (code === 'MPOS_ERR_LINK_CANCELLED' && !aborted && cancel === 'not called') fail(`${describe(o)} though nobody cancelled`)
     if (code === 'MPOS_ERR_LINK_RESPONSE_TIMEOUT' && BLOCKING.has(s.command)) fail(`${describe(o)}: a blocking command has no deadline (§2.2.2)`)
-    if (ANSWER_ERRORS.has(code) && !peer.goodSent.some((p) => ['ERR', s.command].includes(p.subarray(0, 3).toString('latin1')))) {
-      fail(`${describe(o)} though the pinpad never sent a good frame with that id`)
+    // A sealed packet (DC2 first, §5.2) carries no readable id: the secure errors need one of those.
+    const sealed = code === 'MPOS_ERR_SECURE_SESSION' || code === 'MPOS_ERR_SECURE_PACKET'
+    const fromGood = (p: Buffer) => (sealed ? p[0] === DC2 : ['ERR', s.command].includes(p.subarray(0, 3).toString('latin1')))
+    if (ANSWER_ERRORS.has(code) && !peer.goodSent.some(fromGood)) {
+      fail(`${describe(o)} though the pinpad never sent a good ${sealed ? 'sealed (DC2) frame' : 'frame with that id'}`)
     }
   }
 

@@ -1,10 +1,12 @@
 /**
  * The recording core shared by ScriptedPinpad and ScriptedHost: decodes what the other end sends
  * (packets and control bytes, each with its arrival time, noise dropped), keeps every raw byte,
- * and writes raw or framed bytes back.
+ * and writes raw or framed bytes back. Its waits (the `next()` guard, `quiet()`) and the arrival
+ * times run on the clock it is given: the real one over a pty, a ManualClock over an in-memory pair.
  */
 import { encodeFrame, FrameDecoder, type FrameEvent } from '../../src/abecs/frame.js'
 import type { ByteStream } from '../../src/transport/byte-stream.js'
+import { systemClock, type Clock } from '../../src/clock.js'
 
 export type TimedEvent = FrameEvent & { at: number }
 
@@ -18,11 +20,12 @@ export class FramePeer {
     readonly stream: ByteStream,
     /** Who sends to this peer, for failure messages ("the host", "the pinpad"). */
     readonly peerName: string,
+    readonly clock: Clock = systemClock,
   ) {
     this.#decoder = new FrameDecoder(
       (e) => {
         if (e.type === 'noise') return
-        this.#queue.push({ ...e, at: Date.now() })
+        this.#queue.push({ ...e, at: clock.now() })
         this.#wake?.()
       },
       { interByteTimeoutMs: 0 },
@@ -40,15 +43,19 @@ export class FramePeer {
     return out
   }
 
-  /** The next packet or control byte; rejects after `timeoutMs`. */
-  async next(timeoutMs = 3000): Promise<TimedEvent> {
-    const deadline = Date.now() + timeoutMs
+  /**
+   * The next packet or control byte; rejects after `timeoutMs`: a hang guard, generous enough that
+   * a busy machine never trips it in real time (the waits it covers are at most 2 s, §2.2.2).
+   */
+  async next(timeoutMs = 10_000): Promise<TimedEvent> {
+    const clock = this.clock
+    const deadline = clock.now() + timeoutMs
     while (!this.#queue.length) {
-      if (Date.now() >= deadline) throw new Error(`${this.peerName} sent nothing within ${timeoutMs} ms`)
+      if (clock.now() >= deadline) throw new Error(`${this.peerName} sent nothing within ${timeoutMs} ms`)
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))
+        const timer = clock.setTimeout(resolve, Math.max(0, deadline - clock.now()))
         this.#wake = () => {
-          clearTimeout(timer)
+          clock.clearTimeout(timer)
           resolve()
         }
       })
@@ -73,7 +80,7 @@ export class FramePeer {
 
   /** Nothing arrives for `ms` (what had arrived before counts too). */
   async quiet(ms: number): Promise<boolean> {
-    await new Promise((r) => setTimeout(r, ms))
+    await new Promise<void>((resolve) => this.clock.setTimeout(resolve, ms))
     return this.#queue.length === 0
   }
 

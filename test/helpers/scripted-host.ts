@@ -6,6 +6,7 @@
 import { ACK } from '../../src/abecs/control.js'
 import { memoryPair, type ByteStream } from '../../src/transport/byte-stream.js'
 import { VirtualPinpad, type VirtualPinpadOptions } from '../../src/simulator/virtual-pinpad.js'
+import type { Clock } from '../../src/clock.js'
 import { FramePeer } from './frame-peer.js'
 
 export type { TimedEvent } from './frame-peer.js'
@@ -14,8 +15,8 @@ export class ScriptedHost extends FramePeer {
   /** NTM messages skipped by command(). */
   readonly notifications: string[] = []
 
-  constructor(stream: ByteStream) {
-    super(stream, 'the pinpad')
+  constructor(stream: ByteStream, clock?: Clock) {
+    super(stream, 'the pinpad', clock)
   }
 
   /** The next event must be a control byte; returns it with its arrival time. */
@@ -37,7 +38,7 @@ export class ScriptedHost extends FramePeer {
    * Sends a command, expects ACK, and returns the final response packet, skipping (and keeping)
    * NTM notifications.
    */
-  async command(data: string | Buffer, timeoutMs = 3000): Promise<Buffer> {
+  async command(data: string | Buffer, timeoutMs = 10_000): Promise<Buffer> {
     this.send(data)
     const ack = await this.nextControl(timeoutMs)
     if (ack.byte !== ACK) throw new Error(`expected ACK, got ${ack.byte.toString(16)}h`)
@@ -57,15 +58,15 @@ export class ScriptedHost extends FramePeer {
   }
 }
 
-/** A virtual pinpad on one end of an in-memory pair and a scripted host on the other. */
+/** A virtual pinpad on one end of an in-memory pair and a scripted host on the other, all on `options.clock`. */
 export function virtualPinpadWithHost(
   t: { teardown(fn: () => unknown): void },
   options: VirtualPinpadOptions = {},
 ): { pad: VirtualPinpad; host: ScriptedHost } {
-  const [hostEnd, pinpadEnd] = memoryPair()
+  const [hostEnd, pinpadEnd] = memoryPair('host', 'pinpad', options.clock)
   const pad = new VirtualPinpad(options)
   pad.attach(pinpadEnd)
-  const host = new ScriptedHost(hostEnd)
+  const host = new ScriptedHost(hostEnd, options.clock)
   t.teardown(async () => {
     pad.detach()
     await hostEnd.close()

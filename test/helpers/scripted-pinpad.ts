@@ -3,11 +3,12 @@
  * control bytes, decoded) and lets the test answer byte by byte.
  */
 import type { ByteStream } from '../../src/transport/byte-stream.js'
+import type { Clock } from '../../src/clock.js'
 import { FramePeer } from './frame-peer.js'
 
 export class ScriptedPinpad extends FramePeer {
-  constructor(stream: ByteStream) {
-    super(stream, 'the host')
+  constructor(stream: ByteStream, clock?: Clock) {
+    super(stream, 'the host', clock)
   }
 
   /** The next event must be a packet; returns its data as text (latin1). */

@@ -13,6 +13,13 @@
  *
  * Install it only around code that uses no real I/O (sockets, files, child processes): their
  * callbacks are not counted and would race with the virtual time.
+ *
+ * Other tests hand the code a ManualClock (./manual-clock.ts) through its `clock` option instead.
+ * This one stays for the fuzz harness, which schedules with the global timers itself and reuses
+ * pinpads across cases; src/clock.ts's systemClock looks the globals up on every call, so the code
+ * under test follows this clock too. Its semantics (Node's 1 ms minimum delay, clearable counted
+ * immediates, timer exceptions collected for the harness to report with the seed) are what the
+ * fuzzers' recorded seeds replay under.
  */
 
 type Callback = (...args: unknown[]) => void

@@ -19,7 +19,7 @@ async function exchange(client: PinpadClient, slot: string, apdu: string): Promi
 }
 
 t.test('CHP: an inserted Visa card from power-on to a PIN it verifies itself', async (t) => {
-  const { client, pad } = fieldPinpad(t)
+  const { client, pad, clock } = fieldPinpad(t)
   await t.rejects(chp(client, '0', '1'), status(43), 'no card: ST_NOCARD')
   pad.cardholder.inserted = 'visa-credit'
   await t.rejects(chp(client, '0', '2', '00A404000E315041592E5359532E4444463031'), status(61), 'not powered: ST_ERRCARD')
@@ -34,11 +34,11 @@ t.test('CHP: an inserted Visa card from power-on to a PIN it verifies itself', a
   t.match(record, /^70.*9000$/)
   t.match(record, /5A08476173900101001/, 'the PAN in READ RECORD')
   t.equal(await exchange(client, '0', '80CA9F1700'), '9F1701039000', 'PIN Try Counter')
-  setTimeout(() => pad.cardholder.typePin('9999'), 30)
+  clock.setTimeout(() => pad.cardholder.typePin('9999'), 30)
   t.same(await client.call('CHP', { CHP_SLOT: '0', CHP_OPER: '3', CHP_CMD: '00200080', CHP_PINFMT: '1', CHP_PINMSG: 'SENHA DO CARTAO' }), { CHP_RSP: '63C2' }, 'wrong PIN: 63C2')
-  setTimeout(() => pad.cardholder.typePin('1234'), 30)
+  clock.setTimeout(() => pad.cardholder.typePin('1234'), 30)
   t.same(await client.call('CHP', { CHP_SLOT: '0', CHP_OPER: '3', CHP_CMD: '00200080', CHP_PINFMT: '1', CHP_PINMSG: 'SENHA DO CARTAO' }), { CHP_RSP: '9000' })
-  setTimeout(() => pad.cardholder.typePin('1234'), 30)
+  clock.setTimeout(() => pad.cardholder.typePin('1234'), 30)
   t.same(await client.call('CHP', { CHP_SLOT: '0', CHP_OPER: '3', CHP_CMD: '00200000', CHP_PINFMT: '1', CHP_PINMSG: 'X' }), { CHP_RSP: '6A86' }, 'P2 00h: the §3.3.2 example\'s 6A86')
   void pressWhenAsked(pad, 'asked-for-pin', 'cancel')
   await t.rejects(client.call('CHP', { CHP_SLOT: '0', CHP_OPER: '3', CHP_CMD: '00200080', CHP_PINFMT: '1', CHP_PINMSG: 'X' }), status(13))
@@ -71,7 +71,7 @@ t.test('CHP on 2.20: an unsupported slot is ST_INVPARM (§6.5.2.2 in 2.20)', asy
 })
 
 t.test('GEN/04: power and status, APDUs, a PIN for the card; GEN/04/04 and 03/02 after GCR', async (t) => {
-  const { client, pad } = fieldPinpad(t, { cardholder: { autoCard: 'visa-credit' } })
+  const { client, pad, clock } = fieldPinpad(t, { cardholder: { autoCard: 'visa-credit' } })
   const none = await client.call('GEN', { GEN: '04/01', G0401_OPER: '4', G0401_SLOT: '0' })
   t.match(none, { G0401_STAT: '0', G0401_ATRLEN: 0 })
   t.match(await client.call('GEN', { GEN: '04/01', G0401_OPER: '1', G0401_SLOT: '5' }), { G0401_STAT: '4' }, 'no SAM reader')
@@ -84,7 +84,7 @@ t.test('GEN/04: power and status, APDUs, a PIN for the card; GEN/04/04 and 03/02
   t.match(on, { G0401_STAT: '1' }, 'present; GCR\'s kernel session is not CHP\'s power')
   const select = await client.call('GEN', { GEN: '04/02', G0402_SLOT: '0', G0402_APDU: '00A40400', G0402_CMDDAT: 'A0000000031010', G0402_LE: 0 })
   t.match(select, { G0402_SW: /^61/ }, 'powered on demand (GCR would have), T=0')
-  setTimeout(() => pad.cardholder.typePin('1234'), 30)
+  clock.setTimeout(() => pad.cardholder.typePin('1234'), 30)
   const pin = await client.call('GEN', { GEN: '04/03', G0403_SLOT: '0', G0403_APDU: '00200080', G0403_FORMAT: '2', G0403_MIN: 4, G0403_MAX: 12, G0403_PINMSG: 'SENHA' })
   t.same(pin, { G0403_SLOT: '0', G0403_SW: '9000' })
   const tags = await client.gen({ GEN: '04/04', G0404_TAGS: '5F2A9F02' })

@@ -3,6 +3,8 @@
  * in-memory pair: the pinpad side of the link layer (§2.2.2, §6.2.1), the application layer
  * (§2.3, §6.2.2) and the answers of the control, display and table commands (§3.2–3.5, §6.4–6.7).
  * Where §3 gives a worked example, its command bytes are sent and the answer's fields compared.
+ * In virtual time (a ManualClock drives the pinpad, its cardholder and the pair): the 500 ms
+ * silence and the 2 s inter-byte timeout cost nothing and are checked to the millisecond.
  */
 import t from 'tap'
 import { ScriptedHost, virtualPinpadWithHost } from '../helpers/scripted-host.js'
@@ -15,6 +17,7 @@ import { ACK, CAN, EOT, NAK } from '../../src/abecs/control.js'
 import { encodeTableRecord, decodeTableRecord } from '../../src/abecs/tables.js'
 import { VirtualPinpad, type VirtualPinpadOptions } from '../../src/simulator/virtual-pinpad.js'
 import { factoryTables } from '../../src/simulator/defaults.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 
 const spec = (id: string) => (COMMANDS as Record<string, CommandSpec<any, any>>)[id]!
 /** A command packet built with the command's layout. */
@@ -25,7 +28,6 @@ const fieldsOf = (answer: Buffer, request: unknown = {}): any => {
   return spec(packet.id).decodeResponse(packet.blocks, request, packet.status)
 }
 const text = (b: Buffer) => b.toString('latin1')
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** TLV items of a response, in order, as [id, value] (repeats kept). */
 function items(answer: Buffer): Array<[number, Buffer]> {
@@ -46,8 +48,11 @@ const QUIET: VirtualPinpadOptions = {
   link: { silenceMs: 100 },
   cardholder: { autoCard: null, autoPin: null, presentAfterMs: 20, pinAfterMs: 20, removeAfterMs: 20 },
 }
-const setup = (t: Parameters<typeof virtualPinpadWithHost>[0], options: VirtualPinpadOptions = {}) =>
-  virtualPinpadWithHost(t, { ...QUIET, ...options })
+function setup(t: Parameters<typeof virtualPinpadWithHost>[0], options: VirtualPinpadOptions = {}) {
+  const clock = new ManualClock()
+  t.teardown(clock.autoAdvance())
+  return { ...virtualPinpadWithHost(t, { ...QUIET, clock, ...options }), clock }
+}
 
 const GCX_WAIT = cmd('GCX', { SPE_TRNDATE: '260115', SPE_TRNTIME: '101500', SPE_AMOUNT: 1000 })
 
@@ -71,12 +76,12 @@ t.test('link layer (§2.2.2, §6.2.1)', async (t) => {
   })
 
   t.test('a bad CRC is NAKed only after 500 ms of silence, then the resend is ACKed (§2.2.2.1 example)', async (t) => {
-    const { host } = setup(t, { link: {} })
-    const sentAt = Date.now()
+    const { host, clock } = setup(t, { link: {} })
+    const sentAt = clock.now()
     host.write(hex('16 4F 50 4E 17 00 00'))
     const nak = await host.nextControl()
     t.equal(nak.byte, NAK)
-    t.ok(nak.at - sentAt >= 490, `NAK after ${nak.at - sentAt} ms of silence (spec: 500 ms)`)
+    t.equal(nak.at - sentAt, 500, 'NAK after 500 ms of silence (§6.2.1)')
     t.ok(await host.quiet(50), 'nothing but the NAK')
     host.write(hex('16 4F 50 4E 17 A8 A9'))
     t.equal((await host.nextControl()).byte, ACK)
@@ -84,14 +89,14 @@ t.test('link layer (§2.2.2, §6.2.1)', async (t) => {
   })
 
   t.test('the silence is configurable and starts again with every byte received', async (t) => {
-    const { host } = setup(t, { link: { silenceMs: 200 } })
+    const { host, clock } = setup(t, { link: { silenceMs: 200 } })
     host.write(hex('16 4F 50 4E 17 00 00'))
-    await sleep(120)
-    const noiseAt = Date.now()
+    await clock.sleep(120)
+    const noiseAt = clock.now()
     host.write([0x41, 0x42]) // line noise before the silence elapsed
     const nak = await host.nextControl()
     t.equal(nak.byte, NAK)
-    t.ok(nak.at - noiseAt >= 190, `NAK ${nak.at - noiseAt} ms after the last byte (silenceMs 200)`)
+    t.equal(nak.at - noiseAt, 200, 'NAK 200 ms after the last byte (silenceMs 200)')
     t.ok(await host.quiet(300), 'a single NAK')
   })
 
@@ -146,12 +151,14 @@ t.test('link layer (§2.2.2, §6.2.1)', async (t) => {
   })
 
   t.test('a packet stalled for more than 2 s mid-way is dropped and NAKed', async (t) => {
-    const { host } = setup(t, { link: {} })
-    const sentAt = Date.now()
+    const { host, clock } = setup(t, { link: {} })
+    const sentAt = clock.now()
     host.write(hex('16 4F 50')) // SYN "OP"… and nothing more
     const nak = await host.nextControl(4000)
     t.equal(nak.byte, NAK)
-    t.ok(nak.at - sentAt >= 1990, `NAK after ${nak.at - sentAt} ms (inter-byte timeout 2 s)`)
+    // §2.2.2: the packet is dropped 2 s after its last byte; the 500 ms of silence (§6.2.1), counted
+    // from that byte too, are over: the NAK goes at once (a 0 ms timer, which Node runs 1 ms later).
+    t.equal(nak.at - sentAt, 2001, 'NAK 2 s after the last byte (inter-byte timeout)')
     host.write(hex('4E 17 A8 A9')) // the rest of the packet, too late: noise now
     t.ok(await host.quiet(300), 'the late tail is not taken as a packet')
     t.equal(await host.ask('OPN'), 'OPN000')
@@ -457,12 +464,12 @@ t.test('display commands (§3.3, §6.5)', async (t) => {
   })
 
   t.test('RMC cancelled with CAN: EOT, no response, display cleared (§6.5.14)', async (t) => {
-    const { host, pad } = setup(t, { tables: factoryTables() })
+    const { host, pad, clock } = setup(t, { tables: factoryTables() })
     pad.cardholder.present('visa-credit', 'insert')
     t.match(await host.ask(GCX_WAIT), /^GCX000/)
     host.send(example('RMC_COMMAND'))
     t.equal((await host.nextControl()).byte, ACK)
-    await sleep(100)
+    await clock.sleep(100)
     host.write([CAN])
     t.equal((await host.nextControl()).byte, EOT)
     t.ok(await host.quiet(200))

@@ -1,7 +1,8 @@
 /**
  * PIN capture on the virtual pinpad (GPN §6.5.11, GOX §6.9.3, GOC §6.8.4) as the host sees it: an
  * ISO 9564 format 0 block encrypted under the DUKPT PIN key of the KSN returned with it (ANSI
- * X9.24-1), one KSN per entry, and PP_KSNTDESP01 in GIX reporting the last one.
+ * X9.24-1), one KSN per entry, and PP_KSNTDESP01 in GIX reporting the last one. In virtual time
+ * (a ManualClock drives the link, the pinpad, its cardholder and the pair).
  */
 import t from 'tap'
 import { HostLink } from '../../src/abecs/link.js'
@@ -12,23 +13,27 @@ import { factoryTables } from '../../src/simulator/defaults.js'
 import { deriveIpek, deriveTransactionKey, getKsnCounter, pinKey } from '../../src/crypto/dukpt.js'
 import { decryptPinBlock, parseIso0PinBlock } from '../../src/crypto/pin-block.js'
 import { hex } from '../helpers/hex.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 
 const BDK = '0123456789ABCDEFFEDCBA9876543210'
 
 function setup(t: { teardown(fn: () => unknown): void }, options: VirtualPinpadOptions = {}) {
-  const [hostEnd, pinpadEnd] = memoryPair()
+  const clock = new ManualClock()
+  t.teardown(clock.autoAdvance())
+  const [hostEnd, pinpadEnd] = memoryPair('host', 'pinpad', clock)
   const pad = new VirtualPinpad({
     tables: factoryTables(),
     cardholder: { autoCard: null, autoPin: null, presentAfterMs: 10, pinAfterMs: 10, removeAfterMs: 10 },
+    clock,
     ...options,
   })
   pad.attach(pinpadEnd)
-  const link = new HostLink(hostEnd, { ackTimeoutMs: 2000, responseTimeoutMs: 5000 })
+  const link = new HostLink(hostEnd, { ackTimeoutMs: 2000, responseTimeoutMs: 5000 }, { clock })
   t.teardown(async () => {
     pad.detach()
     await link.close()
   })
-  return { pad, client: new PinpadClient(link) }
+  return { pad, client: new PinpadClient(link), clock }
 }
 
 /** What the acquirer's HSM does: BDK + KSN → PIN key → clear ISO-0 block → PIN, checked against the PAN. */
@@ -158,12 +163,12 @@ t.test('the counter skips values with more than 10 one bits (X9.24-1)', async (t
 })
 
 t.test('an entry cancelled by the cardholder uses no KSN', async (t) => {
-  const { pad, client } = setup(t)
+  const { pad, client, clock } = setup(t)
   const cancelled = client.call('GPN', gpn('4012345678909'))
   const off = pad.cardholder.onEvent((e) => {
     if (e.type !== 'asked-for-pin') return
     off()
-    setTimeout(() => pad.cardholder.press('cancel'), 20)
+    clock.setTimeout(() => pad.cardholder.press('cancel'), 20)
   })
   await t.rejects(cancelled, { code: 'MPOS_ERR_PINPAD_STATUS', status: 13 })
   t.same(await ksnOf(client), hex('FFFF9876543210E00000'), 'still the initial KSN')

@@ -19,8 +19,8 @@ t.test('CEX: a key, the arrows included (PP_EVENT 00–13)', async (t) => {
 })
 
 t.test('CEX: a swipe gives incomplete, masked tracks; GTK then has the whole ones (§5.4.1)', async (t) => {
-  const { client, pad } = fieldPinpad(t)
-  setTimeout(() => pad.cardholder.swipe('magstripe-credit'), 30)
+  const { client, pad, clock } = fieldPinpad(t)
+  clock.setTimeout(() => pad.cardholder.swipe('magstripe-credit'), 30)
   const cex = await client.call('CEX', { SPE_CEXOPT: '010000', SPE_PANMASK: '0604' })
   t.same(cex, { PP_EVENT: '90', PP_TRK1INC: 'B555555******4444^RODRIGUES/PAULO^2912101', PP_TRK2INC: '555555******4444=2912101' })
   const gtk = await client.call('GTK', {})
@@ -45,8 +45,8 @@ t.test('CEX: chip in and out (92/91), at once when already so; the automatic car
 })
 
 t.test('CEX: a tap (94); the card stays on the antenna for GCX, which reads it as contactless', async (t) => {
-  const { client, pad } = fieldPinpad(t)
-  setTimeout(() => pad.cardholder.tap('mastercard-contactless'), 30)
+  const { client, pad, clock } = fieldPinpad(t)
+  clock.setTimeout(() => pad.cardholder.tap('mastercard-contactless'), 30)
   t.same(await client.call('CEX', { SPE_CEXOPT: '111100' }), { PP_EVENT: '94' })
   const card = await client.call('GCX', { ...DATE, SPE_AMOUNT: 1, SPE_GCXOPT: '10000', SPE_AIDLIST: ['0201', '0204'] })
   t.match(card, { PP_CARDTYPE: '06', PP_AIDTABINFO: ['020101'], PP_LABEL: 'MASTERCARD' }, 'acquirer 02, record 01, as in the SCOPE capture')
@@ -69,19 +69,19 @@ t.test('CEX: a tap when only swipes are watched is ignored (§6.5.1)', async (t)
 })
 
 t.test('CKE: a swipe gives the complete tracks; a tap CKE_CTLSSTAT 1', async (t) => {
-  const { client, pad } = fieldPinpad(t)
-  setTimeout(() => pad.cardholder.swipe('magstripe-debit'), 30)
+  const { client, pad, clock } = fieldPinpad(t)
+  clock.setTimeout(() => pad.cardholder.swipe('magstripe-debit'), 30)
   const mag = await client.call('CKE', { CKE_KEY: '1', CKE_MAG: '1', CKE_ICC: '0', CKE_CTLS: '1' })
   t.match(mag, { CKE_EVENT: '1', CKE_TRK2: '4000056655665556=30041200000012300' })
-  setTimeout(() => pad.cardholder.tap('visa-contactless'), 30)
+  clock.setTimeout(() => pad.cardholder.tap('visa-contactless'), 30)
   t.same(await client.call('CKE', { CKE_KEY: '0', CKE_MAG: '0', CKE_ICC: '0', CKE_CTLS: '1' }), { CKE_EVENT: '3', CKE_CTLSSTAT: '1' })
 })
 
 t.test('GCD: clear data under the fixed message; cancel; timeout; bad index (§6.5.8)', async (t) => {
-  const { client, pad } = fieldPinpad(t)
+  const { client, pad, clock } = fieldPinpad(t)
   let shown: string[] = []
   pad.display.onChange((s) => s.source === 'GCD' && s.lines.length && (shown = s.lines))
-  setTimeout(() => pad.cardholder.enter('169937823'), 30)
+  clock.setTimeout(() => pad.cardholder.enter('169937823'), 30)
   t.same(await client.call('GCD', { SPE_MSGIDX: 9, SPE_MAXDIG: 10, SPE_TIMEOUT: 60 }), { PP_VALUE: '169937823' })
   t.same(shown, ['DIGITE O RG'])
   t.same(pad.display.screen.lines, [], 'the display is cleared at the end')
@@ -91,23 +91,23 @@ t.test('GCD: clear data under the fixed message; cancel; timeout; bad index (§6
   await t.rejects(client.call('GCD', { SPE_MSGIDX: 0x36 }), status(11), 'no message 0036h')
   await t.rejects(client.call('GCD', { SPE_MSGIDX: 1, SPE_MINDIG: 5, SPE_MAXDIG: 4 }), status(11))
   await t.rejects(client.call('GCD', {} as never), status(19))
-  setTimeout(() => {
+  clock.setTimeout(() => {
     pad.cardholder.enter('12') // too short: the keypad does not confirm it
-    setTimeout(() => pad.cardholder.enter('1234'), 30)
+    clock.setTimeout(() => pad.cardholder.enter('1234'), 30)
   }, 30)
   t.same(await client.call('GCD', { SPE_MSGIDX: 1, SPE_MINDIG: 3, SPE_MAXDIG: 4 }), { PP_VALUE: '1234' })
 })
 
 t.test('GCD: letters only on 2.20 with SPE_GCDOPT "1xxx"', async (t) => {
-  const { client, pad } = fieldPinpad(t, { identity: { specVersion: '2.20' } })
-  setTimeout(() => pad.cardholder.enter('ABC1234'), 30)
+  const { client, pad, clock } = fieldPinpad(t, { identity: { specVersion: '2.20' } })
+  clock.setTimeout(() => pad.cardholder.enter('ABC1234'), 30)
   t.same(await client.call('GCD', { SPE_MSGIDX: 0x2a, SPE_GCDOPT: '1000' }), { PP_VALUE: 'ABC1234' })
 })
 
 t.test('MNU: chosen directly, or by arrows and OK; cancel; timeout; no option (§6.5.13)', async (t) => {
-  const { client, pad } = fieldPinpad(t)
+  const { client, pad, clock } = fieldPinpad(t)
   const options = ['5.Chamado Técnico', '1.Consultas', '3.Ajuda', 'Voltar!!']
-  setTimeout(() => pad.cardholder.choose(2), 30)
+  clock.setTimeout(() => pad.cardholder.choose(2), 30)
   t.same(await client.call('MNU', { SPE_TIMEOUT: 30, SPE_DSPMSG: 'Selecione, por favor:', options }), { PP_VALUE: '02' })
   void (async () => {
     for (const key of ['down', 'down', 'up', 'ok'] as const) await pressWhenAsked(pad, 'asked-to-choose', key)

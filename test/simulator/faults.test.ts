@@ -1,7 +1,8 @@
 /**
  * The virtual pinpad's fault controls (`pad.faults`) and wire pacing, each shown through the host
  * stack's reaction (HostLink + PinpadClient, §2.2.2): timeouts, NAK resends, corrupted answers,
- * noise, and answers as slow as a 19200-baud wire.
+ * noise, and answers as slow as a 19200-baud wire. In virtual time (a ManualClock driving the link,
+ * the pinpad and the in-memory pair): the waits cost nothing and are checked to the millisecond.
  */
 import t, { type Test } from 'tap'
 import { HostLink, type LinkTrace } from '../../src/abecs/link.js'
@@ -10,15 +11,18 @@ import { memoryPair } from '../../src/transport/byte-stream.js'
 import { encodeFrame } from '../../src/abecs/frame.js'
 import { VirtualPinpad, type VirtualPinpadOptions } from '../../src/simulator/virtual-pinpad.js'
 import type { PinpadLinkEvent } from '../../src/simulator/pinpad-link.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 
 const HOST = { ackTimeoutMs: 300, responseTimeoutMs: 500, silenceMs: 60, cancelTimeoutMs: 300 }
 
 function setup(t: Test, options: VirtualPinpadOptions = {}, host: typeof HOST = HOST) {
-  const [hostEnd, pinpadEnd] = memoryPair()
+  const clock = new ManualClock()
+  t.teardown(clock.autoAdvance())
+  const [hostEnd, pinpadEnd] = memoryPair('host', 'pinpad', clock)
   // The pinpad NAKs a bad packet after its own silence; keep it inside the host's 300 ms ACK wait.
-  const pad = new VirtualPinpad({ link: { silenceMs: 50 }, cardholder: { autoCard: null }, ...options })
+  const pad = new VirtualPinpad({ link: { silenceMs: 50 }, cardholder: { autoCard: null }, clock, ...options })
   pad.attach(pinpadEnd)
-  const link = new HostLink(hostEnd, host)
+  const link = new HostLink(hostEnd, host, { clock })
   const traces: LinkTrace[] = []
   const events: PinpadLinkEvent[] = []
   link.on('trace', (e) => traces.push(e))
@@ -27,17 +31,17 @@ function setup(t: Test, options: VirtualPinpadOptions = {}, host: typeof HOST = 
     pad.detach()
     await link.close()
   })
-  return { pad, link, client: new PinpadClient(link), traces, events }
+  return { pad, link, client: new PinpadClient(link), traces, events, clock }
 }
 
 const count = <T extends { type: string }>(list: T[], type: string) => list.filter((e) => e.type === type).length
 
 t.test('stalled: nothing comes back, MPOS_ERR_LINK_ACK_TIMEOUT; unstalled, it answers again', async (t) => {
-  const { pad, client, traces } = setup(t)
+  const { pad, client, traces, clock } = setup(t)
   pad.faults.stalled = true
-  const started = Date.now()
+  const started = clock.now()
   await t.rejects(client.call('OPN', {}), { code: 'MPOS_ERR_LINK_ACK_TIMEOUT', message: /OPN/ })
-  t.ok(Date.now() - started >= HOST.ackTimeoutMs - 10, 'after the ACK wait')
+  t.equal(clock.now() - started, HOST.ackTimeoutMs, 'after the ACK wait')
   t.equal(count(traces, 'send'), 1, 'a command nobody ACKs is not resent')
   pad.faults.stalled = false
   t.same(await client.call('OPN', {}), {})
@@ -90,14 +94,14 @@ t.test('dropNext = 1: the command vanishes, MPOS_ERR_LINK_ACK_TIMEOUT; the next 
 })
 
 t.test('responseDelayMs beyond the response deadline: MPOS_ERR_LINK_RESPONSE_TIMEOUT', async (t) => {
-  const { pad, client, traces } = setup(t)
+  const { pad, client, traces, clock } = setup(t)
   pad.faults.responseDelayMs = HOST.responseTimeoutMs + 300
-  const started = Date.now()
+  const started = clock.now()
   await t.rejects(client.call('GIN', { GIN_ACQIDX: '00' }), { code: 'MPOS_ERR_LINK_RESPONSE_TIMEOUT', message: /GIN/ })
-  t.ok(Date.now() - started >= HOST.responseTimeoutMs, 'after the deadline')
+  t.equal(clock.now() - started, HOST.responseTimeoutMs, 'at the deadline (the ACK took no time)')
   pad.faults.responseDelayMs = 0
   // The late GIN answer arrives while GTS waits: the host skips it as stale.
-  await new Promise((r) => setTimeout(r, 400))
+  await clock.sleep(400)
   t.match(await client.call('GTS', { GTS_ACQIDX: '00' }), { GTS_TABVER: /^\w{10}$/ })
 
   pad.faults.responseDelayMs = 200 // within the deadline: merely slow
@@ -108,13 +112,15 @@ t.test('responseDelayMs beyond the response deadline: MPOS_ERR_LINK_RESPONSE_TIM
 t.test('responseDelayMs: a CAN ends the delay, and the next command is answered at once', async (t) => {
   // Found by the property tests (pinpad-fuzz.test.ts): the delay went on after CAN/EOT, and the
   // next command waited for it (§6.2.1: a new command waits for the aborted one to end).
-  const { pad, client } = setup(t)
+  const { pad, client, clock } = setup(t)
   pad.faults.responseDelayMs = 4 * HOST.responseTimeoutMs
   const abort = new AbortController()
-  setTimeout(() => abort.abort(), 50)
+  clock.setTimeout(() => abort.abort(), 50)
   await t.rejects(client.call('GIN', { GIN_ACQIDX: '00' }, { signal: abort.signal }), { code: 'MPOS_ERR_LINK_CANCELLED' })
   pad.faults.responseDelayMs = 0
+  const again = clock.now()
   t.match(await client.call('GIN', { GIN_ACQIDX: '00' }), { GIN_MNAME: 'GERTEC' }, 'within the response deadline')
+  t.equal(clock.now(), again, 'answered at once')
 })
 
 t.test('a corrupted answer just before the deadline: NAK, and the resend is waited for', async (t) => {
@@ -137,18 +143,18 @@ t.test('garbageNext: noise before the answer, the host still gets it', async (t)
 })
 
 t.test('pacing at 19200 baud: a large answer takes at least its wire time', async (t) => {
-  const { client, traces } = setup(t, { link: { silenceMs: 50, baudRate: 19200 } })
+  const { client, traces, clock } = setup(t, { link: { silenceMs: 50, baudRate: 19200 } })
   const keyMaps = [0x8030, 0x8031, 0x8032, 0x8033, 0x8034, 0x8035, 0x8036]
-  const started = Date.now()
+  const started = clock.now()
   const gix = await client.call('GIX', { SPE_IDLIST: [...keyMaps, ...keyMaps.slice(0, 5)] })
-  const elapsed = Date.now() - started
+  const elapsed = clock.now() - started
   t.equal(gix.PP_MKDESP?.length, 100)
   const bytes = traces.find((e) => e.type === 'response')!
   if (bytes.type !== 'response') throw new Error('no response trace')
   // 8N1: 10 bits a byte, 1920 bytes/s; the frame is at least the packet data plus SYN, ETB and CRC.
   const wireMs = ((bytes.bytes + 4) * 10 * 1000) / 19200
   t.ok(bytes.bytes > 1200, `${bytes.bytes} bytes of answer`)
-  t.ok(elapsed >= wireMs * 0.95, `${elapsed} ms for ${bytes.bytes} bytes (wire: ${Math.round(wireMs)} ms)`)
+  t.ok(elapsed >= wireMs && elapsed < wireMs * 1.05, `${elapsed} ms for ${bytes.bytes} bytes (wire: ${Math.round(wireMs)} ms)`)
 })
 
 t.test('pacing: a paced answer longer than the response deadline still arrives (it starts in time)', async (t) => {

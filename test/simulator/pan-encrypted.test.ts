@@ -59,9 +59,9 @@ t.test('DWK modality 2: a random WKPAN under the host\'s 1024-bit key; GPN and E
 })
 
 t.test('CKE in "PAN Criptografado": the tracks\' PAN under WKPAN (§3.3.3)', async (t) => {
-  const { client, pad } = fieldPinpad(t)
+  const { client, pad, clock } = fieldPinpad(t)
   await client.call('DWK', { DWK_MODE: '1', DWK_METHOD: '1', DWK_MKIDX: '02', DWK_WKPAN: tdesDecryptEcb(MK02, WKPAN).toString('hex') })
-  setTimeout(() => pad.cardholder.swipe('magstripe-debit'), 30)
+  clock.setTimeout(() => pad.cardholder.swipe('magstripe-debit'), 30)
   const mag = await client.call('CKE', { CKE_KEY: '0', CKE_MAG: '1', CKE_ICC: '0' })
   if (mag.CKE_EVENT !== '1') throw new Error('expected a swipe')
   t.notMatch(mag.CKE_TRK2, /4000056655665556/)

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openPtyPair } from '../helpers/pty.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 import {
   SerialDiscovery,
   isCandidatePath,
@@ -97,19 +98,27 @@ t.test('an unchanged listing gives no events and an identical snapshot', async (
 })
 
 t.test('start() polls on its own until stop()', async (t) => {
+  // Virtual time, moved by hand: the default 1 s period, checked to the millisecond.
+  const clock = new ManualClock()
   const { state, lister } = scripted([{ path: '/dev/ttyACM0' }])
-  const { d } = discovery(t, { lister, intervalMs: 20 })
-  const added = nextEvent(d, 'added', '/dev/ttyUSB0')
+  const { d } = discovery(t, { lister, clock })
   d.start()
   d.start() // a second start does not double the polling
-  await sleep(30)
+  await clock.settle()
+  t.equal(state.calls, 1, 'a poll at once')
+  await clock.advance(999)
+  t.equal(state.calls, 1)
+  await clock.advance(1)
+  t.equal(state.calls, 2, 'the next one a second later')
+  const added = nextEvent(d, 'added', '/dev/ttyUSB0')
   state.current = [{ path: '/dev/ttyACM0' }, { path: '/dev/ttyUSB0' }]
-  t.equal((await added).source, 'os')
+  await clock.advance(1000)
+  t.equal((await added).source, 'os', 'the port plugged in meanwhile is seen by the next poll')
+  t.equal(state.calls, 3)
   await d.stop()
-  const calls = state.calls
-  t.ok(calls >= 2 && calls < 15, `${calls} polls in about 50 ms at a 20 ms period`)
-  await sleep(80)
-  t.equal(state.calls, calls, 'no polls after stop()')
+  t.equal(clock.pendingTimers, 0, 'stop() clears the next poll')
+  await clock.advance(10_000)
+  t.equal(state.calls, 3, 'no polls after stop()')
 })
 
 t.test('a throwing lister falls back, keeps the bridge alive and warns once', async (t) => {
@@ -150,19 +159,25 @@ t.test('a lister that never answers times out, is not called again while stuck, 
   }
   const fallback = async () => [{ path: '/dev/ttyACM0' }]
   const warnings: string[] = []
-  const { d } = discovery(t, { lister, fallback, intervalMs: 20, listTimeoutMs: 50, onWarning: (w) => warnings.push(w) })
+  // Virtual time, moved by hand: the default 3 s listing timeout and 1 s period.
+  const clock = new ManualClock()
+  const { d } = discovery(t, { lister, fallback, clock, onWarning: (w) => warnings.push(w) })
   const added = nextEvent(d, 'added', '/dev/ttyACM0')
-  const started = Date.now()
   d.start()
+  await clock.advance(2999)
+  t.same(d.list(), [], 'the listing hangs…')
+  await clock.advance(1)
   await added
-  t.ok(Date.now() - started < 1000, 'the fallback answered after the timeout')
-  await sleep(300)
+  t.pass('…and the fallback answers when it times out, 3 s after it started')
+  await clock.advance(10_000) // ten more polls
   t.equal(calls, 1, 'no pile-up of hanging listings')
   t.same(d.list(), [{ path: '/dev/ttyACM0', source: 'os' }])
-  t.match(warnings[0], /no answer within 50 ms/)
-  const stopping = Date.now()
-  await d.stop()
-  t.ok(Date.now() - stopping < 200, 'stop() does not wait for the hung listing')
+  t.match(warnings[0], /no answer within 3000 ms/)
+  let stopped = false
+  const stopping = d.stop().then(() => (stopped = true))
+  await clock.settle()
+  t.ok(stopped, 'stop() takes no time: it does not wait for the hung listing')
+  await stopping
 })
 
 t.test('a hung listing that finally answers is used again', async (t) => {
@@ -173,12 +188,15 @@ t.test('a hung listing that finally answers is used again', async (t) => {
     if (calls === 1) return new Promise<OsPortInfo[]>((resolve) => (release = resolve))
     return Promise.resolve([{ path: '/dev/ttyUSB0' }])
   }
-  const { d } = discovery(t, { lister, fallback: async () => [], listTimeoutMs: 30 })
-  t.same(await d.refresh(), [])
+  const clock = new ManualClock()
+  const { d } = discovery(t, { lister, fallback: async () => [], clock })
+  const first = d.refresh()
+  await clock.advance(3000) // the listing timeout
+  t.same(await first, [])
   await d.refresh()
   t.equal(calls, 1)
   release([])
-  await sleep(0)
+  await clock.settle()
   t.same(await d.refresh(), [{ path: '/dev/ttyUSB0', source: 'os' }])
 })
 

@@ -1,6 +1,15 @@
 import t from 'tap'
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { openPtyPair } from '../helpers/pty.js'
+
+/** When the pty behind `path` was made (ctime, ns-precise on devpts), or undefined if there is none. */
+const madeAt = (path: string): number | undefined => {
+  try {
+    return statSync(path).ctimeMs
+  } catch {
+    return undefined
+  }
+}
 
 const alive = (pid: number): boolean => {
   try {
@@ -18,9 +27,11 @@ t.test('openPtyPair gives two existing ptys; close() kills socat and the ptys va
   t.not(pty.a, pty.b)
   t.ok(existsSync(pty.a) && existsSync(pty.b))
   t.ok(alive(pty.pid))
+  const made = [madeAt(pty.a), madeAt(pty.b)]
   await pty.close()
   t.notOk(alive(pty.pid), 'socat has exited')
-  t.notOk(existsSync(pty.a) || existsSync(pty.b), 'ptys are gone')
+  // Gone — or the number already handed to a new pty (another test file's socat, running alongside).
+  t.ok([pty.a, pty.b].every((p, i) => madeAt(p) !== made[i]), 'ptys are gone')
   await pty.close() // idempotent
 })
 

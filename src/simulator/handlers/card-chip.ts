@@ -82,7 +82,7 @@ async function processChip(ctx: HandlerContext, s: CardSession, p: ChipParams): 
     ctx.notify('SOLICITE A SENHA'.padEnd(32))
     for (;;) {
       pad.display.show2x16(p.pinMessage, 'PIN')
-      const action = await within(p.pinTimeoutMs, ctx.signal, (signal) => pad.cardholder.waitForPin(signal))
+      const action = await within(pad.clock, p.pinTimeoutMs, ctx.signal, (signal) => pad.cardholder.waitForPin(signal))
       pad.display.clear('PIN')
       if (action === 'aborted') return 'aborted'
       if (action === 'timeout') return ST.TIMEOUT

@@ -11,6 +11,7 @@ import { outcomeForAmount } from '../outcomes.js'
 import type { EventWish, Key, Presentation } from '../cardholder.js'
 import { KEY_CODE } from './basic.js'
 import { ok, fail, type HandlerContext, type HandlerTable } from './types.js'
+import { sleep } from '../../clock.js'
 
 /** PP_EVENT for keys (§3.1.3.2): the arrows are "02" and "03". */
 const KEY_EVENT: Record<Key, string> = { ok: '00', up: '02', down: '03', f1: '04', f2: '05', f3: '06', f4: '07', clear: '08', cancel: '13' }
@@ -36,12 +37,6 @@ function autoPresentation(name: string | null, wish: EventWish): Presentation | 
   return [usual, 'tap' as const, 'insert' as const, 'swipe' as const].find(fits)
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(true), ms)
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve(false)), { once: true })
-  })
-
 /** Waits for the first event of `wish`; `timeoutS` is SPE_TIMEOUT (CEX), the antenna's idle limit applies with CTLS. */
 async function awaitEvent(ctx: HandlerContext, wish: EventWish, timeoutS?: number): Promise<Happened | 'aborted'> {
   const { pad, signal } = ctx
@@ -53,8 +48,8 @@ async function awaitEvent(ctx: HandlerContext, wish: EventWish, timeoutS?: numbe
   const stop = () => timers.abort()
   signal.addEventListener('abort', stop, { once: true })
   const deadlines: Array<Promise<Happened | 'aborted'>> = []
-  if (timeoutS !== undefined) deadlines.push(sleep(timeoutS * 1000, timers.signal).then((done) => (done ? { kind: 'timeout' } : 'aborted')))
-  if (wish.ctls) deadlines.push(sleep(pad.timings.ctlsIdleMs, timers.signal).then((done) => (done ? { kind: 'ctls-idle' } : 'aborted')))
+  if (timeoutS !== undefined) deadlines.push(sleep(pad.clock, timeoutS * 1000, timers.signal).then((done) => (done ? { kind: 'timeout' } : 'aborted')))
+  if (wish.ctls) deadlines.push(sleep(pad.clock, pad.timings.ctlsIdleMs, timers.signal).then((done) => (done ? { kind: 'ctls-idle' } : 'aborted')))
   try {
     for (;;) {
       const waiting = holder.waitForEvent(timers.signal, wish, autoPresentation(holder.options.autoCard, wish))

@@ -21,7 +21,7 @@ export const promptHandlers: HandlerTable = {
     pad.display.showFree(message, 'GCD')
     try {
       for (;;) {
-        const action = await withTimeout(signal, inactivityMs(pad, p.SPE_TIMEOUT), (s) => pad.cardholder.waitForData(s))
+        const action = await withTimeout(pad.clock, signal, inactivityMs(pad, p.SPE_TIMEOUT), (s) => pad.cardholder.waitForData(s))
         if (action === 'aborted') return 'aborted'
         if (action === 'timeout') return fail(ST.TIMEOUT)
         if (action.type === 'key') {
@@ -46,7 +46,7 @@ export const promptHandlers: HandlerTable = {
     show()
     try {
       for (;;) {
-        const action = await withTimeout(signal, inactivityMs(pad, p.SPE_TIMEOUT), (s) => pad.cardholder.waitForChoice(s))
+        const action = await withTimeout(pad.clock, signal, inactivityMs(pad, p.SPE_TIMEOUT), (s) => pad.cardholder.waitForChoice(s))
         if (action === 'aborted') return 'aborted'
         if (action === 'timeout') return fail(ST.TIMEOUT)
         if (action.type === 'choice') {
