@@ -26,7 +26,7 @@ import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
 import type { AnyActorRef } from 'xstate'
 import type { Presentation } from '../src/simulator/cardholder.js'
 import { findCard } from '../src/simulator/cards.js'
-import { outcomeForAmount } from '../src/simulator/outcomes.js'
+import { outcomeForAmount } from '../src/outcomes.js'
 import { CallTimeoutError, fmt, forceGc, gcExposedByFlag, millis, now, percentile, seconds, startBenchBridge, wsClient, type Answer, type BenchBridge, type Client } from './lib.js'
 
 const { values: flags } = parseArgs({

@@ -14,8 +14,9 @@ import { assign, enqueueActions, setup, type AnyActorRef, type AnyEventObject } 
 import { contextMachine } from './context.machine.js'
 import { sessionMachine } from './session.machine.js'
 import type { Envelope, PushEvent, Reply } from './protocol.js'
-import type { ErrorValue } from './types.js'
+import { coded, type ErrorValue } from './types.js'
 import type { SessionRef } from './context-values.js'
+import { DeviceInUseError, DeviceNotFoundError, NoDeviceError, TooManyConnectionContextsError, TooManyContextsError } from '../src/errors.js'
 
 export interface DeviceListEntry {
   id: number
@@ -61,7 +62,6 @@ export interface BridgeFault {
   error: unknown
 }
 
-const err = (code: string, message: string): ErrorValue => ({ code, message })
 
 /** Live contexts at once (a client could otherwise name endless ones). */
 export const MAX_CONTEXTS = 64
@@ -119,14 +119,14 @@ export const bridgeMachine = setup({
         if (!live) {
           const others = context.contexts.filter((c) => c !== name)
           if (others.length >= MAX_CONTEXTS) {
-            enqueue.sendTo(replyTo, refuseRoute(envelope, err('MPOS_ERR_TOO_MANY_CONTEXTS', `At most ${MAX_CONTEXTS} contexts can be in use at once; reuse one of: ${others.slice(0, 5).join(', ')}…`)))
+            enqueue.sendTo(replyTo, refuseRoute(envelope, coded(new TooManyContextsError(MAX_CONTEXTS, others.slice(0, 5).join(', ')))))
             return
           }
           const mine = others.filter((c) => context.createdBy[c] === sessionId)
           if (mine.length >= MAX_CONTEXTS_PER_CONNECTION) {
             enqueue.sendTo(
               replyTo,
-              refuseRoute(envelope, err('MPOS_ERR_TOO_MANY_CONTEXTS', `One connection may use at most ${MAX_CONTEXTS_PER_CONNECTION} contexts at once; this one has ${mine.join(', ')} (close one first)`)),
+              refuseRoute(envelope, coded(new TooManyConnectionContextsError(MAX_CONTEXTS_PER_CONNECTION, mine.join(', ')))),
             )
             return
           }
@@ -196,13 +196,13 @@ export const bridgeMachine = setup({
         const deviceId = event.deviceId ?? free?.id
         let answer: AnyEventObject
         if (deviceId === undefined) {
-          answer = { type: 'CLAIM.DENIED', error: err('MPOS_ERR_NO_DEVICE', 'No pinpad is available') }
+          answer = { type: 'CLAIM.DENIED', error: coded(new NoDeviceError()) }
         } else if (!context.devices.some((d) => d.id === deviceId)) {
-          answer = { type: 'CLAIM.DENIED', error: err('MPOS_ERR_DEVICE_NOT_FOUND', `There is no device with id ${deviceId}`) }
+          answer = { type: 'CLAIM.DENIED', error: coded(new DeviceNotFoundError(String(deviceId))) }
         } else if (context.claims[deviceId] !== undefined && context.claims[deviceId] !== event.context) {
           answer = {
             type: 'CLAIM.DENIED',
-            error: err('MPOS_ERR_DEVICE_IN_USE', `Device ${deviceId} is already in use by context "${context.claims[deviceId]}"`),
+            error: coded(new DeviceInUseError(String(deviceId), String(context.claims[deviceId]))),
           }
         } else {
           enqueue.assign({ claims: { ...context.claims, [deviceId]: event.context } })

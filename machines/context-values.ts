@@ -5,7 +5,8 @@
 import type { ActorRef, AnyActorRef, AnyMachineSnapshot, Snapshot } from 'xstate'
 import { deviceStep } from './device.machine.js'
 import type { CommandName, Envelope, PushEvent, Reply, Request, StatusResponse } from './protocol.js'
-import type { ErrorValue, PaymentResult } from './types.js'
+import { coded, type ErrorValue, type PaymentResult } from './types.js'
+import { CommandOutOfOrderError, ContextBusyError, PinpadFinishingError } from '../src/errors.js'
 
 /** A session actor: where replies and pushed events go (its id is `session:<sessionId>`). */
 export type SessionRef = ActorRef<Snapshot<unknown>, SessionBound>
@@ -50,7 +51,6 @@ export interface ContextInput {
 
 export type RequestOf<C extends CommandName> = Extract<Request, { command: C }>
 
-export const error = (code: string, message: string): ErrorValue => ({ code, message })
 
 export function replyFor(context: ContextContext, envelope: Envelope, outcome: Outcome): SessionBound {
   const base = { id: envelope.id, context: context.name, command: envelope.request.command }
@@ -141,17 +141,17 @@ export function refusal(snapshot: AnyMachineSnapshot, command: CommandName): Out
   const context = snapshot.context as ContextContext
   const runningCommand = context.running?.envelope.request.command ?? context.payment?.envelope.request.command
   if (runningCommand) {
-    return { success: false, error: error('MPOS_ERR_CONTEXT_BUSY', `${command} refused: ${runningCommand} is running in context "${context.name}"`) }
+    return { success: false, error: coded(new ContextBusyError(command, runningCommand, context.name)) }
   }
   if (snapshot.matches({ initialized: { activity: 'paying' } }) || snapshot.matches({ initialized: { activity: 'dropping' } })) {
     const device = publicDeviceState((snapshot.children as Record<string, AnyActorRef | undefined>).device?.getSnapshot())
     return {
       success: false,
-      error: error('MPOS_ERR_CONTEXT_BUSY', `${command} refused: the pinpad is still finishing the previous payment (${device ?? 'busy'}): remove the card`),
+      error: coded(new PinpadFinishingError(command, device ?? 'busy')),
     }
   }
   return {
     success: false,
-    error: error('MPOS_ERR_COMMAND_OUT_OF_ORDER', `${command} is not allowed now in context "${context.name}"; allowed: ${allowedNow(snapshot).join(', ')}`),
+    error: coded(new CommandOutOfOrderError(command, context.name, allowedNow(snapshot).join(', '))),
   }
 }

@@ -14,9 +14,8 @@
 import { and, assign, enqueueActions, not, or, setup, stateIn, type ActorRefFrom, type AnyActorRef, type AnyEventObject, type AnyMachineSnapshot } from 'xstate'
 import { deviceMachine, type DeviceEnd, type DeviceNotice } from './device.machine.js'
 import type { CommandName, Envelope, StatusResponse } from './protocol.js'
-import type { ErrorValue, PaymentResult } from './types.js'
+import { coded, type ErrorValue, type PaymentResult } from './types.js'
 import {
-  error,
   paymentReply,
   paymentStatus,
   refusal,
@@ -29,6 +28,7 @@ import {
   type RequestOf,
   type SessionRef,
 } from './context-values.js'
+import { AlreadyInitializedError, ContextClosedError, DeviceDisconnectedError, InternalError, NothingToCancelError } from '../src/errors.js'
 
 export { statusOf, type ContextContext, type ContextInput } from './context-values.js'
 
@@ -63,7 +63,7 @@ function endError(end: DeviceEnd): ErrorValue | undefined {
     case 'unresponsive':
       return end.error
     case 'lost':
-      return error('MPOS_ERR_DEVICE_DISCONNECTED', `The pinpad was disconnected: ${end.reason}`)
+      return coded(new DeviceDisconnectedError(`disconnected: ${end.reason}`))
   }
 }
 
@@ -117,7 +117,7 @@ export const contextMachine = setup({
       const r = context.running
       if (!r || r.envelope.request.command === 'close') return
       const command = r.envelope.request.command
-      const outcome = context.finishOutcome ?? { success: false, error: error('MPOS_ERR_CONTEXT_CLOSED', `${command} was interrupted: context "${context.name}" is closing`) }
+      const outcome = context.finishOutcome ?? { success: false, error: coded(new ContextClosedError(command, context.name)) }
       enqueue.sendTo(r.replyTo, replyFor(context, r.envelope, outcome))
       enqueue.assign({ running: undefined, finishOutcome: undefined })
     }),
@@ -216,7 +216,7 @@ export const contextMachine = setup({
         // Only an idle-handed context is "already initialized": while initialize (or anything) runs,
         // the refusal below names what runs instead of claiming an initialization not yet done.
         guard: and([isCommand('initialize'), 'nothingPending']),
-        actions: ['attachSession', { type: 'replyNow', params: ({ context }) => ({ success: false, error: error('MPOS_ERR_ALREADY_INITIALIZED', `Context "${context.name}" is already initialized`) }) }],
+        actions: ['attachSession', { type: 'replyNow', params: ({ context }) => ({ success: false, error: coded(new AlreadyInitializedError(context.name)) }) }],
       },
       { actions: ['attachSession', 'refuse'] },
     ],
@@ -235,8 +235,8 @@ export const contextMachine = setup({
     'xstate.error.actor.device': {
       target: '.idle',
       actions: [
-        assign({ lastError: () => error('MPOS_ERR_INTERNAL', 'Internal error: the pinpad actor failed; initialize again') }),
-        { type: 'answerAllWith', params: () => error('MPOS_ERR_INTERNAL', 'Internal error: the pinpad actor failed') },
+        assign({ lastError: () => coded(new InternalError('the pinpad actor failed; initialize again')) }),
+        { type: 'answerAllWith', params: () => coded(new InternalError('the pinpad actor failed')) },
         'releaseDevice',
       ],
     },
@@ -294,7 +294,7 @@ export const contextMachine = setup({
               target: '#context.idle',
               actions: [
                 assign({ lastError: ({ event }) => endError(deviceEnd(event)) }),
-                { type: 'finishRunning', params: ({ event }) => ({ success: false, error: endError(deviceEnd(event)) ?? error('MPOS_ERR_DEVICE_DISCONNECTED', 'The pinpad was closed') }) },
+                { type: 'finishRunning', params: ({ event }) => ({ success: false, error: endError(deviceEnd(event)) ?? coded(new DeviceDisconnectedError('closed')) }) },
                 'releaseDevice',
               ],
             },
@@ -314,7 +314,7 @@ export const contextMachine = setup({
           target: 'idle',
           actions: [
             assign({ lastError: ({ event }) => endError(deviceEnd(event)) }),
-            { type: 'answerAllWith', params: ({ event }) => endError(deviceEnd(event)) ?? error('MPOS_ERR_DEVICE_DISCONNECTED', 'The pinpad was closed') },
+            { type: 'answerAllWith', params: ({ event }) => endError(deviceEnd(event)) ?? coded(new DeviceDisconnectedError('closed')) },
             'releaseDevice',
           ],
         },
@@ -349,7 +349,7 @@ export const contextMachine = setup({
                   { guard: and([isCommand('cancel'), finishRequired]), target: 'dropping', actions: ['attachSession', { type: 'replyNow', params: { success: true } }] },
                   {
                     guard: isCommand('cancel'),
-                    actions: ['attachSession', { type: 'refuseWith', params: ({ context }) => error('MPOS_ERR_NOTHING_TO_CANCEL', `Nothing runs in context "${context.name}"`) }],
+                    actions: ['attachSession', { type: 'refuseWith', params: ({ context }) => coded(new NothingToCancelError(context.name)) }],
                   },
                 ],
               },

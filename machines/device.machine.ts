@@ -23,6 +23,7 @@ import { assign, enqueueActions, fromCallback, fromPromise, setup, type ActorRef
 import {
   acquirerApproved,
   DEFAULT_PAYMENT_TIMEOUT_MS,
+  coded,
   errorValue,
   type CardHashKeyRef,
   type CardSummary,
@@ -36,6 +37,7 @@ import {
   type PinpadIdentity,
   type ReadCardOutput,
 } from './types.js'
+import { DeviceUnresponsiveError, NotProvidedError, PaymentCanceledError, PaymentLinkLostError, PaymentTimeoutError, TablesOutdatedError } from '../src/errors.js'
 
 export interface ConnectParams {
   encryptionKey: string
@@ -151,7 +153,7 @@ export interface MessageInput extends PinpadInput {
 /** Placeholder for an actor src/ must provide; it fails loudly if someone forgot. */
 const required = <I, O>(name: string) =>
   fromPromise<O, I>(async () => {
-    throw Object.assign(new Error(`device actor "${name}" was not provided`), { code: 'MPOS_ERR_NOT_PROVIDED' })
+    throw new NotProvidedError(name)
   })
 
 const CANCELLED = 13 // ST_CANCEL (§3.1.1): the cardholder pressed CANCEL
@@ -167,16 +169,13 @@ export const DEADLINE_GRACE_MS = 2000
 const timeoutResult = (timeoutMs: number): PaymentResult => ({
   status: 'errored',
   error_code: TIMED_OUT,
-  error: { code: 'MPOS_ERR_PAYMENT_TIMEOUT', message: `The customer did not complete the payment within ${timeoutMs} ms (012 ST_TIMEOUT)`, abecsStatus: TIMED_OUT },
+  error: { ...coded(new PaymentTimeoutError(timeoutMs)), abecsStatus: TIMED_OUT },
 })
 
 /** The pinpad did not confirm a cancellation: it is declared unresponsive. */
-const unresponsiveError = (): ErrorValue => ({
-  code: 'MPOS_ERR_DEVICE_TIMEOUT',
-  message: 'The pinpad stopped answering (no EOT to CAN): it was let go; initialize again once it is back',
-})
+const unresponsiveError = (): ErrorValue => coded(new DeviceUnresponsiveError())
 
-const canceled = (message: string): PaymentResult => ({ status: 'canceled', error: { code: 'MPOS_ERR_PAYMENT_CANCELED', message } })
+const canceled = (message: string): PaymentResult => ({ status: 'canceled', error: coded(new PaymentCanceledError(message)) })
 
 /** A failed step: 013 (cardholder CANCEL) is "canceled", 012 the payment's timeout, else "errored" with the ABECS code. */
 function failedResult(p: PaymentState, err: unknown): PaymentResult {
@@ -329,7 +328,7 @@ export const deviceMachine = setup({
         'LINK.CLOSED': {
           target: 'lost',
           actions: [
-            { type: 'endPayment', params: ({ event }) => ({ status: 'errored', error: { code: 'MPOS_ERR_LINK_CLOSED', message: `The pinpad was disconnected: ${event.reason}` } }) },
+            { type: 'endPayment', params: ({ event }) => ({ status: 'errored', error: coded(new PaymentLinkLostError(event.reason)) }) },
             { type: 'dropCard', params: ({ context }) => context.payment?.cardRef },
             assign({ lostReason: ({ event }) => event.reason }),
           ],
@@ -436,7 +435,7 @@ export const deviceMachine = setup({
                             result: {
                               status: 'errored',
                               error_code: 20,
-                              error: { code: 'MPOS_ERR_TABLES_OUTDATED', message: 'The pinpad still reports other EMV tables after a reload (020)', abecsStatus: 20 },
+                              error: { ...coded(new TablesOutdatedError()), abecsStatus: 20 },
                             },
                           }),
                         }),

@@ -10,6 +10,8 @@
  */
 import { assign, enqueueActions, setup, type AnyActorRef, type AnyEventObject } from 'xstate'
 import type { Envelope, PushEvent, Reply, Request } from './protocol.js'
+import { InternalError } from '../src/errors.js'
+import { coded } from './types.js'
 
 /** What goes out on the socket: a reply to one request (with when it was asked), or a pushed event. */
 export type Outgoing =
@@ -111,7 +113,7 @@ export const sessionMachine = setup({
                   context: r.context,
                   command: r.command,
                   success: false,
-                  error: { code: 'MPOS_ERR_INTERNAL', message: `Internal error: context "${r.context}" failed and was reset` },
+                  error: coded(new InternalError(`context "${r.context}" failed and was reset`)),
                   ...(r.command_id !== undefined ? { command_id: r.command_id } : {}),
                 },
               })

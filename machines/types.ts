@@ -2,6 +2,7 @@
  * Plain data shared by the machines. No I/O types: the machines only see values, and card data
  * never enters them (a payment carries an opaque `cardRef` to the card, kept by src/).
  */
+import { INTERNAL_ERROR_CODE } from '../src/errors.js'
 
 /** A failure as a value: stable code, message, and the ABECS status when the pinpad gave one. */
 export interface ErrorValue {
@@ -110,10 +111,13 @@ export interface ChipOutput {
   pin: 'online' | 'offline' | 'none'
 }
 
+/** A coded error of the catalog (src/errors.ts) as the plain value machines keep and send. */
+export const coded = (e: Error & { code: string }): ErrorValue => ({ code: e.code, message: e.message })
+
 export const errorValue = (err: unknown): ErrorValue => {
   const e = err as { code?: unknown; message?: unknown; status?: unknown }
   return {
-    code: typeof e?.code === 'string' ? e.code : 'MPOS_ERR_INTERNAL',
+    code: typeof e?.code === 'string' ? e.code : INTERNAL_ERROR_CODE,
     message: typeof e?.message === 'string' ? e.message : String(err),
     ...(typeof e?.status === 'number' ? { abecsStatus: e.status } : {}),
   }

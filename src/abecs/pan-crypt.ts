@@ -6,7 +6,7 @@
  * the host sent "in reverse" (decrypted, for GPN and ENB); the host does the opposite.
  */
 import { tdesDecryptEcb, tdesEncryptEcb } from '../crypto/des.js'
-import { RsaBlockError } from '../crypto/errors.js'
+import { RsaBlockError } from '../errors.js'
 
 const hexOf = (b: Buffer) => b.toString('hex').toUpperCase()
 

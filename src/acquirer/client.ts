@@ -16,21 +16,10 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import { createPublicKey } from 'node:crypto'
 import type { CardHashKey } from '../card/card-hash.js'
 import { schemaErrors, validateEmvTables } from '../tables/schema.js'
-import type { EmvTables } from '../tables/types.js'
+import type { EmvTables, TerminalUpdates, TerminalUpdatesOptions } from '../tables/types.js'
 import { sleep, systemClock, type Clock } from '../clock.js'
-import {
-  AcquirerAbortedError,
-  AcquirerBadResponseError,
-  AcquirerConfigError,
-  AcquirerRejectedError,
-  AcquirerTimeoutError,
-  AcquirerUnauthorizedError,
-  AcquirerUnavailableError,
-  AcquirerUnreachableError,
-  maskEncryptionKey,
-} from './errors.js'
-
-export type TerminalUpdates = { upToDate: true } | { upToDate: false; tables: EmvTables }
+import { AcquirerAbortedError, AcquirerBadResponseError, AcquirerConfigError, AcquirerRejectedError, AcquirerTimeoutError, AcquirerUnauthorizedError, AcquirerUnavailableError, AcquirerUnreachableError } from '../errors.js'
+import { maskEncryptionKey } from './encryption-key.js'
 
 /** The subset of a pino logger the client uses. */
 export interface AcquirerLogger {
@@ -58,12 +47,7 @@ export interface RequestOptions {
   signal?: AbortSignal
 }
 
-export interface TerminalUpdatesOptions extends RequestOptions {
-  /** The stored table version ("" when none): the acquirer answers 304 when it is current. */
-  checksum: string
-  /** DUKPT key indexes the pinpad holds. */
-  dukptKeys: readonly number[]
-}
+export type { TerminalUpdates, TerminalUpdatesOptions }
 
 const CARD_HASH_KEY_SCHEMA = {
   type: 'object',

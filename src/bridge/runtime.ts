@@ -10,8 +10,8 @@ import { publicDeviceState } from '../../machines/context-values.js'
 import { deviceMachine } from '../../machines/device.machine.js'
 import { sessionMachine, type Outgoing } from '../../machines/session.machine.js'
 import type { Request } from '../../machines/protocol.js'
-import { DeviceRegistry, type DeviceEntry } from '../devices/registry.js'
-import { VirtualDevice } from '../devices/virtual-device.js'
+import { DeviceRegistry, type DeviceEntry } from '../transport/registry.js'
+import { VirtualDevice } from '../simulator/virtual-device.js'
 import { SerialDiscovery } from '../transport/discovery.js'
 import { VirtualPinpad, type VirtualPinpadOptions } from '../simulator/virtual-pinpad.js'
 import { factoryTables } from '../simulator/defaults.js'
@@ -52,7 +52,7 @@ export interface SessionHandle {
 }
 
 export class BridgeRuntime {
-  readonly registry: DeviceRegistry
+  readonly registry: DeviceRegistry<VirtualDevice>
   readonly vault = new CardVault()
   readonly acquirer: AcquirerClient
   readonly tablesStore: TablesStore
@@ -86,7 +86,7 @@ export class BridgeRuntime {
             onWarning: (message) => this.logger.warn({ message }, 'serial discovery'),
           })
         : undefined
-    this.registry = new DeviceRegistry({
+    this.registry = new DeviceRegistry<VirtualDevice>({
       virtual,
       ...(discovery ? { discovery } : {}),
       ...(options.baudRate ? { defaultBaudRate: options.baudRate } : {}),

@@ -7,7 +7,7 @@
  */
 import { constants, createPublicKey, publicEncrypt, type KeyObject } from 'node:crypto'
 import type { CapturedCard } from './captured-card.js'
-import { CardDataInvalidError, CardHashKeyInvalidError } from '../acquirer/errors.js'
+import { CardDataInvalidError, CardHashKeyInvalidError } from '../errors.js'
 
 /** `GET /transactions/card_hash_key`: the key id goes in front of the hash. */
 export interface CardHashKey {

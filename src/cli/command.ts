@@ -1,6 +1,6 @@
 /** A sub-command of `mpos-bridge`: its flags (each optionally from an environment variable) and what it does. */
 import { parseArgs } from 'node:util'
-import { UsageError } from './errors.js'
+import { UsageError } from '../errors.js'
 
 export interface OptionSpec {
   type: 'string' | 'boolean'

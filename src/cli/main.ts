@@ -5,6 +5,7 @@ import { probeCommand } from './commands/probe.js'
 import { simulateCommand } from './commands/simulate.js'
 import { serveCommand } from './commands/serve.js'
 import { decryptCommand } from './commands/decrypt.js'
+import { INTERNAL_ERROR_CODE, UsageError } from '../errors.js'
 
 const COMMANDS: Command[] = [serveCommand, devicesCommand, probeCommand, simulateCommand, decryptCommand]
 
@@ -43,8 +44,8 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(values, positionals)
   } catch (err) {
     const e = err as { code?: string; message: string }
-    process.stderr.write(`${JSON.stringify({ error: { code: e.code ?? 'MPOS_ERR_INTERNAL', message: e.message } })}\n`)
-    return e.code === 'MPOS_ERR_USAGE' ? 2 : 1
+    process.stderr.write(`${JSON.stringify({ error: { code: e.code ?? INTERNAL_ERROR_CODE, message: e.message } })}\n`)
+    return err instanceof UsageError ? 2 : 1
   }
 }
 

@@ -4,7 +4,7 @@
  * K1|K2|K1 (two-key TDES, X9.52 keying option 2); single DES runs as K|K|K, since E(K) D(K) E(K) = E(K).
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto'
-import { CryptoLengthError } from './errors.js'
+import { CryptoLengthError } from '../errors.js'
 
 const CIPHER = 'des-ede3-ecb'
 export const DES_BLOCK = 8

@@ -5,7 +5,7 @@
  * Host side: BDK + KSN → IPEK → transaction key. Pinpad side: `DukptKeyStore` issues a fresh KSN per PIN entry.
  */
 import { desEncryptBlock, tdesEncryptEcb, xor, TDES_KEY } from './des.js'
-import { CryptoLengthError, DukptCounterExhaustedError, InvalidKsnError } from './errors.js'
+import { CryptoLengthError, DukptCounterExhaustedError, InvalidKsnError } from '../errors.js'
 
 export const KSN_BYTES = 10
 export const KSN_COUNTER_BITS = 21

@@ -6,7 +6,7 @@
  * Block = PIN field ⊕ PAN field.
  */
 import { DES_BLOCK, tdesDecryptEcb, tdesEncryptEcb, xor } from './des.js'
-import { CryptoLengthError, InvalidPanError, InvalidPinError, PinBlockInvalidError } from './errors.js'
+import { CryptoLengthError, InvalidPanError, InvalidPinError, PinBlockInvalidError } from '../errors.js'
 
 export const PIN_MIN_DIGITS = 4
 export const PIN_MAX_DIGITS = 12

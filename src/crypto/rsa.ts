@@ -5,7 +5,7 @@
  * format that §5.2.1 spells out itself.
  */
 import { constants, createPublicKey, generateKeyPairSync, privateDecrypt, publicEncrypt, type KeyObject } from 'node:crypto'
-import { CryptoLengthError, RsaBlockError } from './errors.js'
+import { CryptoLengthError, RsaBlockError } from '../errors.js'
 
 const b64url = (b: Buffer) => b.toString('base64url')
 const unsigned = (b: Buffer) => {

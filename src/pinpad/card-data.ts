@@ -8,7 +8,7 @@ import type { CardVault } from '../card/vault.js'
 import { cardHolderDisplayName } from '../card/card-hash.js'
 import type { EmvTables } from '../tables/types.js'
 import type { CardSummary, PaymentRequest, ReadCardOutput } from '../../machines/types.js'
-import { ChipCardSwipedError, NoApplicationError, UnreadableCardError } from './errors.js'
+import { ChipCardSwipedError, NoApplicationError, UnreadableCardError } from '../errors.js'
 
 export const pad2 = (n: number) => String(n).padStart(2, '0')
 

@@ -17,7 +17,7 @@ import type {
   SyncInput,
 } from '../../machines/device.machine.js'
 import { DEFAULT_PAYMENT_TIMEOUT_MS, type CardHashKeyRef, type PinpadHandle, type ReadCardOutput } from '../../machines/types.js'
-import { LinkCancelledError } from '../errors.js'
+import { LinkCancelledError, UnreadableCardError } from '../errors.js'
 import type { CardVault } from '../card/vault.js'
 import type { AcquirerClient } from '../acquirer/client.js'
 import type { TablesStore } from '../tables/store.js'
@@ -120,7 +120,7 @@ export function createDeviceActors(deps: DeviceActorDeps) {
 
       buildCardHash: fromPromise<{ cardHash: string }, HashInput>(async ({ input }) => {
         const card = deps.vault.get(input.cardRef)
-        if (!card) throw Object.assign(new Error('the card data is gone'), { code: 'MPOS_ERR_CARD_UNREADABLE' })
+        if (!card) throw new UnreadableCardError('the card data is gone')
         try {
           return { cardHash: createCardHash(card, input.key) }
         } finally {

@@ -4,7 +4,7 @@
  */
 import type { PinpadClient, RequestOptions } from '../abecs/client.js'
 import type { PpData } from '../abecs/params.js'
-import { PinpadStatusError } from '../errors.js'
+import { PinpadStatusError } from '../abecs/status-error.js'
 
 export interface PinpadInfo {
   manufacturer: string

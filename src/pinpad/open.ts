@@ -4,12 +4,12 @@
  */
 import { HostLink, type LinkTimings, type LinkTrace } from '../abecs/link.js'
 import { PinpadClient } from '../abecs/client.js'
-import type { DeviceRegistry } from '../devices/registry.js'
+import type { DeviceRegistry } from '../transport/registry.js'
 import type { CardVault } from '../card/vault.js'
 import type { Logger } from '../log.js'
 import { identifyPinpad } from './identify.js'
 import { Pinpad } from './pinpad.js'
-import { DeviceTimeoutError } from './errors.js'
+import { DeviceTimeoutError, LinkClosedError } from '../errors.js'
 
 export interface OpenPinpadDeps {
   registry: DeviceRegistry
@@ -49,7 +49,7 @@ export async function openPinpad(deps: OpenPinpadDeps, params: OpenPinpadParams,
     return new Pinpad(deviceId, link, client, identity, deps.vault, deps.now)
   } catch (err) {
     await link.close().catch(() => {})
-    if (budget && (err as { code?: string }).code === 'MPOS_ERR_LINK_CLOSED') throw new DeviceTimeoutError(budget)
+    if (budget && err instanceof LinkClosedError) throw new DeviceTimeoutError(budget)
     throw err
   } finally {
     if (timer) clearTimeout(timer)

@@ -14,6 +14,8 @@ import { registerProbes } from './probes.js'
 import { DEFAULT_CONNECTION_LIMITS, serveConnection, type ConnectionLimits } from './connection.js'
 import { DevtoolsHub } from './devtools/hub.js'
 import { registerDevtools } from './devtools/routes.js'
+import { ForbiddenHostError, ForbiddenOriginError } from '../errors.js'
+import { httpRefusal } from './wire.js'
 
 export interface ServerOptions {
   host: string
@@ -76,7 +78,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     const host = checkHost(request.headers.host, policy)
     if (!host.ok) {
       log.warn({ host: request.headers.host, url: request.url }, 'refused: host')
-      return reply.code(403).send({ success: false, error: `Forbidden: ${host.reason}`, code: 'MPOS_ERR_FORBIDDEN_HOST' })
+      return reply.code(403).send(httpRefusal(new ForbiddenHostError(host.reason)))
     }
   })
 
@@ -93,7 +95,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
         const origin = checkOrigin(request.headers.origin, policy)
         if (!origin.ok) {
           log.warn({ origin: request.headers.origin }, 'refused: origin')
-          return reply.code(403).send({ success: false, error: `Forbidden: ${origin.reason}`, code: 'MPOS_ERR_FORBIDDEN_ORIGIN' })
+          return reply.code(403).send(httpRefusal(new ForbiddenOriginError(origin.reason)))
         }
       },
     },

@@ -11,6 +11,8 @@ import type { BridgeMetrics } from './metrics.js'
 import { parseMessage, DEFAULT_CONTEXT, type Parsed } from './validate.js'
 import { validators } from './schema.js'
 import { errorFields, observeReply, toWire } from './wire.js'
+import { InternalError, InvalidMessageError, RateLimitedError } from '../errors.js'
+import { coded } from '../../machines/types.js'
 
 export interface ConnectionLimits {
   /** Larger messages get MPOS_ERR_MESSAGE_TOO_LARGE (above 1 MiB the socket closes with 1009). */
@@ -109,13 +111,13 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
     if (cut) return
     if (!bucket.take()) {
       if (!patience.take()) return disconnect(`it kept sending far over the rate limit (${limits.messagesPerSecond} messages per second)`)
-      refuse({ code: 'MPOS_ERR_RATE_LIMITED', message: `More than ${limits.messagesPerSecond} messages per second: slow down` }, { context: DEFAULT_CONTEXT })
+      refuse(coded(new RateLimitedError(limits.messagesPerSecond)), { context: DEFAULT_CONTEXT })
       return
     }
     let parsed: Parsed | undefined
     try {
       parsed = isBinary
-        ? { ok: false, error: { code: 'MPOS_ERR_INVALID_MESSAGE', message: 'Binary messages are not accepted: send JSON text' }, context: DEFAULT_CONTEXT }
+        ? { ok: false, error: coded(new InvalidMessageError('Binary messages are not accepted: send JSON text')), context: DEFAULT_CONTEXT }
         : parseMessage(raw.toString(), limits.maxMessageBytes)
       if (!parsed.ok) return refuse(parsed.error, parsed)
       session.send(parsed.context, parsed.request, parsed.command_id, now())
@@ -126,7 +128,7 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
         ? { command: parsed.request.command, context: parsed.context, ...(parsed.command_id !== undefined ? { command_id: parsed.command_id } : {}) }
         : { context: DEFAULT_CONTEXT }
       metrics.commands.inc({ command: echo.command ?? 'invalid', outcome: 'error' })
-      send({ ...echo, success: false, ...errorFields({ code: 'MPOS_ERR_INTERNAL', message: 'Internal error: the message could not be handled' }) })
+      send({ ...echo, success: false, ...errorFields(coded(new InternalError('the message could not be handled'))) })
     }
   })
   socket.on('close', () => {

@@ -4,9 +4,10 @@
  * echoed back unless it is valid: an error answer is as small as any other.
  */
 import type { Request } from '../../machines/protocol.js'
-import type { ErrorValue } from '../../machines/types.js'
+import { coded, type ErrorValue } from '../../machines/types.js'
 import { DEFAULT_SHAPE_LIMITS, preview, shapeViolation, type ShapeLimits } from './limits.js'
 import { FIELDS, MAX_AMOUNT, describe, validateEnvelope, validators } from './schema.js'
+import { AmountTooLargeError, InvalidJsonError, InvalidMessageError, MessageTooComplexError, MessageTooLargeError, MissingCommandError, RequestFieldError, UnknownCommandError } from '../errors.js'
 
 export const DEFAULT_CONTEXT = 'default'
 
@@ -21,43 +22,41 @@ export type Parsed =
   | { ok: true; request: Request; context: string; command_id?: string | number }
   | ({ ok: false; error: ErrorValue } & Echo)
 
-const bad = (code: string, message: string): ErrorValue => ({ code, message })
-
 export function parseMessage(text: string, maxBytes: number, limits: ShapeLimits = DEFAULT_SHAPE_LIMITS): Parsed {
   if (Buffer.byteLength(text) > maxBytes) {
-    return { ok: false, error: bad('MPOS_ERR_MESSAGE_TOO_LARGE', `Messages are limited to ${maxBytes} bytes`), context: DEFAULT_CONTEXT }
+    return { ok: false, error: coded(new MessageTooLargeError(maxBytes)), context: DEFAULT_CONTEXT }
   }
   let data: unknown
   try {
     data = JSON.parse(text)
   } catch {
-    return { ok: false, error: bad('MPOS_ERR_INVALID_JSON', 'The message is not valid JSON'), context: DEFAULT_CONTEXT }
+    return { ok: false, error: coded(new InvalidJsonError()), context: DEFAULT_CONTEXT }
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    return { ok: false, error: bad('MPOS_ERR_INVALID_MESSAGE', 'The message must be a JSON object'), context: DEFAULT_CONTEXT }
+    return { ok: false, error: coded(new InvalidMessageError('The message must be a JSON object')), context: DEFAULT_CONTEXT }
   }
   const obj = data as Record<string, unknown>
   const echo = echoOf(obj)
   const violation = shapeViolation(obj, limits)
-  if (violation) return { ok: false, error: bad('MPOS_ERR_MESSAGE_TOO_COMPLEX', `The message is too complex: ${violation}`), ...echo }
-  if (obj.command === undefined) return { ok: false, error: bad('MPOS_ERR_MISSING_COMMAND', 'command is required'), ...echo }
+  if (violation) return { ok: false, error: coded(new MessageTooComplexError(violation)), ...echo }
+  if (obj.command === undefined) return { ok: false, error: coded(new MissingCommandError()), ...echo }
   if (!validateEnvelope(obj)) {
     const unknown = typeof obj.command === 'string' && validateEnvelope.errors?.[0]?.instancePath === '/command'
     return {
       ok: false,
-      error: unknown ? bad('MPOS_ERR_UNKNOWN_COMMAND', `Unknown command ${preview(obj.command)}`) : bad('MPOS_ERR_INVALID_FIELD', describe(validateEnvelope.errors, obj)),
+      error: unknown ? coded(new UnknownCommandError(preview(obj.command))) : coded(new RequestFieldError(describe(validateEnvelope.errors, obj))),
       ...echo,
     }
   }
   const validate = validators[obj.command]
   if (!validate(obj)) {
     const first = validate.errors?.[0]
-    const code = first?.instancePath === '/amount' && first.keyword === 'maximum' ? 'MPOS_ERR_AMOUNT_TOO_LARGE' : 'MPOS_ERR_INVALID_FIELD'
-    const message =
+        const message =
       first?.instancePath === '/amount'
         ? `amount must be a positive integer number of cents, at most ${MAX_AMOUNT} (got ${preview((data as Record<string, unknown>).amount)})`
         : describe(validate.errors, obj)
-    return { ok: false, error: bad(code, message), ...echo }
+    const tooLarge = first?.instancePath === '/amount' && first.keyword === 'maximum'
+    return { ok: false, error: coded(tooLarge ? new AmountTooLargeError(message) : new RequestFieldError(message)), ...echo }
   }
   // Only the command's own fields travel on: unknown keys (`__proto__` included) stay behind.
   const request: Record<string, unknown> = { command: obj.command }

@@ -14,6 +14,8 @@ import type { BridgeMetrics } from './metrics.js'
  * original's field), next to the ABECS `error_code`.
  */
 export const errorFields = (e: ErrorValue) => ({ error: e.message, code: e.code })
+/** The HTTP routes' refusal body: the same error fields as a /ws answer. */
+export const httpRefusal = (e: Error & { code: string }) => ({ success: false, ...errorFields(e) })
 
 /** process_payment's response: the payment's status and data; a failure's error as error/error_type. */
 export function paymentResponse(result: PaymentResult): Record<string, unknown> {

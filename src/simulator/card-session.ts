@@ -5,7 +5,7 @@
  */
 import { ST } from '../abecs/return-codes.js'
 import type { AidRecord } from '../abecs/tables.js'
-import { outcomeForAmount, type AmountOutcome } from './outcomes.js'
+import { outcomeForAmount, type AmountOutcome } from '../outcomes.js'
 import { findCard, type TestCard } from './cards.js'
 import { EmvCardSession, newCardState, type EmvCardState } from './emv-card.js'
 import type { Presentation } from './cardholder.js'

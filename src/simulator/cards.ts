@@ -7,9 +7,8 @@
  * masked tracks that CEX/GCX return instead (§5.4.1, §6.3.4.1).
  */
 import { ST, type ReturnCodeName } from '../abecs/return-codes.js'
-import { InvalidFieldError } from '../errors.js'
+import { InvalidFieldError, UnknownTestCardError } from '../errors.js'
 import type { PaymentMethod } from '../card/captured-card.js'
-import { UnknownTestCardError } from './errors.js'
 
 /** How the card meets the pinpad; fixes the ABECS card type (§3.7.1 PP_CARDTYPE). */
 export type CardInterface = 'chip' | 'magstripe' | 'contactless-emv' | 'contactless-magstripe'

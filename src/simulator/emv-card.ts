@@ -25,9 +25,8 @@
 import { randomBytes } from 'node:crypto'
 import { buildEmv, type EmvObject } from '../abecs/emv-tlv.js'
 import { desEncryptBlock, tdesEncryptEcb, xor } from '../crypto/des.js'
-import { CryptoLengthError } from '../crypto/errors.js'
+import { CryptoLengthError, EmvSequenceError, EmvTerminalDataError, NotEmvCardError } from '../errors.js'
 import { track2Equivalent, type Cvm, type TestCard, type EmvProfile } from './cards.js'
-import { EmvSequenceError, EmvTerminalDataError, NotEmvCardError } from './errors.js'
 
 /** Synthetic issuer master key for application cryptograms (the EMV literature's sample key pattern). */
 export const TEST_ISSUER_MASTER_KEY = Buffer.from('0123456789ABCDEFFEDCBA9876543210', 'hex')

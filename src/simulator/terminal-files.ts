@@ -10,10 +10,8 @@ import { schemaErrors, validateEmvTables } from '../tables/schema.js'
 import { aidLayoutFor, buildTableRecords } from '../tables/records.js'
 import { KeyStore, type KeySlotsConfig } from './key-store.js'
 import type { TableLoad } from './virtual-pinpad.js'
+import { TerminalFileError } from '../errors.js'
 
-export class TerminalFileError extends Error {
-  readonly code = 'MPOS_ERR_TERMINAL_FILE'
-}
 
 function tablesOf(value: unknown, where: string) {
   if (!validateEmvTables(value)) throw new TerminalFileError(`${where}: ${schemaErrors(validateEmvTables, 'tables')}`)

@@ -17,7 +17,7 @@ import path from 'node:path'
 import type { ValidateFunction } from 'ajv'
 import { ajv, EMV_TABLES_SCHEMA, schemaErrors } from './schema.js'
 import type { EmvTables } from './types.js'
-import { TablesStoreError } from './errors.js'
+import { TablesStoreError } from '../errors.js'
 
 export interface StoredTables {
   version: string

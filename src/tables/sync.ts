@@ -3,13 +3,12 @@
  * it sends, and fall back to the stored tables when the acquirer cannot be reached (a till whose
  * internet link drops can still take cards its tables already know).
  */
-import type { AcquirerClient } from '../acquirer/client.js'
 import type { TablesStore } from './store.js'
-import type { EmvTables } from './types.js'
-import { TablesMissingError } from './errors.js'
+import type { EmvTables, TablesSource } from './types.js'
+import { AcquirerTimeoutError, AcquirerUnavailableError, AcquirerUnreachableError, TablesMissingError } from '../errors.js'
 
 export interface SyncTablesOptions {
-  client: Pick<AcquirerClient, 'getTerminalUpdates'>
+  client: TablesSource
   store: TablesStore
   encryptionKey: string
   pinpadModel: string
@@ -31,7 +30,9 @@ export interface SyncTablesResult {
   stale: boolean
 }
 
-const CONNECTIVITY = new Set(['MPOS_ERR_ACQUIRER_UNREACHABLE', 'MPOS_ERR_ACQUIRER_TIMEOUT', 'MPOS_ERR_ACQUIRER_UNAVAILABLE'])
+/** The acquirer could not be asked (as opposed to refusing): the stored tables may serve. */
+const unreachable = (err: unknown) =>
+  err instanceof AcquirerUnreachableError || err instanceof AcquirerTimeoutError || err instanceof AcquirerUnavailableError
 
 export async function syncTables(options: SyncTablesOptions): Promise<SyncTablesResult> {
   const { client, store, encryptionKey, pinpadModel, dukptKeys, signal, offlineFallback = true } = options
@@ -40,8 +41,7 @@ export async function syncTables(options: SyncTablesOptions): Promise<SyncTables
   try {
     updates = await client.getTerminalUpdates(encryptionKey, { checksum: stored?.version ?? '', dukptKeys, signal })
   } catch (err) {
-    const code = (err as { code?: unknown }).code
-    if (stored && offlineFallback && typeof code === 'string' && CONNECTIVITY.has(code)) {
+    if (stored && offlineFallback && unreachable(err)) {
       return { tables: stored.tables, version: stored.version, source: 'store', changed: false, stale: true }
     }
     throw err

@@ -117,3 +117,19 @@ export interface EmvTables {
   revoked_certificates?: RevokedCertificateEntry[]
   applications: ApplicationEntry[]
 }
+
+/** What the acquirer says of the stored tables: current (HTTP 304), or new ones. */
+export type TerminalUpdates = { upToDate: true } | { upToDate: false; tables: EmvTables }
+
+export interface TerminalUpdatesOptions {
+  signal?: AbortSignal
+  /** The stored table version ("" when none): the acquirer answers 304 when it is current. */
+  checksum: string
+  /** DUKPT key indexes the pinpad holds. */
+  dukptKeys: readonly number[]
+}
+
+/** Where table updates come from (the acquirer client); tables/ needs no more of it. */
+export interface TablesSource {
+  getTerminalUpdates(encryptionKey: string, options: TerminalUpdatesOptions): Promise<TerminalUpdates>
+}

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events'
 import { constants, promises as fs } from 'node:fs'
 import path from 'node:path'
 import { SerialPort } from 'serialport'
-import { SerialListError } from './errors.js'
+import { SerialListError } from '../errors.js'
 import { systemClock, type Clock, type Timer } from '../clock.js'
 
 export interface SerialPortEntry {

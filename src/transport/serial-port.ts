@@ -6,7 +6,7 @@ import { read } from 'node:fs'
 import { promisify } from 'node:util'
 import { SerialPort } from 'serialport'
 import { ByteStreamBase, type ByteStream } from './byte-stream.js'
-import { SerialOpenError, SerialOptionError } from './errors.js'
+import { SerialOpenError, SerialOptionError } from '../errors.js'
 
 export const DEFAULT_BAUD_RATE = 19200
 

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
 import { AcquirerClient, type AcquirerLogger } from '../../src/acquirer/client.js'
-import { maskEncryptionKey } from '../../src/acquirer/errors.js'
+import { maskEncryptionKey } from '../../src/acquirer/encryption-key.js'
 import { DEFAULT_TABLES } from '../../src/tables/default-tables.js'
 import { json, startServer, type TestServer } from './http-server.js'
 import { ManualClock, waitUntil } from '../helpers/manual-clock.js'

@@ -15,7 +15,7 @@ import {
   unpadPkcs1Type2,
 } from '../../src/acquirer/sandbox/index.js'
 import { createCardHash, encryptCardHash } from '../../src/card/card-hash.js'
-import { AMOUNT_OUTCOMES } from '../../src/simulator/outcomes.js'
+import { AMOUNT_OUTCOMES } from '../../src/outcomes.js'
 import { DEFAULT_TABLES } from '../../src/tables/default-tables.js'
 import { chipOnlinePin, contactless, magstripeCredit, magstripeDebitPin } from '../card/fixtures.js'
 import { silentLogger } from '../../src/log.js'

@@ -8,7 +8,7 @@
 import t from 'tap'
 import { DEFAULT_TABLES } from '../../src/tables/default-tables.js'
 import { findCard } from '../../src/simulator/cards.js'
-import { maskEncryptionKey } from '../../src/acquirer/errors.js'
+import { maskEncryptionKey } from '../../src/acquirer/encryption-key.js'
 import { basicHeader, closedPort, connect, ENCRYPTION_KEY, expectedFields, pinpadOf, recordPinpad, startBridge, tempDir, type HttpServer } from './helpers.js'
 import { EXTERNAL_KEY, EXTERNAL_TABLES, startExternalAcquirer } from './other-acquirer.js'
 

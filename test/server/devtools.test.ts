@@ -10,7 +10,7 @@ import { httpGet, httpRequest, startBridge, type Message, type Rig } from './hel
 import { FAULT_LIMITS, FAULT_NAMES } from '../../src/server/devtools/schema.js'
 import { TEST_CARDS } from '../../src/simulator/cards.js'
 import type { CardholderEvent } from '../../src/simulator/cardholder.js'
-import type { VirtualDevice } from '../../src/devices/virtual-device.js'
+import type { VirtualDevice } from '../../src/simulator/virtual-device.js'
 
 const DEFAULT_FAULTS = { stalled: false, nakNext: 0, corruptNext: 0, dropNext: 0, responseDelayMs: 0, garbageNext: 0, held: false }
 const INVALID = 'MPOS_ERR_DEVTOOLS_INVALID'

@@ -9,7 +9,7 @@
  * a sandbox, but the habit is cheap.)
  */
 import { constants, privateDecrypt, type KeyObject } from 'node:crypto'
-import { CardHashInvalidError } from '../errors.js'
+import { CardHashInvalidError } from '../../errors.js'
 import { loadSandboxKey } from './keys.js'
 
 const HASH = /^([0-9]{1,20})_([A-Za-z0-9+/]+={0,2})$/

@@ -6,7 +6,7 @@ import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, type K
 import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { SandboxKeyError } from '../errors.js'
+import { SandboxKeyError } from '../../errors.js'
 
 export interface SandboxKey {
   privateKey: KeyObject

@@ -1,7 +1,7 @@
 /** `mpos-bridge decrypt-card-hash HASH`: what a sandbox card hash holds, PAN and tracks masked. */
 import { decryptCardHash, redactCardHashFields } from '../../acquirer/sandbox/index.js'
 import { defaultDataDir } from '../data-dir.js'
-import { UsageError } from '../errors.js'
+import { UsageError } from '../../errors.js'
 import type { Command } from '../command.js'
 
 export const decryptCommand: Command = {

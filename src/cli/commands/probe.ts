@@ -3,7 +3,7 @@ import { openSerialPort } from '../../transport/serial-port.js'
 import { DEFAULT_TIMINGS, HostLink } from '../../abecs/link.js'
 import { PinpadClient } from '../../abecs/client.js'
 import { identifyPinpad } from '../../pinpad/identify.js'
-import { UsageError } from '../errors.js'
+import { UsageError } from '../../errors.js'
 import type { Command } from '../command.js'
 
 export const probeCommand: Command = {

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { createBridgeServer } from '../../server/app.js'
 import { createLogger } from '../../log.js'
 import { defaultDataDir } from '../data-dir.js'
-import { UsageError } from '../errors.js'
+import { UsageError } from '../../errors.js'
 import type { Command } from '../command.js'
 import pkg from '../../../package.json' with { type: 'json' }
 

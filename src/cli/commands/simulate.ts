@@ -9,7 +9,7 @@ import { parseKeysFile, parseTablesFile, readJsonFile } from '../../simulator/te
 import type { SpecVersion } from '../../simulator/identity.js'
 import { findCard } from '../../simulator/cards.js'
 import { createLogger } from '../../log.js'
-import { UsageError } from '../errors.js'
+import { UsageError } from '../../errors.js'
 import type { Command } from '../command.js'
 
 export const simulateCommand: Command = {

@@ -13,7 +13,7 @@ import type { Pinpad } from '../pinpad.js'
 import { allowedRecords, application, checkFallback, emvTags, fromNibbles, holderFromTrack1, keep, methodOf, parseTrack2, selectedApplication, stamp } from '../card-data.js'
 import { fitsDsp, toDexMessage } from '../display-text.js'
 import { pinKeyIndex, showText } from '../steps.js'
-import { UnreadableCardError } from '../errors.js'
+import { UnreadableCardError } from '../../errors.js'
 
 /** SPE_TIMEOUT is X1: whole seconds, 1 to 255 (§3.1.3); longer waits rest on the host's deadline. */
 export const speTimeout = (seconds: number): number => Math.min(255, Math.max(1, Math.ceil(seconds)))

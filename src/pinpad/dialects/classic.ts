@@ -6,7 +6,7 @@
 import type { GcrParams } from '../../abecs/commands/card-classic.js'
 import { buildTagList } from '../../abecs/emv-tlv.js'
 import { ST } from '../../abecs/return-codes.js'
-import { PinpadStatusError } from '../../errors.js'
+import { PinpadStatusError } from '../../abecs/status-error.js'
 import type { CapturedCard } from '../../card/captured-card.js'
 import type { ChipOutput, FinishRequest, PaymentRequest, ReadCardOutput } from '../../../machines/types.js'
 import type { EmvTables } from '../../tables/types.js'
@@ -14,7 +14,7 @@ import type { Dialect } from '../dialect.js'
 import type { Pinpad } from '../pinpad.js'
 import { allowedRecords, application, checkFallback, emvTags, holderFromTrack1, keep, methodOf, parseTrack2, selectedApplication, stamp } from '../card-data.js'
 import { pinKeyIndex, showText } from '../steps.js'
-import { UnreadableCardError } from '../errors.js'
+import { UnreadableCardError } from '../../errors.js'
 
 /** GCR (§3.6.1) for all acquirers: amount, date and time, the tables' version, the allowed AID records. */
 export function gcrRequest(payment: PaymentRequest, c: { now: Date; tables?: EmvTables; tablesVersion: string; contactless: boolean }): GcrParams {

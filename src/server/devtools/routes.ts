@@ -15,7 +15,9 @@ import type { LinkFaults } from '../../simulator/pinpad-link.js'
 import { checkOrigin, type AccessPolicy } from '../security.js'
 import type { DevtoolsHub } from './hub.js'
 import { DEVTOOLS_PAGE } from './page.js'
-import { ACTION_SCHEMA, compileDevtoolsSchema, describeDevtoolsError, DEVTOOLS_INVALID, PARAMS_SCHEMA, type DevtoolsAction } from './schema.js'
+import { ACTION_SCHEMA, compileDevtoolsSchema, describeDevtoolsError, PARAMS_SCHEMA, type DevtoolsAction } from './schema.js'
+import { DevtoolsInvalidError, NoVirtualPinpadError, ForbiddenOriginError } from '../../errors.js'
+import { httpRefusal } from '../wire.js'
 
 export interface DevtoolsDeps {
   hub: DevtoolsHub
@@ -36,7 +38,7 @@ export function registerDevtools(app: FastifyInstance, deps: DevtoolsDeps): void
     const origin = checkOrigin(req.headers.origin, deps.policy)
     if (!origin.ok) {
       req.log.warn({ origin: req.headers.origin, url: req.url }, 'refused: origin')
-      return reply.code(403).send({ success: false, error: `Forbidden: ${origin.reason}`, code: 'MPOS_ERR_FORBIDDEN_ORIGIN' })
+      return reply.code(403).send(httpRefusal(new ForbiddenOriginError(origin.reason)))
     }
   }
 
@@ -87,20 +89,20 @@ export function registerDevtools(app: FastifyInstance, deps: DevtoolsDeps): void
       schema: { params: PARAMS_SCHEMA, body: ACTION_SCHEMA },
       validatorCompiler: compileDevtoolsSchema,
       schemaErrorFormatter: (errors, dataVar) =>
-        Object.assign(new Error(describeDevtoolsError(errors as unknown as ErrorObject[], dataVar)), { statusCode: 400, code: DEVTOOLS_INVALID }),
+        new DevtoolsInvalidError(describeDevtoolsError(errors as unknown as ErrorObject[], dataVar)),
       // Refused bodies (schema, unparsable JSON, __proto__ keys, wrong media type, too large) answer
       // in the bridge's error shape with a stable code; anything else goes to Fastify's handler.
       errorHandler: (error: FastifyError, _req, reply) => {
         const status = error.statusCode ?? 500
         if (status >= 500) throw error
-        return reply.code(status).send({ success: false, error: error.message, code: DEVTOOLS_INVALID })
+        return reply.code(status).send(httpRefusal(new DevtoolsInvalidError(error.message)))
       },
     },
     async (req, reply) => {
       const rt = deps.runtime()
       const id = Number(req.params.id)
       const device = rt?.registry.virtualDevice(id) ?? rt?.virtualDeviceById(id)
-      if (!device) return reply.code(404).send({ success: false, error: `No virtual pinpad ${id}`, code: 'MPOS_ERR_DEVICE_NOT_FOUND' })
+      if (!device) return reply.code(404).send(httpRefusal(new NoVirtualPinpadError(id)))
       const body = req.body
       const pad = device.pinpad
       switch (body.action) {

@@ -10,9 +10,6 @@ import type { Key, Presentation } from '../../simulator/cardholder.js'
 import { cardNames } from '../../simulator/cards.js'
 import type { LinkFaults } from '../../simulator/pinpad-link.js'
 
-/** Stable code of every refused devtools request body or parameter. */
-export const DEVTOOLS_INVALID = 'MPOS_ERR_DEVTOOLS_INVALID'
-
 export const PRESENTATIONS = ['insert', 'swipe', 'tap'] as const satisfies readonly Presentation[]
 export const KEYS = ['ok', 'cancel', 'clear'] as const satisfies readonly Key[]
 

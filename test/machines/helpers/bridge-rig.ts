@@ -10,7 +10,7 @@ import { BridgeRuntime, type RuntimeOptions } from '../../../src/bridge/runtime.
 import type { Outgoing } from '../../../machines/session.machine.js'
 import type { PushEvent, Request } from '../../../machines/protocol.js'
 import type { VirtualPinpad } from '../../../src/simulator/virtual-pinpad.js'
-import type { VirtualDevice } from '../../../src/devices/virtual-device.js'
+import type { VirtualDevice } from '../../../src/simulator/virtual-device.js'
 import { FAST_CARDHOLDER, FAST_TIMINGS, SHORT_LINK } from './device-rig.js'
 import { tempDir, type Sandbox } from './sandbox.js'
 

@@ -4,9 +4,11 @@
  */
 import { EventEmitter } from 'node:events'
 import { memoryPair, type ByteStream } from '../transport/byte-stream.js'
-import type { VirtualPinpad } from '../simulator/virtual-pinpad.js'
+import type { VirtualPinpad } from './virtual-pinpad.js'
+import { SerialOpenError } from '../errors.js'
+import type { InMemoryDevice } from '../transport/registry.js'
 
-export class VirtualDevice extends EventEmitter<{ unplugged: []; plugged: [] }> {
+export class VirtualDevice extends EventEmitter<{ unplugged: []; plugged: [] }> implements InMemoryDevice {
   #present = true
   #host: (ByteStream & { shutdown(reason: string): void }) | undefined
 
@@ -17,13 +19,21 @@ export class VirtualDevice extends EventEmitter<{ unplugged: []; plugged: [] }> 
     super()
   }
 
+  get model(): string {
+    return this.pinpad.identity.model
+  }
+
+  get manufacturer(): string {
+    return this.pinpad.identity.manufacturer
+  }
+
   get present(): boolean {
     return this.#present
   }
 
   /** Opens the "port": the host end of a new in-memory pair. */
   connect(): ByteStream {
-    if (!this.#present) throw Object.assign(new Error(`${this.path} is unplugged`), { code: 'MPOS_ERR_SERIAL_OPEN' })
+    if (!this.#present) throw new SerialOpenError(this.path, 'the virtual pinpad is unplugged')
     this.#host?.shutdown('reopened')
     // The pair runs on the pinpad's clock, so a test that moves it also delivers the bytes in flight.
     const [host, device] = memoryPair(this.path, `${this.path} (pinpad)`, this.pinpad.clock)

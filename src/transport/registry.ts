@@ -4,11 +4,10 @@
  * of the process, so a pinpad unplugged and plugged back is the same device to a context.
  */
 import { EventEmitter } from 'node:events'
-import type { SerialDiscovery, SerialPortEntry } from '../transport/discovery.js'
-import { openSerialPort } from '../transport/serial-port.js'
-import type { ByteStream } from '../transport/byte-stream.js'
-import type { VirtualDevice } from './virtual-device.js'
-import { DeviceNotFoundError } from './errors.js'
+import type { SerialDiscovery, SerialPortEntry } from './discovery.js'
+import { openSerialPort } from './serial-port.js'
+import type { ByteStream } from './byte-stream.js'
+import { DeviceNotFoundError } from '../errors.js'
 
 export interface DeviceEntry {
   id: number
@@ -18,13 +17,25 @@ export interface DeviceEntry {
   path: string
 }
 
+/**
+ * A device that is not a serial port (the virtual pinpad): opened in memory, plugged and
+ * unplugged like a USB pinpad. The registry needs no more of it than this.
+ */
+export interface InMemoryDevice {
+  readonly path: string
+  readonly model: string
+  readonly manufacturer: string
+  connect(): ByteStream
+  on(event: 'plugged' | 'unplugged', listener: () => void): unknown
+}
+
 export interface OpenOptions {
   baudRate?: number
 }
 
-export class DeviceRegistry extends EventEmitter<{ added: [DeviceEntry]; removed: [DeviceEntry] }> {
+export class DeviceRegistry<V extends InMemoryDevice = InMemoryDevice> extends EventEmitter<{ added: [DeviceEntry]; removed: [DeviceEntry] }> {
   readonly #devices = new Map<number, DeviceEntry>()
-  readonly #virtual = new Map<number, VirtualDevice>()
+  readonly #virtual = new Map<number, V>()
   readonly #idsByPath = new Map<string, number>()
   #nextId = 1
   readonly #discovery: SerialDiscovery | undefined
@@ -36,7 +47,7 @@ export class DeviceRegistry extends EventEmitter<{ added: [DeviceEntry]; removed
   constructor(
     options: {
       discovery?: SerialDiscovery
-      virtual?: VirtualDevice[]
+      virtual?: V[]
       openSerial?: (path: string, options: OpenOptions) => Promise<ByteStream>
       /** Baud rate of serial ports when initialize does not say (`--baud`). */
       defaultBaudRate?: number
@@ -75,7 +86,7 @@ export class DeviceRegistry extends EventEmitter<{ added: [DeviceEntry]; removed
     return d && { ...d }
   }
 
-  virtualDevice(id: number): VirtualDevice | undefined {
+  virtualDevice(id: number): V | undefined {
     return this.#virtual.get(id)
   }
 
@@ -109,11 +120,10 @@ export class DeviceRegistry extends EventEmitter<{ added: [DeviceEntry]; removed
     await Promise.all([...this.#streams.keys()].map((id) => this.release(id)))
   }
 
-  addVirtual(device: VirtualDevice): DeviceEntry {
-    const identity = device.pinpad.identity
+  addVirtual(device: V): DeviceEntry {
     const entry = this.#add({
-      name: `${identity.model} (virtual)`,
-      manufacturer: titleCase(identity.manufacturer),
+      name: `${device.model} (virtual)`,
+      manufacturer: titleCase(device.manufacturer),
       kind: 'virtual',
       path: device.path,
     })
