@@ -131,8 +131,8 @@ function counts(bridge: BenchBridge): Counts {
   return {
     vault: rt.vault.size,
     sessions: rt.sessionCount,
-    bridgeSessions: root.context.sessions.length,
-    contexts: root.context.contexts.length,
+    bridgeSessions: Object.keys(root.context.sessions).length,
+    contexts: Object.keys(root.context.contexts).length,
     rootChildren: Object.keys(root.children).length,
     contextSessions: (ctx?.getSnapshot().context.sessions as unknown[] | undefined)?.length ?? 0,
     deviceChildren: Object.keys(device?.getSnapshot().children ?? {}).length,

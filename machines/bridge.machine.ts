@@ -1,8 +1,9 @@
 /**
  * The root actor: it spawns the contexts (process-wide, by name) and the sessions (one per
- * connection) so that all of them share one actor system and find each other by systemId
- * ("bridge", "context:NAME", "session:ID"). It also keeps which context holds which device
- * (a device is owned by at most one context) and the device list src/ reports.
+ * connection) and keeps their typed references, so events between actors are checked by the
+ * compiler (they also carry systemIds "context:NAME", "session:ID" for inspection). It keeps which
+ * context holds which device (a device is owned by at most one context) and the device list src/
+ * reports.
  *
  * Contexts live while they hold a pinpad or a connection is attached to them (the context
  * machine ends itself otherwise, and on `close`): at most MAX_CONTEXTS live at once, and one
@@ -10,12 +11,13 @@
  * session that fails (a bug) is removed alone: its requests get MPOS_ERR_INTERNAL, its pinpad
  * is closed, everything else goes on.
  */
-import { assign, enqueueActions, setup, type AnyActorRef, type AnyEventObject } from 'xstate'
+import { assign, enqueueActions, setup, type AnyEventObject } from 'xstate'
 import { contextMachine } from './context.machine.js'
 import { sessionMachine } from './session.machine.js'
 import type { Envelope, PushEvent, Reply } from './protocol.js'
 import { coded, type ErrorValue } from './types.js'
-import type { SessionRef } from './context-values.js'
+import type { ContextRef, SessionRef } from './refs.js'
+import type { ContextEvent } from './context.machine.js'
 import { DeviceInUseError, DeviceNotFoundError, NoDeviceError, TooManyConnectionContextsError, TooManyContextsError } from '../src/errors.js'
 
 export interface DeviceListEntry {
@@ -27,8 +29,8 @@ export interface DeviceListEntry {
 }
 
 export type BridgeEvent =
-  | { type: 'ROUTE'; envelope: Envelope; sessionId: string; replyTo: AnyActorRef }
-  | { type: 'CLAIM'; context: string; deviceId?: number; replyTo: AnyActorRef }
+  | { type: 'ROUTE'; envelope: Envelope; sessionId: string; replyTo: SessionRef }
+  | { type: 'CLAIM'; context: string; deviceId?: number; replyTo: ContextRef }
   /** `broken`: the device actor failed (nothing closed its link). */
   | { type: 'RELEASE'; context: string; deviceId: number; broken?: boolean }
   | { type: 'DEVICES.CHANGED'; devices: DeviceListEntry[]; added?: DeviceListEntry[]; removed?: DeviceListEntry[] }
@@ -45,15 +47,14 @@ export interface BridgeContext {
   devices: DeviceListEntry[]
   /** deviceId → name of the context holding it. */
   claims: Record<number, string>
-  /** Live contexts, in creation order. */
-  contexts: string[]
+  /** Live contexts by name, in creation order; an actor's id is unique per incarnation (a name can end and be used again). */
+  contexts: Record<string, ContextRef>
   /** context name → id of the session that created it (the per-connection limit). */
   createdBy: Record<string, string>
-  /** context name → its actor's id (unique per incarnation: a name can end and be used again). */
-  contextIds: Record<string, string>
   /** Counter for the context actors' ids. */
   seq: number
-  sessions: string[]
+  /** Open connections' sessions by session id. */
+  sessions: Record<string, SessionRef>
 }
 
 /** What src/ must know about failures and released devices (provided by the runtime). */
@@ -68,8 +69,8 @@ export const MAX_CONTEXTS = 64
 /** Live contexts one connection may have created. */
 export const MAX_CONTEXTS_PER_CONNECTION = 8
 
-const refuseRoute = (envelope: Envelope, error: ErrorValue): AnyEventObject => ({
-  type: 'CONTEXT.REPLY',
+const refuseRoute = (envelope: Envelope, error: ErrorValue) => ({
+  type: 'CONTEXT.REPLY' as const,
   reply: { id: envelope.id, context: envelope.context, command: envelope.request.command, success: false, error } satisfies Reply,
 })
 
@@ -77,7 +78,7 @@ const refuseRoute = (envelope: Envelope, error: ErrorValue): AnyEventObject => (
 function childOf(context: BridgeContext, event: AnyEventObject): { actorId: string; kind: 'context' | 'session' | 'other'; name: string } {
   const actorId = String((event as { actorId?: string }).actorId ?? event.type.replace(/^xstate\.error\.actor\./, ''))
   if (actorId.startsWith('session:')) return { actorId, kind: 'session', name: actorId.slice('session:'.length) }
-  const name = Object.keys(context.contextIds).find((n) => context.contextIds[n] === actorId)
+  const name = Object.keys(context.contexts).find((n) => context.contexts[n]!.id === actorId)
   return name !== undefined ? { actorId, kind: 'context', name } : { actorId, kind: 'other', name: actorId }
 }
 
@@ -97,10 +98,10 @@ export const bridgeMachine = setup({
   },
 }).createMachine({
   id: 'bridge',
-  context: { devices: [], claims: {}, contexts: [], createdBy: {}, contextIds: {}, seq: 0, sessions: [] },
+  context: { devices: [], claims: {}, contexts: {}, createdBy: {}, seq: 0, sessions: {} },
   on: {
     ROUTE: {
-      actions: enqueueActions(({ context, event, enqueue, system, self }) => {
+      actions: enqueueActions(({ context, event, enqueue, self }) => {
         const { envelope, replyTo, sessionId } = event
         if (envelope.request.command === 'list_devices') {
           const reply: Reply = {
@@ -110,14 +111,13 @@ export const bridgeMachine = setup({
             success: true,
             response: context.devices.map((d) => ({ id: d.id, name: d.name, manufacturer: d.manufacturer, ...(d.kind ? { kind: d.kind } : {}), ...(d.path ? { path: d.path } : {}) })),
           }
-          enqueue.sendTo(replyTo, { type: 'CONTEXT.REPLY', reply } as AnyEventObject)
+          enqueue.sendTo(replyTo, { type: 'CONTEXT.REPLY', reply })
           return
         }
         const name = envelope.context
-        const systemId = `context:${name}`
-        const live = context.contexts.includes(name) && system.get(systemId)?.getSnapshot().status === 'active'
+        const live = context.contexts[name]?.getSnapshot().status === 'active'
         if (!live) {
-          const others = context.contexts.filter((c) => c !== name)
+          const others = Object.keys(context.contexts).filter((c) => c !== name)
           if (others.length >= MAX_CONTEXTS) {
             enqueue.sendTo(replyTo, refuseRoute(envelope, coded(new TooManyContextsError(MAX_CONTEXTS, others.slice(0, 5).join(', ')))))
             return
@@ -132,15 +132,17 @@ export const bridgeMachine = setup({
           }
           // The creator is attached from birth: an unattended idle context ends at once.
           const id = `context#${context.seq + 1}`
-          enqueue.spawnChild('context', { id, systemId, input: { name, devicesAvailable: context.devices.length, creator: replyTo as SessionRef, bridge: self } })
+          const { [name]: _, ...rest } = context.contexts
           enqueue.assign({
             seq: context.seq + 1,
-            contexts: [...others, name],
+            contexts: ({ spawn }) => ({
+              ...rest,
+              [name]: spawn('context', { id, systemId: `context:${name}`, input: { name, devicesAvailable: context.devices.length, creator: replyTo, bridge: self } }),
+            }),
             createdBy: { ...context.createdBy, [name]: sessionId },
-            contextIds: { ...context.contextIds, [name]: id },
           })
         }
-        enqueue.sendTo(({ system: sys }) => sys.get(systemId) ?? system.get(systemId), { type: 'REQUEST', envelope, replyTo } as AnyEventObject)
+        enqueue.sendTo(({ context }) => context.contexts[name]!, { type: 'REQUEST', envelope, replyTo })
       }),
     },
 
@@ -149,42 +151,33 @@ export const bridgeMachine = setup({
     'CONTEXT.ENDED': {
       actions: enqueueActions(({ context, event, enqueue }) => {
         enqueue.stopChild(event.actorId)
-        if (context.contextIds[event.name] === event.actorId) enqueue.assign(forgetContext(context, event.name))
+        if (context.contexts[event.name]?.id === event.actorId) enqueue.assign(forgetContext(context, event.name))
       }),
     },
 
     'SESSION.CLOSE': {
-      actions: enqueueActions(({ context, event, enqueue, system }) => {
+      actions: enqueueActions(({ context, event, enqueue }) => {
         enqueue.stopChild(`session:${event.sessionId}`)
-        enqueue.assign({ sessions: context.sessions.filter((s) => s !== event.sessionId) })
-        for (const c of context.contexts) {
-          const ref = system.get(`context:${c}`)
-          if (ref) enqueue.sendTo(ref, { type: 'SESSION.CLOSED', sessionId: event.sessionId } as AnyEventObject)
-        }
+        enqueue.assign({ sessions: without(context.sessions, event.sessionId) })
+        for (const ref of Object.values(context.contexts)) enqueue.sendTo(ref, { type: 'SESSION.CLOSED', sessionId: event.sessionId })
       }),
     },
 
     // A child failed (a bug): it alone goes; what it held is let go.
     'xstate.error.actor.*': {
-      actions: enqueueActions(({ context, event, enqueue, system }) => {
+      actions: enqueueActions(({ context, event, enqueue }) => {
         const { actorId, kind, name } = childOf(context, event)
         enqueue({ type: 'reportFault', params: { actor: kind === 'other' ? actorId : `${kind}:${name}`, error: (event as { error?: unknown }).error } })
         enqueue.stopChild(actorId)
         if (kind === 'context') {
           for (const [id, holder] of Object.entries(context.claims)) if (holder === name) enqueue({ type: 'closeDevice', params: Number(id) })
           enqueue.assign(forgetContext(context, name))
-          for (const id of context.sessions) {
-            const ref = system.get(`session:${id}`)
-            if (ref) enqueue.sendTo(ref, { type: 'CONTEXT.FAILED', context: name } as AnyEventObject)
-          }
+          for (const ref of Object.values(context.sessions)) enqueue.sendTo(ref, { type: 'CONTEXT.FAILED', context: name })
         }
         if (kind === 'session') {
           enqueue({ type: 'closeConnection', params: name })
-          enqueue.assign({ sessions: context.sessions.filter((s) => s !== name) })
-          for (const c of context.contexts) {
-            const ref = system.get(`context:${c}`)
-            if (ref) enqueue.sendTo(ref, { type: 'SESSION.CLOSED', sessionId: name } as AnyEventObject)
-          }
+          enqueue.assign({ sessions: without(context.sessions, name) })
+          for (const ref of Object.values(context.contexts)) enqueue.sendTo(ref, { type: 'SESSION.CLOSED', sessionId: name })
         }
       }),
     },
@@ -194,7 +187,7 @@ export const bridgeMachine = setup({
       actions: enqueueActions(({ context, event, enqueue }) => {
         const free = context.devices.find((d) => context.claims[d.id] === undefined || context.claims[d.id] === event.context)
         const deviceId = event.deviceId ?? free?.id
-        let answer: AnyEventObject
+        let answer: Extract<ContextEvent, { type: 'CLAIM.DENIED' | 'CLAIM.GRANTED' }>
         if (deviceId === undefined) {
           answer = { type: 'CLAIM.DENIED', error: coded(new NoDeviceError()) }
         } else if (!context.devices.some((d) => d.id === deviceId)) {
@@ -227,45 +220,40 @@ export const bridgeMachine = setup({
     },
 
     'DEVICES.CHANGED': {
-      actions: enqueueActions(({ context, event, enqueue, system }) => {
+      actions: enqueueActions(({ context, event, enqueue }) => {
         enqueue.assign({ devices: event.devices })
-        for (const name of context.contexts) {
-          const ref = system.get(`context:${name}`)
-          if (ref) enqueue.sendTo(ref, { type: 'DEVICES.COUNT', count: event.devices.length } as AnyEventObject)
-        }
+        for (const ref of Object.values(context.contexts)) enqueue.sendTo(ref, { type: 'DEVICES.COUNT', count: event.devices.length })
         const pushes: PushEvent[] = [
           ...(event.added ?? []).map((d): PushEvent => ({ event: 'device_added', device: { id: d.id, name: d.name, manufacturer: d.manufacturer } })),
           ...(event.removed ?? []).map((d): PushEvent => ({ event: 'device_removed', device: { id: d.id, name: d.name, manufacturer: d.manufacturer } })),
         ]
-        for (const id of context.sessions) {
-          const ref = system.get(`session:${id}`)
-          if (ref) for (const p of pushes) enqueue.sendTo(ref, { type: 'PUSH', event: p } as AnyEventObject)
-        }
+        for (const ref of Object.values(context.sessions)) for (const p of pushes) enqueue.sendTo(ref, { type: 'PUSH', event: p })
       }),
     },
 
     'SESSION.OPEN': {
-      actions: enqueueActions(({ context, event, enqueue, self }) => {
-        const systemId = `session:${event.sessionId}`
-        enqueue.spawnChild('session', { id: systemId, systemId, input: { sessionId: event.sessionId, bridge: self } })
-        enqueue.assign({ sessions: [...context.sessions, event.sessionId] })
+      actions: assign({
+        sessions: ({ context, event, spawn, self }) => {
+          const id = `session:${event.sessionId}`
+          return { ...context.sessions, [event.sessionId]: spawn('session', { id, systemId: id, input: { sessionId: event.sessionId, bridge: self } }) }
+        },
       }),
     },
 
     SHUTDOWN: {
-      actions: enqueueActions(({ context, enqueue, system }) => {
-        for (const name of context.contexts) {
-          const ref = system.get(`context:${name}`)
-          if (ref) enqueue.sendTo(ref, { type: 'SHUTDOWN' } as AnyEventObject)
-        }
+      actions: enqueueActions(({ context, enqueue }) => {
+        for (const ref of Object.values(context.contexts)) enqueue.sendTo(ref, { type: 'SHUTDOWN' })
       }),
     },
   },
 })
 
 function forgetContext(context: BridgeContext, name: string): Partial<BridgeContext> {
-  const { [name]: _, ...createdBy } = context.createdBy
-  const { [name]: __, ...contextIds } = context.contextIds
   const claims = Object.fromEntries(Object.entries(context.claims).filter(([, holder]) => holder !== name))
-  return { contexts: context.contexts.filter((c) => c !== name), createdBy, contextIds, claims }
+  return { contexts: without(context.contexts, name), createdBy: without(context.createdBy, name), claims }
+}
+
+function without<V>(record: Record<string, V>, key: string): Record<string, V> {
+  const { [key]: _, ...rest } = record
+  return rest
 }

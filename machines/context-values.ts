@@ -2,14 +2,14 @@
  * The context machine's data and the answers it builds (replies, refusals, status, pushed
  * events): plain functions of the context and of its snapshot, kept apart from its states.
  */
-import type { ActorRef, AnyActorRef, AnyMachineSnapshot, Snapshot } from 'xstate'
+import type { AnyActorRef, AnyMachineSnapshot } from 'xstate'
 import { deviceStep } from './device.machine.js'
 import type { CommandName, Envelope, PushEvent, Reply, Request, StatusResponse } from './protocol.js'
 import { coded, type ErrorValue, type PaymentResult } from './types.js'
 import { CommandOutOfOrderError, ContextBusyError, PinpadFinishingError } from '../src/errors.js'
 
-/** A session actor: where replies and pushed events go (its id is `session:<sessionId>`). */
-export type SessionRef = ActorRef<Snapshot<unknown>, SessionBound>
+import type { BridgeRef, SessionRef } from './refs.js'
+export type { SessionRef }
 
 /** What a context sends to a session. */
 export type SessionBound = { type: 'CONTEXT.REPLY'; reply: Reply } | { type: 'PUSH'; event: PushEvent }
@@ -25,7 +25,7 @@ export interface ContextContext {
   name: string
   devicesAvailable: number
   /** The bridge (claims and releases pinpads, forgets ended contexts). */
-  bridge: AnyActorRef
+  bridge: BridgeRef
   deviceId?: number
   /** The request that runs now (initialize, finish_payment, display_message, close). */
   running?: Running
@@ -43,7 +43,7 @@ export interface ContextContext {
 
 export interface ContextInput {
   name: string
-  bridge: AnyActorRef
+  bridge: BridgeRef
   devicesAvailable?: number
   /** The session whose request created the context: attached from the start. */
   creator?: SessionRef

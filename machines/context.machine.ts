@@ -11,8 +11,8 @@
  * commands allowed now and the device's step are read off these states and the device's own
  * snapshot: nothing is kept twice.
  */
-import { and, assign, enqueueActions, not, or, setup, stateIn, type ActorRefFrom, type AnyActorRef, type AnyEventObject, type AnyMachineSnapshot } from 'xstate'
-import { deviceMachine, type DeviceEnd, type DeviceNotice } from './device.machine.js'
+import { and, assign, enqueueActions, not, or, setup, stateIn, type ActorRefFrom, type AnyActorRef, type AnyMachineSnapshot } from 'xstate'
+import { deviceMachine, type DeviceEnd, type DeviceEvent, type DeviceNotice } from './device.machine.js'
 import type { CommandName, Envelope, StatusResponse } from './protocol.js'
 import { coded, type ErrorValue, type PaymentResult } from './types.js'
 import {
@@ -164,18 +164,18 @@ export const contextMachine = setup({
     }),
     claimDevice: enqueueActions(({ context, enqueue, self }) => {
       const r = context.running!.envelope.request as RequestOf<'initialize'>
-      enqueue.sendTo(context.bridge, { type: 'CLAIM', context: context.name, replyTo: self, ...(r.device_id !== undefined ? { deviceId: r.device_id } : {}) } as AnyEventObject)
+      enqueue.sendTo(context.bridge, { type: 'CLAIM', context: context.name, replyTo: self, ...(r.device_id !== undefined ? { deviceId: r.device_id } : {}) })
     }),
     /** The pinpad goes back to the bridge; `broken`: its actor failed, so nothing closed its link. */
     releaseDevice: enqueueActions(({ context, event, enqueue }) => {
       if (context.deviceId !== undefined) {
         const broken = event.type === 'xstate.error.actor.device'
-        enqueue.sendTo(context.bridge, { type: 'RELEASE', context: context.name, deviceId: context.deviceId, ...(broken ? { broken } : {}) } as AnyEventObject)
+        enqueue.sendTo(context.bridge, { type: 'RELEASE', context: context.name, deviceId: context.deviceId, ...(broken ? { broken } : {}) })
       }
       enqueue.assign({ deviceId: undefined })
       enqueue.stopChild('device')
     }),
-    tellDevice: enqueueActions(({ enqueue }, event: AnyEventObject) => enqueue.sendTo('device', event as never)),
+    tellDevice: enqueueActions(({ enqueue }, event: DeviceEvent) => enqueue.sendTo('device', event)),
   },
   guards: {
     isCommand: ({ event }, params: { command: CommandName }) => event.type === 'REQUEST' && event.envelope.request.command === params.command,
@@ -515,7 +515,7 @@ export const contextMachine = setup({
       entry: enqueueActions(({ context, enqueue, self }) => {
         const event = statusEvent(context.name, { status: 'idle', connected_device_id: null, devices_available: context.devicesAvailable, available_devices: context.devicesAvailable })
         if (JSON.stringify(event) !== context.lastStatus) for (const s of context.sessions) enqueue.sendTo(s, { type: 'PUSH', event })
-        enqueue.sendTo(context.bridge, { type: 'CONTEXT.ENDED', name: context.name, actorId: self.id } as AnyEventObject)
+        enqueue.sendTo(context.bridge, { type: 'CONTEXT.ENDED', name: context.name, actorId: self.id })
       }),
     },
   },

@@ -8,10 +8,11 @@
  * A payment started by this connection is cancelled on the pinpad unless another connection is
  * attached to its context (see the context machine's `orphanedPayment`).
  */
-import { assign, enqueueActions, setup, type AnyActorRef, type AnyEventObject } from 'xstate'
+import { assign, enqueueActions, setup } from 'xstate'
 import type { Envelope, PushEvent, Reply, Request } from './protocol.js'
 import { InternalError } from '../src/errors.js'
 import { coded } from './types.js'
+import type { BridgeRef } from './refs.js'
 
 /** What goes out on the socket: a reply to one request (with when it was asked), or a pushed event. */
 export type Outgoing =
@@ -36,7 +37,7 @@ interface InFlight {
 
 export interface SessionContext {
   sessionId: string
-  bridge: AnyActorRef
+  bridge: BridgeRef
   seq: number
   inFlight: Record<string, InFlight>
 }
@@ -45,7 +46,7 @@ export const sessionMachine = setup({
   types: {
     context: {} as SessionContext,
     events: {} as SessionEvent,
-    input: {} as { sessionId: string; bridge: AnyActorRef },
+    input: {} as { sessionId: string; bridge: BridgeRef },
   },
   actions: {
     /** Provided by src/server: writes the message on this connection's socket. */
@@ -74,7 +75,7 @@ export const sessionMachine = setup({
                 },
               },
             })
-            enqueue.sendTo(context.bridge, { type: 'ROUTE', envelope, sessionId: context.sessionId, replyTo: self } as AnyEventObject)
+            enqueue.sendTo(context.bridge, { type: 'ROUTE', envelope, sessionId: context.sessionId, replyTo: self })
           }),
         },
         'CONTEXT.REPLY': {

@@ -124,6 +124,12 @@ export class FrameDecoder {
           const data = this.#buf.subarray(0, this.#len)
           const ok = ((this.#crcHigh << 8) | b) === abecsCrc(data, ETB)
           this.#onEvent(ok ? { type: 'frame', data: Buffer.from(data) } : { type: 'bad-frame', reason: 'crc' })
+          // The CRC bytes are never escaped (§2.2.1): after a broken packet, a SYN taken as one of
+          // them may have been the start of the next packet (§2.2.3). Look again from there.
+          if (!ok && this.#crcHigh === SYN) {
+            this.#start()
+            this.#data(b)
+          } else if (!ok && b === SYN) this.#start()
           break
         }
       }

@@ -144,7 +144,7 @@ export class BridgeRuntime {
     this.#deliverers.set(id, deliver)
     if (onFault) this.#onSessionFault.set(id, onFault)
     this.root.send({ type: 'SESSION.OPEN', sessionId: id })
-    const ref = () => this.root.system.get(`session:${id}`) as AnyActorRef | undefined
+    const ref = () => this.root.getSnapshot().context.sessions[id]
     return {
       id,
       send: (context, request, commandId, askedAt) =>
@@ -164,9 +164,8 @@ export class BridgeRuntime {
   /** Contexts with their machine state and device, sanitized (for /status). */
   contexts(): Array<{ name: string; state: unknown; device_id: number | null; device_state?: string }> {
     const snapshot = this.root.getSnapshot()
-    return snapshot.context.contexts.map((name) => {
-      const ref = this.root.system.get(`context:${name}`) as AnyActorRef | undefined
-      const s = ref?.getSnapshot() as AnyMachineSnapshot | undefined
+    return Object.entries(snapshot.context.contexts).map(([name, ref]) => {
+      const s = ref.getSnapshot() as AnyMachineSnapshot
       const device = publicDeviceState((s?.children as Record<string, AnyActorRef | undefined> | undefined)?.device?.getSnapshot())
       return {
         name,

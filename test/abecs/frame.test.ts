@@ -3,7 +3,7 @@ import { encodeFrame, FrameDecoder, type FrameEvent } from '../../src/abecs/fram
 import { abecsCrc } from '../../src/abecs/crc.js'
 import { ETB, MAX_CLASSIC_DATA } from '../../src/abecs/control.js'
 import { CAPTURED_COMMANDS, CAPTURED_RESPONSES } from '../fixtures/capture.js'
-import { ascii, hex } from '../helpers/hex.js'
+import { ascii, hex, toHex } from '../helpers/hex.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 
 function decodeAll(...chunks: Buffer[]): FrameEvent[] {
@@ -150,4 +150,17 @@ t.test('a packet stalled longer than the inter-byte timeout is dropped', async (
   d.push(hex('4E 17 A8 A9'))
   t.same(events.at(-1), { type: 'noise', count: 4 }, 'the tail of the stale packet is noise, not a frame')
   d.dispose()
+})
+
+t.test('a broken packet whose CRC bytes swallow the next SYN: the next packet is still found (§2.2.1, §2.2.3)', async (t) => {
+  // The CRC bytes are never escaped, so a stray SYN…ETB leaves the decoder taking the next
+  // packet's SYN as a CRC byte; the packet that follows must not be lost with it.
+  for (const garbage of [[0x16, 0x17], [0x16, 0x41, 0x17], [0x16, 0x41, 0x17, 0x42]]) {
+    const events: FrameEvent[] = []
+    const d = new FrameDecoder((e) => events.push(e), { interByteTimeoutMs: 0 })
+    d.push(Buffer.concat([Buffer.from(garbage), encodeFrame(ascii('OPN'))]))
+    const frames = events.filter((e) => e.type === 'frame')
+    t.same(frames.map((e) => e.type === 'frame' && e.data.toString('latin1')), ['OPN'], `after ${toHex(Buffer.from(garbage))}`)
+    t.ok(events.some((e) => e.type === 'bad-frame'), 'the broken packet is reported')
+  }
 })

@@ -828,8 +828,8 @@ t.test('sessions: replies by command_id, events, close', async (t) => {
   watcher.close()
   await b.until(() => b.valueOf(sessionId) === undefined, 'the session stopped')
   t.notOk(sessionId in (b.runtime.root.getSnapshot().children as object), 'no longer a child of the bridge')
-  t.notOk(b.runtime.root.getSnapshot().context.sessions.includes(sessionId.slice('session:'.length)), 'nor in its list')
-  t.same(b.runtime.root.getSnapshot().context.sessions, ['1'], 'the bridge forgot the closed session')
+  t.notOk(sessionId.slice('session:'.length) in b.runtime.root.getSnapshot().context.sessions, 'nor in its list')
+  t.same(Object.keys(b.runtime.root.getSnapshot().context.sessions), ['1'], 'the bridge forgot the closed session')
 })
 
 t.test('a connection drops: its payment is cancelled unless another connection is attached', async (t) => {
