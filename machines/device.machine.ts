@@ -18,291 +18,34 @@
  * has the payment's `timeout_milliseconds` (the pinpad's own SPE_TIMEOUT on 2.x, §3.7.1/§3.7.3,
  * and this machine's deadline a little beyond it); past it the command is cancelled on the wire,
  * and a pinpad that does not even answer the CAN is declared unresponsive and let go.
+ *
+ * Its data, events and step inputs are in device-types.ts, the results and inputs it builds in
+ * device-values.ts, its actors, actions and guards in device-setup.ts: this file is the chart, top to
+ * bottom.
  */
-import { assign, enqueueActions, fromCallback, fromPromise, setup, type ActorRef } from 'xstate'
+import { assign, enqueueActions } from 'xstate'
+import { deviceSetup } from './device-setup.js'
+import { coded, DEFAULT_PAYMENT_TIMEOUT_MS, errorValue, type PaymentResult } from './types.js'
+import type { DeviceEnd, DeviceEvent } from './device-types.js'
 import {
-  acquirerApproved,
-  DEFAULT_PAYMENT_TIMEOUT_MS,
-  coded,
-  errorValue,
-  type CardHashKeyRef,
-  type CardSummary,
-  type ChipOutput,
-  type ErrorValue,
-  type FinishRequest,
-  type FinishResult,
-  type PaymentRequest,
-  type PaymentResult,
-  type PinpadHandle,
-  type PinpadIdentity,
-  type ReadCardOutput,
-} from './types.js'
-import { DeviceUnresponsiveError, NotProvidedError, PaymentCanceledError, PaymentLinkLostError, PaymentTimeoutError, TablesOutdatedError } from '../src/errors.js'
+  AWAITING_FINISH,
+  canceled,
+  cardInput,
+  finished,
+  finishedOnChip,
+  PAYMENT_FAILED,
+  pinpadInput,
+  PROCESSED,
+  syncInput,
+  timeoutResult,
+  unresponsiveError,
+} from './device-values.js'
+import { PaymentLinkLostError, TablesOutdatedError } from '../src/errors.js'
 
-export interface ConnectParams {
-  encryptionKey: string
-  /** Skip the EMV table sync (initialize's `simple_initialize`). */
-  simpleInitialize?: boolean
-  /** Fail when the port does not answer within this time (initialize's `timeout_milliseconds`). */
-  timeoutMs?: number
-  baudRate?: number
-}
+export type * from './device-types.js'
+export { DEADLINE_GRACE_MS, deviceStep } from './device-values.js'
 
-export type DeviceEvent =
-  | ({ type: 'PROCESS_PAYMENT' } & PaymentRequest)
-  | ({ type: 'FINISH_PAYMENT' } & FinishRequest)
-  | { type: 'CANCEL' }
-  | { type: 'DISPLAY_MESSAGE'; message: string }
-  | { type: 'CLOSE'; message?: string }
-  /** From the link watcher: the port went away (unplugged, I/O error). */
-  | { type: 'LINK.CLOSED'; reason: string }
-  /** From the link watcher: an NTM notification or prompt of the pinpad (§2.3.3). */
-  | { type: 'PINPAD.PROMPT'; message: string }
-
-/** What the device tells its owner: the results of what the owner asked, and the pinpad's prompts. */
-export type DeviceNotice =
-  | { type: 'DEVICE.CONNECTED'; identity: PinpadIdentity; tablesVersion?: string }
-  | { type: 'DEVICE.PAYMENT_RESULT'; result: PaymentResult }
-  | { type: 'DEVICE.FINISHED'; error?: ErrorValue; result?: FinishResult }
-  | { type: 'DEVICE.DISPLAYED'; error?: ErrorValue }
-  | { type: 'DEVICE.PROMPT'; message: string }
-
-/** How the device actor ended (its final state's output, in the owner's `xstate.done.actor.device`). */
-export type DeviceEnd =
-  /** CLOSE answered (CLO sent), or the table sync failed after the port opened (`error`). */
-  | { kind: 'closed'; error?: ErrorValue }
-  /** The port could not be opened or the pinpad did not identify itself. */
-  | { kind: 'connectFailed'; error: ErrorValue }
-  /** The port went away: unplugged, Bluetooth lost. */
-  | { kind: 'lost'; reason: string }
-  /** No EOT to CAN: the pinpad was let go. */
-  | { kind: 'unresponsive'; error: ErrorValue }
-
-export interface PaymentState extends PaymentRequest {
-  /** How long the customer may take (timeout_milliseconds, or the default). */
-  timeoutMs: number
-  /** finish_payment's request, while the chip finishes. */
-  finish?: FinishRequest
-  cardRef?: string
-  card?: CardSummary
-  chip?: ChipOutput
-  /** The card-hash key, fetched while the pinpad waits for the card. */
-  key?: CardHashKeyRef
-  /** The GCR was answered 020 once already (a second 020 is an error, not a loop). */
-  tablesReloaded?: boolean
-  result?: PaymentResult
-}
-
-export interface DeviceContext {
-  deviceId: number
-  owner?: ActorRef<any, DeviceNotice>
-  connect: ConnectParams
-  /** The open pinpad (src/'s object: link, client, identity, dialect), once `openPinpad` is done. */
-  pinpad?: PinpadHandle
-  tablesVersion?: string
-  payment?: PaymentState
-  /** Why the device ended, when it did not end by CLOSE. */
-  error?: ErrorValue
-  /** Why the link went away (unplugged, I/O error). */
-  lostReason?: string
-}
-
-export interface DeviceInput {
-  deviceId: number
-  owner?: ActorRef<any, DeviceNotice>
-  connect: ConnectParams
-}
-
-// Inputs of the invoked actors: the open pinpad and what the step needs.
-export interface OpenInput extends ConnectParams {
-  deviceId: number
-}
-export interface PinpadInput {
-  pinpad: PinpadHandle
-}
-export interface SyncInput extends PinpadInput {
-  encryptionKey: string
-  /** Load even if the versions match (after GCR answered 020). */
-  force: boolean
-}
-export interface ReadCardInput extends PinpadInput {
-  payment: PaymentState
-  /** Resume the GCR that answered 020 (an empty GCR, §3.6.1). */
-  resume: boolean
-}
-export interface CardInput extends PinpadInput {
-  cardRef: string
-  amount: number
-}
-export interface KeyInput {
-  encryptionKey: string
-}
-export interface HashInput {
-  cardRef: string
-  key: CardHashKeyRef
-}
-export interface FinishInput extends PinpadInput {
-  cardRef: string
-  contactless: boolean
-  finish: FinishRequest
-}
-export interface MessageInput extends PinpadInput {
-  message: string
-}
-
-/** Placeholder for an actor src/ must provide; it fails loudly if someone forgot. */
-const required = <I, O>(name: string) =>
-  fromPromise<O, I>(async () => {
-    throw new NotProvidedError(name)
-  })
-
-const CANCELLED = 13 // ST_CANCEL (§3.1.1): the cardholder pressed CANCEL
-const TIMED_OUT = 12 // ST_TIMEOUT (§3.1.1): SPE_TIMEOUT passed without the cardholder's action
-
-/**
- * The host's deadline runs this much beyond the customer's time, so that a 2.x pinpad reports
- * ST_TIMEOUT itself first (SPE_TIMEOUT is whole seconds, rounded up).
- */
-export const DEADLINE_GRACE_MS = 2000
-
-/** The payment ran out of the customer's time (by the pinpad's ST_TIMEOUT or the host's deadline). */
-const timeoutResult = (timeoutMs: number): PaymentResult => ({
-  status: 'errored',
-  error_code: TIMED_OUT,
-  error: { ...coded(new PaymentTimeoutError(timeoutMs)), abecsStatus: TIMED_OUT },
-})
-
-/** The pinpad did not confirm a cancellation: it is declared unresponsive. */
-const unresponsiveError = (): ErrorValue => coded(new DeviceUnresponsiveError())
-
-const canceled = (message: string): PaymentResult => ({ status: 'canceled', error: coded(new PaymentCanceledError(message)) })
-
-/** A failed step: 013 (cardholder CANCEL) is "canceled", 012 the payment's timeout, else "errored" with the ABECS code. */
-function failedResult(p: PaymentState, err: unknown): PaymentResult {
-  const error = errorValue(err)
-  if (error.abecsStatus === TIMED_OUT) return timeoutResult(p.timeoutMs)
-  return {
-    status: error.abecsStatus === CANCELLED ? 'canceled' : 'errored',
-    ...(error.abecsStatus !== undefined ? { error_code: error.abecsStatus } : {}),
-    error,
-  }
-}
-
-/** finish_payment without a chip step left: the acquirer's word decides, or the chip's offline decision. */
-function finished(context: DeviceContext, finish: FinishRequest): DeviceNotice {
-  const chip = context.payment?.chip
-  return { type: 'DEVICE.FINISHED', result: { approved: chip ? chip.decision === 'approved' : acquirerApproved(finish) } }
-}
-
-/** FCX/FNC ran: the card's final decision; a refusal after the acquirer's approval must be reversed. */
-function finishedOnChip(context: DeviceContext, approved: boolean): DeviceNotice {
-  const finish = context.payment?.finish
-  const cardDeclined = !approved && finish !== undefined && acquirerApproved(finish)
-  return { type: 'DEVICE.FINISHED', result: { approved, ...(cardDeclined ? { card_declined: true } : {}) } }
-}
-
-// Inputs of the invoked actors, built from the context.
-const pinpadInput = ({ context }: { context: DeviceContext }): PinpadInput => ({ pinpad: context.pinpad! })
-const cardInput = ({ context }: { context: DeviceContext }): CardInput => ({ pinpad: context.pinpad!, cardRef: context.payment!.cardRef!, amount: context.payment!.amount })
-const syncInput =
-  (force: boolean) =>
-  ({ context }: { context: DeviceContext }): SyncInput => ({ pinpad: context.pinpad!, encryptionKey: context.connect.encryptionKey, force })
-
-/** Where the payment's steps jump to. */
-const PAYMENT_FAILED = '#device.connected.paymentFailed'
-const PROCESSED = '#device.connected.payment.steps.processed'
-const AWAITING_FINISH = '#device.connected.awaitingFinish'
-
-export const deviceMachine = setup({
-  types: {
-    context: {} as DeviceContext,
-    events: {} as DeviceEvent,
-    input: {} as DeviceInput,
-    output: {} as DeviceEnd,
-  },
-  actors: {
-    /** Opens the port, CAN, OPN, GIN/GIX: the open pinpad (who it is, which dialect it speaks). */
-    openPinpad: required<OpenInput, PinpadHandle>('openPinpad'),
-    /** Reports LINK.CLOSED and PINPAD.PROMPT while connected. */
-    watchLink: fromCallback<DeviceEvent, PinpadInput>(() => () => {}),
-    /** Compares table versions and loads them (TLI/TLR/TLE) when they differ. */
-    syncTables: required<SyncInput, { tablesVersion: string; loaded: boolean }>('syncTables'),
-    showIdle: required<PinpadInput, void>('showIdle'),
-    /** GCX (or GCR on a 1.x pinpad) with amount and allowed applications. */
-    readCard: required<ReadCardInput, ReadCardOutput>('readCard'),
-    /** The acquirer's key for this payment's card hash, asked for as the card read starts. */
-    fetchCardHashKey: required<KeyInput, CardHashKeyRef>('fetchCardHashKey'),
-    /** GOX/GOC: cardholder verification and the card's first decision. */
-    goOnChip: required<CardInput, ChipOutput>('goOnChip'),
-    /** GPN: online PIN for a magstripe card that needs one. */
-    capturePin: required<CardInput, void>('capturePin'),
-    /** Encrypts the card data for the acquirer and drops it. */
-    buildCardHash: required<HashInput, { cardHash: string }>('buildCardHash'),
-    /** FCX/FNC with the acquirer's answer. */
-    finishChip: required<FinishInput, { approved: boolean }>('finishChip'),
-    /** RMC: waits until the card leaves the slot. */
-    removeCard: required<PinpadInput, void>('removeCard'),
-    /** Waits for the pinpad to confirm a cancellation (EOT) so the link is free again. */
-    cancelPinpad: required<PinpadInput, void>('cancelPinpad'),
-    displayMessage: required<MessageInput, void>('displayMessage'),
-    /** CLO with a message, then the port is closed. */
-    closeLink: required<MessageInput, void>('closeLink'),
-  },
-  actions: {
-    startPayment: assign({
-      payment: ({ event }) => {
-        const { type: _, ...request } = event as Extract<DeviceEvent, { type: 'PROCESS_PAYMENT' }>
-        return { ...request, timeoutMs: request.timeout_milliseconds ?? DEFAULT_PAYMENT_TIMEOUT_MS }
-      },
-    }),
-    keepCard: assign({
-      payment: ({ context, event }) => {
-        const out = (event as unknown as { output: Extract<ReadCardOutput, { kind: 'card' }> }).output
-        return { ...context.payment!, cardRef: out.cardRef, card: out.card }
-      },
-    }),
-    failPayment: assign({
-      payment: ({ context, event }) => ({ ...context.payment!, result: failedResult(context.payment!, (event as unknown as { error: unknown }).error) }),
-    }),
-    tellOwner: enqueueActions(({ context, enqueue }, notice: DeviceNotice) => {
-      if (context.owner) enqueue.sendTo(context.owner, notice)
-    }),
-    reportPayment: enqueueActions(({ context, enqueue }, result: PaymentResult) => {
-      if (context.owner) enqueue.sendTo(context.owner, { type: 'DEVICE.PAYMENT_RESULT', result } satisfies DeviceNotice)
-    }),
-    /** A payment not yet answered is answered with `result`. */
-    endPayment: enqueueActions(({ context, enqueue }, result: PaymentResult) => {
-      const p = context.payment
-      if (!p || p.result) return
-      if (context.owner) enqueue.sendTo(context.owner, { type: 'DEVICE.PAYMENT_RESULT', result } satisfies DeviceNotice)
-      enqueue.assign({ payment: { ...p, result } })
-    }),
-    /** Provided by src/: forgets a card that never reached a card hash (nothing to wait for). */
-    dropCard: enqueueActions((_, _cardRef: string | undefined) => {}),
-    /** Provided by src/: closes the port of a pinpad that no longer answers, without a word to it. */
-    abandonLink: enqueueActions((_, _pinpad: PinpadHandle) => {}),
-  },
-  guards: {
-    isTablesOutdated: ({ event }) => (event as { output?: ReadCardOutput }).output?.kind === 'tables-outdated',
-    alreadyReloaded: ({ context }) => context.payment?.tablesReloaded === true,
-    skipsTableSync: ({ context }) => context.connect.simpleInitialize === true,
-    cardIsChip: ({ event }) => {
-      const out = (event as { output?: ReadCardOutput }).output
-      return out?.kind === 'card' && out.card.chip
-    },
-    cardNeedsPin: ({ event }) => {
-      const out = (event as { output?: ReadCardOutput }).output
-      return out?.kind === 'card' && out.card.needsPin
-    },
-    keyReady: ({ context }) => context.payment?.key !== undefined,
-    chipWentOnline: ({ context }) => context.payment?.chip?.decision === 'online',
-    cardInSlot: ({ context }) => context.payment?.card?.chip === true && !context.payment.card.contactless,
-  },
-  delays: {
-    /** The customer's time, then the grace for the pinpad's own ST_TIMEOUT. */
-    customerDeadline: ({ context }) => (context.payment?.timeoutMs ?? DEFAULT_PAYMENT_TIMEOUT_MS) + DEADLINE_GRACE_MS,
-  },
-}).createMachine({
+export const deviceMachine = deviceSetup.createMachine({
   id: 'device',
   context: ({ input }) => ({ deviceId: input.deviceId, connect: input.connect, ...(input.owner ? { owner: input.owner } : {}) }),
   // The final state's own output when it has one (connectFailed, lost, gone), else closed.
@@ -648,15 +391,3 @@ export const deviceMachine = setup({
     gone: { type: 'final', output: () => ({ kind: 'unresponsive', error: unresponsiveError() }) },
   },
 })
-
-/**
- * The step of the device that the outside world sees: the leaf of its state value, in the
- * payment's `steps` region; `processed` whole (waiting for the key, then hashing).
- */
-export function deviceStep(value: unknown): string {
-  if (typeof value === 'string') return value
-  const v = value as Record<string, unknown>
-  if ('processed' in v) return 'processed'
-  if ('steps' in v) return deviceStep(v.steps)
-  return deviceStep(Object.values(v)[0])
-}

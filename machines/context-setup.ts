@@ -1,0 +1,186 @@
+/**
+ * The context machine's setup: its data and events, and the actions and guards its chart
+ * (context.machine.ts) names. The answers these build are in context-values.ts.
+ */
+import { assign, enqueueActions, setup, type AnyActorRef, type AnyMachineSnapshot } from 'xstate'
+import { deviceMachine, type DeviceEnd, type DeviceEvent, type DeviceNotice } from './device.machine.js'
+import type { CommandName, Envelope, StatusResponse } from './protocol.js'
+import { coded, type ErrorValue, type PaymentResult } from './types.js'
+import {
+  paymentReply,
+  paymentStatus,
+  refusal,
+  replyFor,
+  statusEvent,
+  statusOf,
+  type ContextContext,
+  type ContextInput,
+  type Outcome,
+  type RequestOf,
+  type SessionRef,
+} from './context-values.js'
+import { ContextClosedError, DeviceDisconnectedError } from '../src/errors.js'
+
+export type ContextEvent =
+  | { type: 'REQUEST'; envelope: Envelope; replyTo: SessionRef }
+  /** A connection went away (its session actor's id is `session:<sessionId>`). */
+  | { type: 'SESSION.CLOSED'; sessionId: string }
+  | { type: 'DEVICES.COUNT'; count: number }
+  | { type: 'CLAIM.GRANTED'; deviceId: number }
+  | { type: 'CLAIM.DENIED'; error: ErrorValue }
+  /** Graceful shutdown: cancel what runs, close the pinpad. */
+  | { type: 'SHUTDOWN' }
+  | { type: 'xstate.snapshot.device'; snapshot: unknown }
+  | { type: 'xstate.done.actor.device'; output: DeviceEnd }
+  /** The device actor failed (a bug): whatever it ran is lost, the pinpad is let go. */
+  | { type: 'xstate.error.actor.device'; error: unknown }
+  | DeviceNotice
+
+const isSession = (ref: AnyActorRef, sessionId: string) => ref.id === `session:${sessionId}`
+
+/** Why the device ended, as the error the context reports (undefined: closed as asked). */
+export function endError(end: DeviceEnd): ErrorValue | undefined {
+  switch (end.kind) {
+    case 'closed':
+      return end.error
+    case 'connectFailed':
+    case 'unresponsive':
+      return end.error
+    case 'lost':
+      return coded(new DeviceDisconnectedError(`disconnected: ${end.reason}`))
+  }
+}
+
+export const deviceEnd = (event: unknown) => (event as { output: DeviceEnd }).output
+
+export const contextSetup = setup({
+  types: {
+    context: {} as ContextContext,
+    events: {} as ContextEvent,
+    input: {} as ContextInput,
+  },
+  actors: { device: deviceMachine },
+  actions: {
+    attachSession: assign({
+      sessions: ({ context, event }) =>
+        event.type === 'REQUEST' && !context.sessions.includes(event.replyTo) ? [...context.sessions, event.replyTo] : context.sessions,
+    }),
+    detachSession: assign({
+      sessions: ({ context, event }) => (event.type === 'SESSION.CLOSED' ? context.sessions.filter((s) => !isSession(s, event.sessionId)) : context.sessions),
+    }),
+    startRunning: assign({
+      running: ({ event }) => (event.type === 'REQUEST' ? { envelope: event.envelope, replyTo: event.replyTo } : undefined),
+    }),
+    startPayment: assign({
+      payment: ({ event }) => (event.type === 'REQUEST' ? { envelope: event.envelope, replyTo: event.replyTo } : undefined),
+    }),
+    /** Answers the running request. */
+    finishRunning: enqueueActions(({ context, enqueue }, params: Outcome) => {
+      const r = context.running
+      if (!r) return
+      enqueue.sendTo(r.replyTo, replyFor(context, r.envelope, params))
+      enqueue.assign({ running: undefined })
+    }),
+    /** Answers the payment with its result. */
+    answerPayment: enqueueActions(({ context, enqueue }, result: PaymentResult | undefined) => {
+      const p = context.payment
+      if (!p || !result) return
+      enqueue.sendTo(p.replyTo, paymentReply(context, p, result))
+      enqueue.assign({ payment: undefined, paymentResult: undefined })
+    }),
+    /** Tells the attached connections a payment's outcome as soon as it is known. */
+    pushPaymentStatus: enqueueActions(({ context, enqueue }, result: PaymentResult) => {
+      const event = paymentStatus(context, result)
+      for (const s of context.sessions) enqueue.sendTo(s, { type: 'PUSH', event })
+    }),
+    /**
+     * close or shutdown ends what runs: its request is answered now instead of being lost —
+     * finish_payment with its outcome when only the card removal was left, anything else failed.
+     */
+    interruptRunning: enqueueActions(({ context, enqueue }) => {
+      const r = context.running
+      if (!r || r.envelope.request.command === 'close') return
+      const command = r.envelope.request.command
+      const outcome = context.finishOutcome ?? { success: false, error: coded(new ContextClosedError(command, context.name)) }
+      enqueue.sendTo(r.replyTo, replyFor(context, r.envelope, outcome))
+      enqueue.assign({ running: undefined, finishOutcome: undefined })
+    }),
+    /** The pinpad is gone: what runs and a pending payment fail with `e`. */
+    answerAllWith: enqueueActions(({ context, enqueue }, e: ErrorValue) => {
+      if (context.running) enqueue.sendTo(context.running.replyTo, replyFor(context, context.running.envelope, { success: false, error: e }))
+      if (context.payment) enqueue.sendTo(context.payment.replyTo, paymentReply(context, context.payment, context.paymentResult ?? { status: 'errored', error: e }))
+      enqueue.assign({ running: undefined, payment: undefined, paymentResult: undefined, finishOutcome: undefined })
+    }),
+    /** Answers the request in the event right away, without changing what runs. */
+    replyNow: enqueueActions(({ context, event, enqueue }, params: Outcome) => {
+      if (event.type === 'REQUEST') enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, params))
+    }),
+    /** A refusal that is not a rule of order (nothing to cancel…): the command is still not "allowed". */
+    refuseWith: enqueueActions(({ context, event, enqueue }, e: ErrorValue) => {
+      if (event.type === 'REQUEST') enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, { success: false, error: e }))
+    }),
+    replyStatus: enqueueActions(({ event, enqueue, self }) => {
+      if (event.type !== 'REQUEST') return
+      enqueue.sendTo(event.replyTo, replyFor(self.getSnapshot().context as ContextContext, event.envelope, { success: true, response: statusOf(self.getSnapshot()) }))
+    }),
+    /** Busy (naming what runs) or out of order (saying what is allowed now), read off the current state. */
+    refuse: enqueueActions(({ context, event, enqueue, self }) => {
+      if (event.type !== 'REQUEST') return
+      enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, refusal(self.getSnapshot(), event.envelope.request.command)))
+    }),
+    /**
+     * Tells the attached connections the context's status, when it changed since the last time.
+     * A state entered names its status (an action cannot read the state it enters); otherwise it
+     * is read off the current state.
+     */
+    pushStatus: enqueueActions(({ context, enqueue, self }, entered?: StatusResponse['status']) => {
+      // No snapshot yet while the initial state is entered: nothing but the context's own data then.
+      const snapshot = self.getSnapshot() as AnyMachineSnapshot | undefined
+      const now: StatusResponse = snapshot
+        ? statusOf(snapshot, context)
+        : { status: 'idle', connected_device_id: null, devices_available: context.devicesAvailable, available_devices: context.devicesAvailable }
+      // Idle holds no pinpad: the device being stopped right now is no longer shown.
+      const event = statusEvent(context.name, entered ? { ...now, status: entered, ...(entered === 'idle' ? { connected_device_id: null, device_state: undefined } : {}) } : now)
+      const key = JSON.stringify(event)
+      if (key === context.lastStatus) return
+      enqueue.assign({ lastStatus: key })
+      for (const session of context.sessions) enqueue.sendTo(session, { type: 'PUSH', event })
+    }),
+    claimDevice: enqueueActions(({ context, enqueue, self }) => {
+      const r = context.running!.envelope.request as RequestOf<'initialize'>
+      enqueue.sendTo(context.bridge, { type: 'CLAIM', context: context.name, replyTo: self, ...(r.device_id !== undefined ? { deviceId: r.device_id } : {}) })
+    }),
+    /** The pinpad goes back to the bridge; `broken`: its actor failed, so nothing closed its link. */
+    releaseDevice: enqueueActions(({ context, event, enqueue }) => {
+      if (context.deviceId !== undefined) {
+        const broken = event.type === 'xstate.error.actor.device'
+        enqueue.sendTo(context.bridge, { type: 'RELEASE', context: context.name, deviceId: context.deviceId, ...(broken ? { broken } : {}) })
+      }
+      enqueue.assign({ deviceId: undefined })
+      enqueue.stopChild('device')
+    }),
+    tellDevice: enqueueActions(({ enqueue }, event: DeviceEvent) => enqueue.sendTo('device', event)),
+  },
+  guards: {
+    isCommand: ({ event }, params: { command: CommandName }) => event.type === 'REQUEST' && event.envelope.request.command === params.command,
+    /** Nothing runs and no payment waits for its answer. */
+    nothingPending: ({ context }) => context.running === undefined && context.payment === undefined,
+    /** No connection is attached and nothing runs: an idle context with nobody to serve ends. */
+    unattended: ({ context }) => context.sessions.length === 0 && context.running === undefined,
+    closeRequested: ({ context }) => context.running?.envelope.request.command === 'close',
+    paymentAccepted: ({ event }) => event.type === 'DEVICE.PAYMENT_RESULT' && event.result.card_hash !== undefined,
+    /** The device reached a state where it waits for the POS again (the card is out). */
+    deviceSettled: ({ event }) => {
+      if (event.type !== 'xstate.snapshot.device') return false
+      const s = event.snapshot as { matches(v: unknown): boolean }
+      return s.matches({ connected: 'ready' }) || s.matches({ connected: 'idle' }) || s.matches({ connected: 'awaitingFinish' })
+    },
+    /**
+     * The last connection attached to a payment's context went away (documented policy: cancel
+     * unless another is attached). Not only the payer's: when the payer left first and the payment
+     * went on for another connection, that one leaving last must cancel it too.
+     */
+    orphanedPayment: ({ context, event }) =>
+      event.type === 'SESSION.CLOSED' && context.payment !== undefined && context.sessions.every((s) => isSession(s, event.sessionId)),
+  },
+})
