@@ -6,7 +6,8 @@
  * exactly one answer in the protocol's shape (a coded error or a success), and the bridge stays
  * healthy: /health answers, a plain status round trip works, contexts stay bounded.
  *
- * MPOS_FUZZ_RUNS raises the number of messages for a long local run (e.g. MPOS_FUZZ_RUNS=200000).
+ * MPOS_FUZZ_RUNS raises the number of messages for a long local run (e.g. MPOS_FUZZ_RUNS=200000);
+ * MPOS_FUZZ_SEED replays the run of a seed that a failure printed.
  */
 import t from 'tap'
 import fc from 'fast-check'
@@ -145,7 +146,13 @@ t.test(`${MESSAGES} generated messages: one coded answer each, and the bridge li
       ws.terminate()
       return true
     }),
-    { numRuns: Math.ceil(MESSAGES / BATCH), endOnFailure: true },
+    // MPOS_FUZZ_SEED (and MPOS_FUZZ_PATH) replay a failure that CI printed.
+    {
+      numRuns: Math.ceil(MESSAGES / BATCH),
+      endOnFailure: true,
+      ...(process.env.MPOS_FUZZ_SEED ? { seed: Number(process.env.MPOS_FUZZ_SEED) } : {}),
+      ...(process.env.MPOS_FUZZ_PATH ? { path: process.env.MPOS_FUZZ_PATH } : {}),
+    },
   )
   t.equal(sent, checked, `${sent} messages sent, ${checked} answers checked`)
   t.comment([...outcomes].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n} × ${k}`).join('\n'))
