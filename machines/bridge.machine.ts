@@ -15,7 +15,7 @@ import { assign, enqueueActions, setup, type AnyEventObject } from 'xstate'
 import { contextMachine } from './context.machine.js'
 import { sessionMachine } from './session.machine.js'
 import type { Envelope, PushEvent, Reply } from './protocol.js'
-import { coded, type ErrorValue } from './types.js'
+import { coded, own, type ErrorValue } from './types.js'
 import type { ContextRef, SessionRef } from './refs.js'
 import type { ContextEvent } from './context.machine.js'
 import { DeviceInUseError, DeviceNotFoundError, NoDeviceError, TooManyConnectionContextsError, TooManyContextsError } from '../src/errors.js'
@@ -115,7 +115,7 @@ export const bridgeMachine = setup({
           return
         }
         const name = envelope.context
-        const live = context.contexts[name]?.getSnapshot().status === 'active'
+        const live = own(context.contexts, name)?.getSnapshot().status === 'active'
         if (!live) {
           const others = Object.keys(context.contexts).filter((c) => c !== name)
           if (others.length >= MAX_CONTEXTS) {
@@ -142,7 +142,7 @@ export const bridgeMachine = setup({
             createdBy: { ...context.createdBy, [name]: sessionId },
           })
         }
-        enqueue.sendTo(({ context }) => context.contexts[name]!, { type: 'REQUEST', envelope, replyTo })
+        enqueue.sendTo(({ context }) => own(context.contexts, name)!, { type: 'REQUEST', envelope, replyTo })
       }),
     },
 
@@ -151,7 +151,7 @@ export const bridgeMachine = setup({
     'CONTEXT.ENDED': {
       actions: enqueueActions(({ context, event, enqueue }) => {
         enqueue.stopChild(event.actorId)
-        if (context.contexts[event.name]?.id === event.actorId) enqueue.assign(forgetContext(context, event.name))
+        if (own(context.contexts, event.name)?.id === event.actorId) enqueue.assign(forgetContext(context, event.name))
       }),
     },
 

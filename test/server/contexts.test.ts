@@ -58,3 +58,20 @@ t.test('close ends a context; one holding a pinpad outlives its connection', asy
   b.terminate()
   await until(() => rig.server.runtime.contexts().length === 0, 'no context left')
 })
+
+t.test('a context may be named like a property of every object: toString, __proto__, constructor…', async (t) => {
+  // Found by the /ws fuzz test: `close` on a context named "toString" met Object.prototype's
+  // function where a context actor was expected, and the bridge stopped answering anyone.
+  const rig = await startBridge(t)
+  const ws = await Client.open(t, rig.wsUrl)
+  const names = ['toString', '__proto__', 'constructor', 'hasOwnProperty', 'valueOf', '__defineGetter__']
+  for (const name of names) {
+    t.match(await ws.request({ command: 'close', context: name }), { success: true, context: name }, `close on ${name}`)
+    t.match(await ws.request({ command: 'status', context: name }), { success: true, context: name, response: { status: 'idle' } }, `status on ${name}`)
+  }
+  t.match(await ws.request({ command: 'initialize', context: '__proto__', encryption_key: EK }), { success: true, context: '__proto__' }, 'a pinpad for "__proto__"')
+  t.match(await ws.request({ command: 'status', context: '__proto__' }), { success: true, response: { status: 'initialized' } }, 'its status')
+  t.match(await ws.request({ command: 'close', context: '__proto__' }), { success: true })
+  const other = await Client.open(t, rig.wsUrl)
+  t.match(await other.request({ command: 'status', context: 'till-1' }), { success: true }, 'the bridge still serves everyone')
+})

@@ -121,7 +121,13 @@ t.test(`${MESSAGES} generated messages: one coded answer each, and the bridge li
       for (const m of batch) ws.sendRaw(typeof m.data === 'string' ? m.data : Buffer.from(m.data), { binary: typeof m.data !== 'string' })
       sent += batch.length
       // Every message is answered (payments included: the virtual pinpad's cardholder acts by itself).
-      await ws.next(() => ws.messages.filter(isReply).length >= batch.length, 0, `${batch.length} answers`)
+      await ws.next(() => ws.messages.filter(isReply).length >= batch.length, 0, `${batch.length} answers`).catch((e: Error) => {
+        // Name what went unanswered, not only the count: the batch is long and shrinking is off.
+        const got = new Set(ws.messages.filter(isReply).map((r) => r.command_id))
+        const missing = batch.filter((m) => m.id !== undefined && !got.has(m.id)).map((m) => String(m.data).slice(0, 200))
+        const last = ws.messages.slice(-8).map((m) => JSON.stringify(m).slice(0, 200))
+        throw new Error(`${ws.messages.filter(isReply).length} of ${batch.length} answers; unanswered with an id: ${JSON.stringify(missing)}; last messages: ${last.join(' | ')}`, { cause: e })
+      })
       // A moment for a stray second answer to show itself.
       await new Promise((r) => setTimeout(r, 20))
       const replies = ws.messages.filter(isReply)
