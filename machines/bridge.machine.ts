@@ -40,6 +40,8 @@ export type BridgeEvent =
   /** A context ended (unattended, or closed): it is stopped and its name forgotten. */
   | { type: 'CONTEXT.ENDED'; name: string; actorId: string }
   | { type: 'SHUTDOWN' }
+  /** A context answered a journaled command (JOURNALED_COMMANDS with a command_id). */
+  | { type: 'CONTEXT.ANSWERED'; envelope: Envelope; reply: Reply }
   /** A spawned context or session failed (a bug). */
   | { type: `xstate.error.actor.${string}`; actorId?: string; error: unknown }
 
@@ -95,11 +97,17 @@ export const bridgeMachine = setup({
     closeDevice: (_: unknown, _deviceId: number) => {},
     /** Provided by src/: the connection of a failed session is closed (1011). */
     closeConnection: (_: unknown, _sessionId: string) => {},
+    /**
+     * Provided by src/ (the journal): the answer of a journaled command, recorded even when the
+     * connection that asked has gone, so a page that comes back can still learn it.
+     */
+    recordAnswer: (_: unknown, _answer: { envelope: Envelope; reply: Reply }) => {},
   },
 }).createMachine({
   id: 'bridge',
   context: { devices: [], claims: {}, contexts: {}, createdBy: {}, seq: 0, sessions: {} },
   on: {
+    'CONTEXT.ANSWERED': { actions: { type: 'recordAnswer', params: ({ event }) => ({ envelope: event.envelope, reply: event.reply }) } },
     ROUTE: {
       actions: enqueueActions(({ context, event, enqueue, self }) => {
         const { envelope, replyTo, sessionId } = event

@@ -4,7 +4,9 @@
  */
 import { assign, enqueueActions, setup, type AnyActorRef, type AnyMachineSnapshot } from 'xstate'
 import { deviceMachine, type DeviceEnd, type DeviceEvent, type DeviceNotice } from './device.machine.js'
-import type { CommandName, Envelope, StatusResponse } from './protocol.js'
+import { JOURNALED_COMMANDS, type CommandName, type Envelope, type StatusResponse } from './protocol.js'
+import type { BridgeEvent } from './bridge.machine.js'
+import type { BridgeRef } from './refs.js'
 import { coded, type ErrorValue, type PaymentResult } from './types.js'
 import {
   paymentReply,
@@ -17,6 +19,8 @@ import {
   type ContextInput,
   type Outcome,
   type RequestOf,
+  type ReplyEvent,
+  type SessionBound,
   type SessionRef,
 } from './context-values.js'
 import { ContextClosedError, DeviceDisconnectedError } from '../src/errors.js'
@@ -51,6 +55,22 @@ export function endError(end: DeviceEnd): ErrorValue | undefined {
   }
 }
 
+/** What an action's `enqueue` offers that answering needs. */
+interface Enqueue {
+  sendTo(to: SessionRef | BridgeRef, event: SessionBound | BridgeEvent): void
+}
+
+/**
+ * An answer to a session; a journaled command's answer goes to the bridge as well, which has it
+ * recorded (also when the session has gone: the page that comes back can still learn it).
+ */
+function answer(enqueue: Enqueue, context: ContextContext, to: SessionRef, envelope: Envelope, bound: ReplyEvent): void {
+  enqueue.sendTo(to, bound)
+  if (envelope.commandId !== undefined && JOURNALED_COMMANDS.has(envelope.request.command)) {
+    enqueue.sendTo(context.bridge, { type: 'CONTEXT.ANSWERED', envelope, reply: bound.reply })
+  }
+}
+
 export const deviceEnd = (event: unknown) => (event as { output: DeviceEnd }).output
 
 export const contextSetup = setup({
@@ -78,14 +98,14 @@ export const contextSetup = setup({
     finishRunning: enqueueActions(({ context, enqueue }, params: Outcome) => {
       const r = context.running
       if (!r) return
-      enqueue.sendTo(r.replyTo, replyFor(context, r.envelope, params))
+      answer(enqueue, context, r.replyTo, r.envelope, replyFor(context, r.envelope, params))
       enqueue.assign({ running: undefined })
     }),
     /** Answers the payment with its result. */
     answerPayment: enqueueActions(({ context, enqueue }, result: PaymentResult | undefined) => {
       const p = context.payment
       if (!p || !result) return
-      enqueue.sendTo(p.replyTo, paymentReply(context, p, result))
+      answer(enqueue, context, p.replyTo, p.envelope, paymentReply(context, p, result))
       enqueue.assign({ payment: undefined, paymentResult: undefined })
     }),
     /** Tells the attached connections a payment's outcome as soon as it is known. */
@@ -102,22 +122,23 @@ export const contextSetup = setup({
       if (!r || r.envelope.request.command === 'close') return
       const command = r.envelope.request.command
       const outcome = context.finishOutcome ?? { success: false, error: coded(new ContextClosedError(command, context.name)) }
-      enqueue.sendTo(r.replyTo, replyFor(context, r.envelope, outcome))
+      answer(enqueue, context, r.replyTo, r.envelope, replyFor(context, r.envelope, outcome))
       enqueue.assign({ running: undefined, finishOutcome: undefined })
     }),
     /** The pinpad is gone: what runs and a pending payment fail with `e`. */
     answerAllWith: enqueueActions(({ context, enqueue }, e: ErrorValue) => {
-      if (context.running) enqueue.sendTo(context.running.replyTo, replyFor(context, context.running.envelope, { success: false, error: e }))
-      if (context.payment) enqueue.sendTo(context.payment.replyTo, paymentReply(context, context.payment, context.paymentResult ?? { status: 'errored', error: e }))
+      const { running, payment } = context
+      if (running) answer(enqueue, context, running.replyTo, running.envelope, replyFor(context, running.envelope, { success: false, error: e }))
+      if (payment) answer(enqueue, context, payment.replyTo, payment.envelope, paymentReply(context, payment, context.paymentResult ?? { status: 'errored', error: e }))
       enqueue.assign({ running: undefined, payment: undefined, paymentResult: undefined, finishOutcome: undefined })
     }),
     /** Answers the request in the event right away, without changing what runs. */
     replyNow: enqueueActions(({ context, event, enqueue }, params: Outcome) => {
-      if (event.type === 'REQUEST') enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, params))
+      if (event.type === 'REQUEST') answer(enqueue, context, event.replyTo, event.envelope, replyFor(context, event.envelope, params))
     }),
     /** A refusal that is not a rule of order (nothing to cancel…): the command is still not "allowed". */
     refuseWith: enqueueActions(({ context, event, enqueue }, e: ErrorValue) => {
-      if (event.type === 'REQUEST') enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, { success: false, error: e }))
+      if (event.type === 'REQUEST') answer(enqueue, context, event.replyTo, event.envelope, replyFor(context, event.envelope, { success: false, error: e }))
     }),
     replyStatus: enqueueActions(({ event, enqueue, self }) => {
       if (event.type !== 'REQUEST') return
@@ -126,7 +147,7 @@ export const contextSetup = setup({
     /** Busy (naming what runs) or out of order (saying what is allowed now), read off the current state. */
     refuse: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'REQUEST') return
-      enqueue.sendTo(event.replyTo, replyFor(context, event.envelope, refusal(self.getSnapshot(), event.envelope.request.command)))
+      answer(enqueue, context, event.replyTo, event.envelope, replyFor(context, event.envelope, refusal(self.getSnapshot(), event.envelope.request.command)))
     }),
     /**
      * Tells the attached connections the context's status, when it changed since the last time.
@@ -175,12 +196,5 @@ export const contextSetup = setup({
       const s = event.snapshot as { matches(v: unknown): boolean }
       return s.matches({ connected: 'ready' }) || s.matches({ connected: 'idle' }) || s.matches({ connected: 'awaitingFinish' })
     },
-    /**
-     * The last connection attached to a payment's context went away (documented policy: cancel
-     * unless another is attached). Not only the payer's: when the payer left first and the payment
-     * went on for another connection, that one leaving last must cancel it too.
-     */
-    orphanedPayment: ({ context, event }) =>
-      event.type === 'SESSION.CLOSED' && context.payment !== undefined && context.sessions.every((s) => isSession(s, event.sessionId)),
   },
 })

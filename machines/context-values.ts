@@ -12,7 +12,8 @@ import type { BridgeRef, SessionRef } from './refs.js'
 export type { SessionRef }
 
 /** What a context sends to a session. */
-export type SessionBound = { type: 'CONTEXT.REPLY'; reply: Reply } | { type: 'PUSH'; event: PushEvent }
+export type ReplyEvent = { type: 'CONTEXT.REPLY'; reply: Reply }
+export type SessionBound = ReplyEvent | { type: 'PUSH'; event: PushEvent }
 
 export interface Running {
   envelope: Envelope
@@ -52,7 +53,7 @@ export interface ContextInput {
 export type RequestOf<C extends CommandName> = Extract<Request, { command: C }>
 
 
-export function replyFor(context: ContextContext, envelope: Envelope, outcome: Outcome): SessionBound {
+export function replyFor(context: ContextContext, envelope: Envelope, outcome: Outcome): ReplyEvent {
   const base = { id: envelope.id, context: context.name, command: envelope.request.command }
   const reply: Reply = outcome.success
     ? { ...base, success: true, ...(outcome.response !== undefined ? { response: outcome.response } : {}) }
@@ -61,7 +62,7 @@ export function replyFor(context: ContextContext, envelope: Envelope, outcome: O
 }
 
 /** process_payment's reply: the result as a value; the wire renders it (error → error/error_type). */
-export function paymentReply(context: ContextContext, payment: Running, result: PaymentResult): SessionBound {
+export function paymentReply(context: ContextContext, payment: Running, result: PaymentResult): ReplyEvent {
   return replyFor(context, payment.envelope, { success: true, response: result })
 }
 

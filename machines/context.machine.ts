@@ -48,10 +48,9 @@ export const contextMachine = contextSetup.createMachine({
       },
       { actions: ['attachSession', 'refuse'] },
     ],
-    'SESSION.CLOSED': [
-      { guard: 'orphanedPayment', actions: ['detachSession', { type: 'tellDevice', params: { type: 'CANCEL' } }] },
-      { actions: 'detachSession' },
-    ],
+    // A payment whose connections have all gone runs on: the customer is at the pinpad, and the
+    // journal keeps its answer for the page that comes back (get_result, or payment_status).
+    'SESSION.CLOSED': { actions: 'detachSession' },
     'DEVICES.COUNT': { actions: assign({ devicesAvailable: ({ event }) => event.count }) },
     'xstate.snapshot.device': { actions: 'pushStatus' },
     'DEVICE.PROMPT': {

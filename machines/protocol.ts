@@ -20,14 +20,24 @@ export type Request =
   | ({ command: 'finish_payment' } & FinishRequest)
   | { command: 'close' }
   | { command: 'cancel' }
+  /** Beyond the original protocol: answered from the journal, never reaches a context. */
+  | { command: 'get_result'; target_command_id: string | number }
 
 export type CommandName = Request['command']
 
-/** A request as it travels between actors: `id` is the bridge's own, the client's command_id stays in the session. */
+/**
+ * The commands recorded in the journal under their `command_id` (idempotent: the same command_id
+ * again gets the recorded answer, not a second run).
+ */
+export const JOURNALED_COMMANDS: ReadonlySet<string> = new Set<CommandName>(['initialize', 'process_payment', 'finish_payment', 'cancel', 'close'])
+
+/** A request as it travels between actors: `id` is the bridge's own; `commandId` the client's, for the journal. */
 export interface Envelope {
   id: string
   context: string
   request: Request
+  /** The client's command_id: the journal records the answer under it (src/journal/). */
+  commandId?: string | number
 }
 
 export interface StatusResponse {

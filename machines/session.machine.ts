@@ -62,7 +62,7 @@ export const sessionMachine = setup({
         'CLIENT.REQUEST': {
           actions: enqueueActions(({ context, event, enqueue, self }) => {
             const id = `${context.sessionId}.${context.seq + 1}`
-            const envelope: Envelope = { id, context: event.context, request: event.request }
+            const envelope: Envelope = { id, context: event.context, request: event.request, ...(event.command_id !== undefined ? { commandId: event.command_id } : {}) }
             enqueue.assign({
               seq: context.seq + 1,
               inFlight: {

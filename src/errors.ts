@@ -276,3 +276,22 @@ export const DeviceUnresponsiveError = createError<[]>(
 export const TablesOutdatedError = createError<[]>('MPOS_ERR_TABLES_OUTDATED', 'The pinpad still reports other EMV tables after a reload (020)')
 /** A machine was started without one of the I/O actors it needs (a wiring bug): (actor name). */
 export const NotProvidedError = createError<[string]>('MPOS_ERR_NOT_PROVIDED', 'device actor "%s" was not provided')
+
+// --- Payment journal (src/journal/) --------------------------------------------------------------
+/** (the data directory) */
+export const DataDirLockedError = createError<[string]>(
+  'MPOS_ERR_DATA_DIR_LOCKED',
+  'Another mpos-bridge is running on the data directory %s (its journal is locked): stop it, or start this one with another --data-dir',
+)
+/** (the journal file, what failed) */
+export const JournalOpenError = createError<[string, string]>('MPOS_ERR_JOURNAL', 'The journal %s could not be opened: %s')
+/** (command_id, context, the command it was used for) */
+export const CommandIdReusedError = createError<[string, string, string]>(
+  'MPOS_ERR_COMMAND_ID_REUSED',
+  'command_id %s was already used in context "%s" for another request (%s): use a new command_id for a new request',
+)
+/** (command, command_id) */
+export const CommandInterruptedError = createError<[string, string]>(
+  'MPOS_ERR_COMMAND_INTERRUPTED',
+  '%s %s was interrupted (the bridge stopped before it answered): look at the pinpad and status, then send a new command_id',
+)

@@ -9,7 +9,7 @@ import { contextMachine } from '../../machines/context.machine.js'
 import { publicDeviceState } from '../../machines/context-values.js'
 import { deviceMachine } from '../../machines/device.machine.js'
 import { sessionMachine, type Outgoing } from '../../machines/session.machine.js'
-import type { Request } from '../../machines/protocol.js'
+import type { Envelope, Reply, Request } from '../../machines/protocol.js'
 import { DeviceRegistry, type DeviceEntry } from '../transport/registry.js'
 import { VirtualDevice } from '../simulator/virtual-device.js'
 import { SerialDiscovery } from '../transport/discovery.js'
@@ -39,6 +39,11 @@ export interface RuntimeOptions {
   logger?: Logger
   linkTimings?: Partial<LinkTimings>
   onLinkTrace?: (deviceId: number, trace: LinkTrace) => void
+  /**
+   * Called with the answer of every journaled command (JOURNALED_COMMANDS with a command_id) as
+   * the context gives it, also when the connection that asked has gone: the journal records it.
+   */
+  onAnswer?: (envelope: Envelope, reply: Reply) => void
   /** Called with every machine event, sanitized (live inspection in development). */
   inspect?: (event: { actor: string; type: string; snapshot?: unknown; event?: unknown }) => void
 }
@@ -111,6 +116,14 @@ export class BridgeRuntime {
         },
         closeDevice: (_, deviceId) => void this.registry.release(deviceId),
         closeConnection: (_, sessionId) => this.#onSessionFault.get(sessionId)?.(),
+        recordAnswer: (_, { envelope, reply }) => {
+          // Thrown inside the root's action it would stop the bridge: a journal fault is logged instead.
+          try {
+            options.onAnswer?.(envelope, reply)
+          } catch (err) {
+            this.logger.error({ err: { message: (err as Error)?.message } }, 'the answer could not be recorded in the journal')
+          }
+        },
       },
       actors: {
         context: contextMachine.provide({ actors: { device: deviceMachine.provide({ actors, actions: deviceActions }) } }),

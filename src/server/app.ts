@@ -16,6 +16,28 @@ import { DevtoolsHub } from './devtools/hub.js'
 import { registerDevtools } from './devtools/routes.js'
 import { ForbiddenHostError, ForbiddenOriginError } from '../errors.js'
 import { httpRefusal } from './wire.js'
+import { Journal } from '../journal/store.js'
+import { JournalGate } from './journal-gate.js'
+
+/** Opens the journal's session: what was running when the bridge last stopped is interrupted, what awaits a finish is said. */
+function startJournal(journal: Journal, log: Logger): JournalGate {
+  const interrupted = journal.interruptRunning()
+  if (interrupted) log.warn({ interrupted }, 'commands that were running when the bridge last stopped are marked interrupted')
+  prune(journal, log)
+  const gate = new JournalGate(journal, log.child({ component: 'journal' }))
+  const pending = gate.awaitingFinish()
+  if (pending.length) log.warn({ awaiting_finish: pending }, 'payments with a card hash await their finish_payment: finish or reverse them with the acquirer')
+  return gate
+}
+
+function prune(journal: Journal, log: Logger): void {
+  try {
+    const { redacted, deleted } = journal.prune()
+    if (redacted || deleted) log.info({ redacted, deleted }, 'journal pruned')
+  } catch (err) {
+    log.error({ err: { message: (err as Error).message } }, 'the journal could not be pruned')
+  }
+}
 
 export interface ServerOptions {
   host: string
@@ -34,6 +56,10 @@ export interface ServerOptions {
   version?: string
   /** Serve /devtools: live machines and virtual-pinpad controls (development). */
   devtools?: boolean
+  /** Days the journal keeps its entries (default 7). */
+  journalRetentionDays?: number
+  /** The journal's clock (tests move it to see card hashes removed and entries pruned). */
+  now?: () => number
 }
 
 export const WS_SUBPROTOCOL = 'mpos-bridge'
@@ -50,6 +76,13 @@ export interface BridgeServer {
 
 export async function createBridgeServer(options: ServerOptions): Promise<BridgeServer> {
   const log = options.logger
+  // First: a second bridge on the same data directory stops here, before it touches anything.
+  const journal = Journal.open({
+    dir: options.dataDir,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.journalRetentionDays !== undefined ? { retentionDays: options.journalRetentionDays } : {}),
+  })
+  const gate = startJournal(journal, log)
   const metrics = new BridgeMetrics()
   const policy: AccessPolicy = {
     allowedOrigins: [...DEFAULT_ALLOWED_ORIGINS, ...(options.allowedOrigins ?? [])],
@@ -102,7 +135,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     (socket) => {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
-      serveConnection(socket, { runtime: runtime!, metrics, log, limits })
+      serveConnection(socket, { runtime: runtime!, metrics, log, limits, gate })
     },
   )
 
@@ -116,9 +149,15 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     sandbox,
     version: options.version ?? '0.0.0',
     sessions: () => sockets.size,
+    awaitingFinish: () => gate.awaitingFinish(),
   })
 
-  const address = await app.listen({ host: options.host, port: options.port })
+  // A bridge that cannot listen lets go of the data directory at once (its lock).
+  const address = await app.listen({ host: options.host, port: options.port }).catch(async (err: unknown) => {
+    journal.close()
+    await app.close().catch(() => {})
+    throw err
+  })
   const url = address.replace('0.0.0.0', '127.0.0.1')
   apiUrl = options.apiUrl ?? `${url}/sandbox/1`
   runtime = new BridgeRuntime({
@@ -129,6 +168,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     discovery: options.discovery ?? true,
     logger: log.child({ component: 'bridge' }),
     ...(hub ? { inspect: (e) => hub.record(e) } : {}),
+    onAnswer: (envelope, reply) => gate.onAnswer(envelope, reply),
     onLinkTrace: (_device, trace) => {
       if (trace.type === 'nak' || trace.type === 'bad-response' || trace.type === 'stale') metrics.linkErrors.inc({ kind: trace.type })
     },
@@ -137,6 +177,10 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   await runtime.start()
   runtime.registry.on('removed', () => metrics.linkErrors.inc({ kind: 'device-removed' }))
   log.info({ url, apiUrl: sandbox ? `${apiUrl} (embedded sandbox)` : apiUrl, devices: runtime.devices().length }, 'mpos-bridge listening')
+
+  // Card hashes 24 h after their finish, entries after the retention period: at start and hourly.
+  const pruning = setInterval(() => prune(journal, log), 3600_000)
+  pruning.unref()
 
   let closing: Promise<void> | undefined
   return {
@@ -149,6 +193,8 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
         // Pinpads first (payments cancelled, CLO) while clients still get their answers, then sockets (1001).
         await runtime.shutdown()
         await app.close()
+        clearInterval(pruning)
+        journal.close()
       })()),
   }
 }

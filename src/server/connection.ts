@@ -13,6 +13,7 @@ import { validators } from './schema.js'
 import { errorFields, observeReply, toWire } from './wire.js'
 import { InternalError, InvalidMessageError, RateLimitedError } from '../errors.js'
 import { coded } from '../../machines/types.js'
+import type { GateConnection, JournalGate } from './journal-gate.js'
 
 export interface ConnectionLimits {
   /** Larger messages get MPOS_ERR_MESSAGE_TOO_LARGE (above 1 MiB the socket closes with 1009). */
@@ -41,6 +42,8 @@ export interface ConnectionDeps {
   log: Logger
   limits: ConnectionLimits
   now?: () => number
+  /** Idempotency by command_id and get_result (the journal). */
+  gate?: JournalGate
 }
 
 /** A token bucket: `burst` tokens, refilled at `rate` per second. */
@@ -89,10 +92,12 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
     setTimeout(() => socket.terminate(), 1000).unref()
   }
 
+  const gate = deps.gate
   const session = runtime.openSession(
     (message: Outgoing) => {
-      if (message.kind === 'reply') observeReply(message, now(), metrics, log, session.id)
-      send(toWire(message))
+      if (message.kind !== 'reply') return send(toWire(message))
+      observeReply(message, now(), metrics, log, session.id)
+      send(gate ? gate.outgoing(toWire(message)) : toWire(message))
     },
     // The connection's actor failed (a bug): this connection alone is closed.
     () => {
@@ -100,6 +105,16 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
     },
   )
   log.info({ session: session.id }, 'connection opened')
+  const handle: GateConnection = {
+    id: session.id,
+    send: (payload) => {
+      if (payload.replayed === true) log.info({ session: session.id, command: payload.command, context: payload.context, command_id: payload.command_id }, 'replayed')
+      send(payload)
+    },
+    get open() {
+      return !cut && socket.readyState === socket.OPEN
+    },
+  }
 
   const refuse = (error: { code: string; message: string }, echo: Omit<Extract<Parsed, { ok: false }>, 'ok' | 'error'>) => {
     metrics.commands.inc({ command: echo.command !== undefined && Object.hasOwn(validators, echo.command) ? echo.command : 'invalid', outcome: 'invalid' })
@@ -120,6 +135,7 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
         ? { ok: false, error: coded(new InvalidMessageError('Binary messages are not accepted: send JSON text')), context: DEFAULT_CONTEXT }
         : parseMessage(raw.toString(), limits.maxMessageBytes)
       if (!parsed.ok) return refuse(parsed.error, parsed)
+      if (gate?.intercept(handle, parsed.context, parsed.request, parsed.command_id)) return
       session.send(parsed.context, parsed.request, parsed.command_id, now())
     } catch (err) {
       // A bug, not the client's fault: this message fails, the bridge and every connection go on.

@@ -11,6 +11,8 @@ export interface ProbeDeps {
   sandbox: boolean
   version: string
   sessions: () => number
+  /** Payments with a card hash that await their finish_payment (the journal). */
+  awaitingFinish?: () => unknown[]
 }
 
 export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
@@ -61,6 +63,7 @@ export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
     connections: deps.sessions(),
     devices: runtime().devices(),
     contexts: runtime().contexts(),
+    awaiting_finish: deps.awaitingFinish?.() ?? [],
   }))
 
   app.get('/metrics', async (_req, reply) => {

@@ -11,7 +11,7 @@ export const MAX_AMOUNT = 1_000_000_000
 /** How long the customer may take to present a card and type the PIN (process_payment `timeout_milliseconds`). */
 export const PAYMENT_TIMEOUT = { minimum: 5_000, maximum: 600_000 } as const
 
-export const COMMANDS = ['list_devices', 'initialize', 'status', 'display_message', 'process_payment', 'finish_payment', 'close', 'cancel'] as const
+export const COMMANDS = ['list_devices', 'initialize', 'status', 'display_message', 'process_payment', 'finish_payment', 'close', 'cancel', 'get_result'] as const
 
 const envelope = {
   type: 'object',
@@ -31,6 +31,11 @@ const bodies: Record<(typeof COMMANDS)[number], object> = {
   status: {},
   close: {},
   cancel: {},
+  // Beyond the original protocol: the journal's answer for a command_id (src/server/journal-gate.ts).
+  get_result: {
+    required: ['target_command_id'],
+    properties: { target_command_id: { anyOf: [{ type: 'string', maxLength: 128 }, { type: 'integer' }] } },
+  },
   initialize: {
     required: ['encryption_key'],
     properties: {

@@ -114,31 +114,44 @@ t.test('two contexts on two pinpads pay at once', async (t) => {
   ])
 })
 
-t.test('the only connection drops mid-payment: the payment is cancelled on the pinpad', async (t) => {
+t.test('the only connection drops mid-payment: the payment runs on, and the page that comes back learns it', async (t) => {
   const rig = await startBridge(t)
   const a = await Client.open(t, rig.wsUrl)
   t.match(await a.request({ command: 'initialize', encryption_key: EK, device_id: 1 }), { success: true })
   const link = recordLink(rig.pinpads[0]!)
-  await paymentWaiting(a, 'default', rig, 0)
+  const from = a.messages.length
+  a.sendRaw(JSON.stringify({ command: 'process_payment', context: 'default', amount: 1000, command_id: 'pay-1' }))
+  await until(() => contextState(rig, 'default')?.device_state === 'awaitingCard', 'the card read')
+  t.equal(a.messages.slice(from).filter((m) => m.command === 'process_payment').length, 0, 'no answer yet')
   const waiting = link.length
-  t.notOk(link.some((e) => e.type === 'aborted'), 'the card read runs')
 
   a.terminate()
-  await until(() => link.slice(waiting).some((e) => e.type === 'eot-sent'), 'CAN reaches the pinpad (it answers EOT)')
-  t.ok(link.slice(waiting).some((e) => e.type === 'aborted'), 'the card read was aborted')
-  await until(() => contextState(rig, 'default')?.device_state === 'ready' && contextState(rig, 'default')?.state !== 'idle', 'the context is ready again')
-  await until(() => rig.pinpads[0]!.display.screen.source === 'DSP', 'the idle screen')
-  t.same(screenText(rig.pinpads[0]!), IDLE_LINES, 'the pinpad is back to idle')
-  t.ok(link.findIndex((e) => e.type === 'eot-sent') < link.map((e) => e.type === 'command' && e.id === 'DSP').lastIndexOf(true), 'DSP after the EOT')
-
-  // A new connection finds the context ready for the next payment.
-  const c = await Client.open(t, rig.wsUrl)
-  const status = await c.request({ command: 'status' })
-  t.match(status.response, { status: 'initialized', connected_device_id: 1 })
-  t.notOk('running_command' in status.response, 'nothing runs')
+  await until(() => rig.server.runtime.sessionCount === 0, 'the page is gone')
+  t.same(link.slice(waiting).filter((e) => e.type === 'aborted' || e.type === 'eot-sent'), [], 'nothing cancelled on the pinpad')
+  // The customer, still at the pinpad, finishes.
   rig.pinpads[0]!.cardholder.options.autoCard = 'visa-credit'
   rig.pinpads[0]!.cardholder.present('visa-credit')
-  t.match((await c.request({ command: 'process_payment', amount: 1000 })).response, { status: 'accepted' })
+  await until(() => contextState(rig, 'default')?.device_state === 'awaitingFinish', 'the payment awaits finish_payment')
+
+  // The page reloads: its first message on the context brings the payment's outcome.
+  const b = await Client.open(t, rig.wsUrl)
+  const status = await b.request({ command: 'status' })
+  const pushed = b.messages.find((m) => m.event === 'payment_status')
+  t.match(pushed, { event: 'payment_status', context: 'default', status: 'accepted', command_id: 'pay-1', result: { status: 'accepted', card_hash: /^\d+_[A-Za-z0-9+/=]+$/ } }, 'the outcome is pushed to the page that came back')
+  t.ok(b.messages.indexOf(pushed!) < b.messages.indexOf(status), 'before the answer to its first message')
+  t.match(status.response, { awaiting_finish: [{ context: 'default', command_id: 'pay-1', amount: 1000 }] }, 'status shows the payment awaiting its finish')
+  const other = await Client.open(t, rig.wsUrl)
+  await other.request({ command: 'status' })
+  t.notOk(other.messages.some((m) => m.event === 'payment_status' && m.command_id === 'pay-1'), 'pushed once, not to every later connection')
+
+  // The recovery recipe: get_result by command_id, or the same process_payment again.
+  t.match(await b.request({ command: 'get_result', target_command_id: 'pay-1' }), { success: true, response: { state: 'done', command: 'process_payment', answer: { command: 'process_payment', command_id: 'pay-1', success: true, response: { status: 'accepted', card_hash: pushed!.result.card_hash }, replayed: true } } })
+  const reads = link.filter((e) => e.type === 'command' && (e.id === 'GCR' || e.id === 'GCX')).length
+  const again = await b.request({ command: 'process_payment', amount: 1000, command_id: 'pay-1' })
+  t.match(again, { success: true, replayed: true, response: { status: 'accepted', card_hash: pushed!.result.card_hash } }, 'the retry gets the same card hash')
+  t.equal(link.filter((e) => e.type === 'command' && (e.id === 'GCR' || e.id === 'GCX')).length, reads, 'and no card is read again')
+  t.match(await b.request({ command: 'finish_payment', success: true, response_code: '0000' }), { success: true })
+  t.notOk('awaiting_finish' in (await b.request({ command: 'status' })).response, 'nothing awaits its finish any more')
 })
 
 t.test('the payer drops while another connection is attached: the payment goes on', async (t) => {
@@ -172,25 +185,34 @@ t.test('the payer drops while another connection is attached: the payment goes o
   t.match(await watcher.request({ command: 'finish_payment', success: true, response_code: '0000' }), { success: true }, 'the watcher finishes it')
 })
 
-t.test('the payer drops, then the last attached connection: the payment is cancelled', async (t) => {
+t.test('the payer drops, then the last attached connection: the payment goes on; get_result tells it', async (t) => {
   const rig = await startBridge(t)
   const payer = await Client.open(t, rig.wsUrl)
   const watcher = await Client.open(t, rig.wsUrl)
   t.match(await payer.request({ command: 'initialize', encryption_key: EK, device_id: 1 }), { success: true })
   await watcher.request({ command: 'status' })
   const link = recordLink(rig.pinpads[0]!)
-  await paymentWaiting(payer, 'default', rig, 0)
+  payer.sendRaw(JSON.stringify({ command: 'process_payment', context: 'default', amount: 1000, command_id: 'pay-2' }))
+  await until(() => contextState(rig, 'default')?.device_state === 'awaitingCard', 'the card read')
   const waiting = link.length
   payer.terminate()
-  await until(() => rig.server.runtime.sessionCount === 1, 'the payer is gone')
-  t.match((await watcher.request({ command: 'status' })).response, { running_command: 'process_payment' })
-  t.same(link.slice(waiting), [], 'the payment goes on while the watcher is there')
-
   watcher.terminate()
-  await until(() => link.slice(waiting).some((e) => e.type === 'eot-sent'), 'CAN reaches the pinpad once nobody is left')
-  await until(() => contextState(rig, 'default')?.device_state === 'ready', 'the pinpad is ready again')
-  await until(() => rig.pinpads[0]!.display.screen.source === 'DSP', 'the idle screen')
-  t.same(screenText(rig.pinpads[0]!), IDLE_LINES)
+  await until(() => rig.server.runtime.sessionCount === 0, 'both are gone')
+  t.same(link.slice(waiting).filter((e) => e.type === 'aborted' || e.type === 'eot-sent'), [], 'nothing cancelled on the pinpad')
+
+  // A page asks while the customer is still at the pinpad: running; the same command_id attaches it.
+  const page = await Client.open(t, rig.wsUrl)
+  t.match(await page.request({ command: 'get_result', target_command_id: 'pay-2' }), { success: true, response: { state: 'running', command: 'process_payment' } })
+  const from = page.messages.length
+  page.sendRaw(JSON.stringify({ command: 'process_payment', context: 'default', amount: 1000, command_id: 'pay-2' }))
+  rig.pinpads[0]!.cardholder.options.autoCard = 'visa-credit'
+  rig.pinpads[0]!.cardholder.present('visa-credit')
+  const answer = await page.reply('process_payment', from, 'pay-2')
+  t.match(answer, { success: true, response: { status: 'accepted' } }, 'the attached page gets the answer when it comes')
+  t.notOk('replayed' in answer, 'the answer itself, not a replay')
+  t.equal(link.filter((e) => e.type === 'command' && (e.id === 'GCR' || e.id === 'GCX')).length, 1, 'one card read')
+  t.match(await page.request({ command: 'process_payment', amount: 2000, command_id: 'pay-2' }), { success: false, code: 'MPOS_ERR_COMMAND_ID_REUSED' }, 'the same command_id with another amount is refused')
+  t.match(await page.request({ command: 'finish_payment', success: true, response_code: '0000' }), { success: true })
 })
 
 t.test('cancel during a payment', async (t) => {

@@ -60,13 +60,15 @@ export async function startBridge(t: Test, options: Partial<ServerOptions> = {})
 export type Message = Record<string, any>
 
 /** A WebSocket client that records every message, and waits for the ones a test expects. */
+/** command_ids are unique across the clients of a test file: the journal replays a command_id it has seen in a context. */
+let commandSeq = 0
+
 export class Client {
   readonly messages: Message[] = []
   /** The text of every message, as received (for "never the card number" checks). */
   readonly raw: string[] = []
   readonly closed: Promise<{ code: number; reason: string }>
   #waiters = new Set<() => void>()
-  #seq = 0
 
   constructor(readonly ws: WebSocket) {
     ws.on('message', (data, isBinary) => {
@@ -138,7 +140,7 @@ export class Client {
 
   /** Sends a request and waits for its reply (matched by an added command_id unless one is given). */
   async request(request: Message): Promise<Message> {
-    const withId = 'command_id' in request ? request : { ...request, command_id: `t${++this.#seq}` }
+    const withId = 'command_id' in request ? request : { ...request, command_id: `t${++commandSeq}` }
     const from = this.messages.length
     this.ws.send(JSON.stringify(withId))
     return this.reply(String(request.command), from, withId.command_id)
