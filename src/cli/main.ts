@@ -5,9 +5,10 @@ import { probeCommand } from './commands/probe.js'
 import { simulateCommand } from './commands/simulate.js'
 import { serveCommand } from './commands/serve.js'
 import { decryptCommand } from './commands/decrypt.js'
+import { journalCommand } from './commands/journal.js'
 import { INTERNAL_ERROR_CODE, UsageError } from '../errors.js'
 
-const COMMANDS: Command[] = [serveCommand, devicesCommand, probeCommand, simulateCommand, decryptCommand]
+const COMMANDS: Command[] = [serveCommand, devicesCommand, probeCommand, simulateCommand, journalCommand, decryptCommand]
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2

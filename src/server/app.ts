@@ -68,6 +68,8 @@ const HARD_MAX_PAYLOAD = 1024 * 1024
 export interface BridgeServer {
   app: FastifyInstance
   runtime: BridgeRuntime
+  /** The payment journal (src/journal/). */
+  journal: Journal
   metrics: BridgeMetrics
   /** The address it listens on, once started. */
   url: string
@@ -186,6 +188,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   return {
     app: app as unknown as FastifyInstance,
     runtime,
+    journal,
     metrics,
     url,
     close: () =>

@@ -23,6 +23,7 @@ export const serveCommand: Command = {
     'data-dir': { type: 'string', value: 'DIR', env: 'MPOS_BRIDGE_DATA_DIR', description: `Where EMV tables and sandbox keys live (default ${defaultDataDir()})` },
     'allowed-origin': { type: 'string', multiple: true, value: 'ORIGIN', env: 'MPOS_BRIDGE_ALLOWED_ORIGIN', description: 'A web origin allowed to connect, e.g. https://pos.example.com or http://*.shop.local:* (local origins always are)' },
     'log-level': { type: 'string', value: 'LEVEL', default: 'info', env: 'MPOS_BRIDGE_LOG_LEVEL', description: LEVELS.join(', ') },
+    'journal-days': { type: 'string', value: 'N', default: '7', env: 'MPOS_BRIDGE_JOURNAL_DAYS', description: 'Days the payment journal keeps its entries (card hashes: 24 h after the payment is finished)' },
     devtools: { type: 'boolean', env: 'MPOS_BRIDGE_DEVTOOLS', description: 'Serve /devtools: the live state of every machine and controls for the virtual pinpads' },
   },
   async run(values) {
@@ -30,6 +31,8 @@ export const serveCommand: Command = {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('serve', `--port must be 0–65535, got ${values.port}`)
     const baud = Number(values.baud)
     if (!Number.isInteger(baud) || baud <= 0) throw new UsageError('serve', `--baud must be a positive integer, got ${values.baud}`)
+    const journalDays = Number(values['journal-days'])
+    if (!(journalDays > 0 && journalDays <= 3650)) throw new UsageError('serve', `--journal-days must be a number of days (0–3650], got ${values['journal-days']}`)
     const level = values['log-level'] as string
     if (!LEVELS.includes(level)) throw new UsageError('serve', `--log-level must be one of ${LEVELS.join(', ')}`)
     const apiUrl = values['api-url'] as string | undefined
@@ -67,6 +70,7 @@ export const serveCommand: Command = {
       logger,
       runtime: { baudRate: baud },
       devtools: values.devtools === true,
+      journalRetentionDays: journalDays,
       version: pkg.version,
     })
     const signal = await new Promise<string>((resolve) => {

@@ -1,0 +1,148 @@
+/**
+ * The journal's store on a real SQLite file: schema, states, the data directory's lock, what
+ * awaits a finish, card hashes removed 24 h after the finish, entries pruned after retention,
+ * read-only listing while the bridge holds the lock.
+ */
+import t, { type Test } from 'tap'
+import { mkdtemp, rm, readdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import { CARD_HASH_KEEP_MS, JOURNAL_FILE, Journal, readJournal } from '../../src/journal/store.js'
+import { DataDirLockedError } from '../../src/errors.js'
+
+const HOUR = 3600_000
+
+async function dir(t: Test): Promise<string> {
+  const d = await mkdtemp(path.join(tmpdir(), 'mpos-journal-'))
+  t.teardown(() => rm(d, { recursive: true, force: true }))
+  return d
+}
+
+const payment = (key: string, amount = 1000) => ({
+  context: 'till',
+  key: JSON.stringify(key),
+  command: 'process_payment',
+  fingerprint: JSON.stringify(['process_payment', amount, null, null]),
+  request: { command: 'process_payment', amount },
+})
+const accepted = (key: string) => ({
+  command: 'process_payment',
+  context: 'till',
+  command_id: key,
+  success: true,
+  response: { status: 'accepted', card_hash: '123_abcDEF==', card_holder_name: 'MARIA SILVA', payment_method: 'credit_card' },
+})
+
+t.test('entries go running → done; the answer is kept as sent; a reopened journal still has them', async (t) => {
+  const d = await dir(t)
+  let now = 1_700_000_000_000
+  const j = Journal.open({ dir: d, now: () => now })
+  j.begin(payment('p1'))
+  t.match(j.find('till', '"p1"'), { state: 'running', command: 'process_payment', request: { amount: 1000 } })
+  t.equal(j.find('till', '"p2"'), undefined)
+  t.equal(j.find('other', '"p1"'), undefined, 'a command_id belongs to its context')
+  now += 1000
+  j.complete('till', '"p1"', accepted('p1'), { awaitingFinish: true })
+  t.match(j.find('till', '"p1"'), { state: 'done', answer: accepted('p1'), awaitingFinish: true, updatedAt: now })
+  j.complete('till', '"p1"', { other: true })
+  t.same(j.find('till', '"p1"')!.answer, accepted('p1'), 'a done entry is not overwritten')
+  t.throws(() => j.begin(payment('p1')), 'a command_id is recorded once')
+  j.close()
+  const again = Journal.open({ dir: d })
+  t.match(again.find('till', '"p1"'), { state: 'done', awaitingFinish: true })
+  t.equal((await readdir(d)).includes(JOURNAL_FILE), true)
+  again.close()
+})
+
+t.test('one bridge per data directory; the lock goes with the journal', async (t) => {
+  const d = await dir(t)
+  const first = Journal.open({ dir: d })
+  t.throws(() => Journal.open({ dir: d }), DataDirLockedError, 'a second journal on the directory is refused')
+  t.throws(() => Journal.open({ dir: d }), { code: 'MPOS_ERR_DATA_DIR_LOCKED', message: new RegExp(d.replace(/[/\\]/g, '.')) })
+  // The CLI reads while the bridge runs.
+  first.begin(payment('p1'))
+  const reader = readJournal(d)!
+  t.match(reader.list(), [{ key: '"p1"', state: 'running' }], 'a read-only reader sees the entries')
+  reader.close()
+  first.close()
+  const second = Journal.open({ dir: d })
+  t.pass('free again once closed')
+  second.close()
+  t.equal(readJournal(await dir(t)), undefined, 'no journal in a fresh directory')
+})
+
+t.test('at start, what was running is interrupted', async (t) => {
+  const d = await dir(t)
+  const j = Journal.open({ dir: d })
+  j.begin(payment('p1'))
+  j.begin(payment('p2'))
+  j.complete('till', '"p2"', accepted('p2'))
+  t.equal(j.interruptRunning(), 1)
+  t.match(j.find('till', '"p1"'), { state: 'interrupted' })
+  t.match(j.find('till', '"p2"'), { state: 'done' })
+  j.close()
+})
+
+t.test('awaiting finish until finish_payment, cancel or close of the context settles it', async (t) => {
+  const j = Journal.open()
+  j.begin(payment('p1'))
+  j.complete('till', '"p1"', accepted('p1'), { awaitingFinish: true })
+  j.begin({ ...payment('q1'), context: 'other' })
+  j.complete('other', '"q1"', { ...accepted('q1'), context: 'other' }, { awaitingFinish: true })
+  t.same(j.awaitingFinish().map((e) => e.context).sort(), ['other', 'till'])
+  t.same(j.awaitingFinish('till').map((e) => e.key), ['"p1"'])
+  j.begin({ context: 'till', key: '"f1"', command: 'finish_payment', fingerprint: '[]', request: { command: 'finish_payment', success: true } })
+  j.complete('till', '"f1"', { command: 'finish_payment', success: true }, { settles: true })
+  t.same(j.awaitingFinish().map((e) => e.context), ['other'], 'only the context finished is settled')
+  t.same(j.list({ pending: true }).map((e) => e.key), ['"q1"'])
+  j.close()
+})
+
+t.test('card hashes go 24 h after the finish; entries after the retention period', async (t) => {
+  let now = 1_700_000_000_000
+  const j = Journal.open({ now: () => now, retentionDays: 7 })
+  j.begin(payment('p1'))
+  j.complete('till', '"p1"', accepted('p1'), { awaitingFinish: true })
+  now += 48 * HOUR
+  t.same(j.prune(), { redacted: 0, deleted: 0 }, 'not finished: kept (the shop may still need it)')
+  j.begin({ context: 'till', key: '"f1"', command: 'finish_payment', fingerprint: '[]', request: {} })
+  j.complete('till', '"f1"', { command: 'finish_payment', success: true }, { settles: true })
+  now += CARD_HASH_KEEP_MS - 1
+  t.same(j.prune(), { redacted: 0, deleted: 0 }, 'less than 24 h after the finish')
+  now += 1
+  t.same(j.prune(), { redacted: 1, deleted: 0 })
+  const e = j.find('till', '"p1"')!
+  t.match(e, { redacted: true, answer: { success: true, response: { status: 'accepted', card_hash: null, payment_method: 'credit_card' } } })
+  t.notOk('card_holder_name' in (e.answer!.response as object), "the cardholder's name goes too")
+  t.same(j.prune(), { redacted: 0, deleted: 0 }, 'once')
+  now += 7 * 24 * HOUR
+  t.same(j.prune(), { redacted: 0, deleted: 2 }, 'after the retention period')
+  t.equal(j.find('till', '"p1"'), undefined)
+  j.close()
+})
+
+t.test('list: newest first, by context, since, limit', async (t) => {
+  let now = 1_700_000_000_000
+  const j = Journal.open({ now: () => now })
+  for (let i = 1; i <= 5; i++) {
+    now += 1000
+    j.begin({ ...payment(`p${i}`), context: i % 2 ? 'a' : 'b' })
+  }
+  t.same(j.list().map((e) => e.key), ['"p5"', '"p4"', '"p3"', '"p2"', '"p1"'])
+  t.same(j.list({ context: 'b' }).map((e) => e.key), ['"p4"', '"p2"'])
+  t.same(j.list({ since: 1_700_000_003_000 }).map((e) => e.key), ['"p5"', '"p4"', '"p3"'])
+  t.same(j.list({ limit: 2 }).map((e) => e.key), ['"p5"', '"p4"'])
+  j.close()
+})
+
+t.test('a journal from a newer bridge is refused, not rewritten', async (t) => {
+  const d = await dir(t)
+  Journal.open({ dir: d }).close()
+  const db = new Database(path.join(d, JOURNAL_FILE))
+  db.pragma('user_version = 99')
+  db.close()
+  t.throws(() => Journal.open({ dir: d }), { code: 'MPOS_ERR_JOURNAL', message: /newer than this bridge knows/ })
+  t.throws(() => readJournal(d), { code: 'MPOS_ERR_JOURNAL' })
+  Journal.open({ dir: await dir(t) }).close()
+})
