@@ -16,6 +16,7 @@ import { DevtoolsHub } from './devtools/hub.js'
 import { registerDevtools } from './devtools/routes.js'
 import { ForbiddenHostError, ForbiddenOriginError } from '../errors.js'
 import { httpRefusal } from './wire.js'
+import { systemClock, type Clock } from '../clock.js'
 
 export interface ServerOptions {
   host: string
@@ -34,6 +35,11 @@ export interface ServerOptions {
   version?: string
   /** Serve /devtools: live machines and virtual-pinpad controls (development). */
   devtools?: boolean
+  /**
+   * The clock of the whole bridge (src/clock.ts): the runtime's (unless `runtime.clock` says
+   * otherwise), the rate limiter's, the command durations', the probes' (default: the real one).
+   */
+  clock?: Clock
 }
 
 export const WS_SUBPROTOCOL = 'mpos-bridge'
@@ -50,6 +56,7 @@ export interface BridgeServer {
 
 export async function createBridgeServer(options: ServerOptions): Promise<BridgeServer> {
   const log = options.logger
+  const clock = options.clock ?? systemClock
   const metrics = new BridgeMetrics()
   const policy: AccessPolicy = {
     allowedOrigins: [...DEFAULT_ALLOWED_ORIGINS, ...(options.allowedOrigins ?? [])],
@@ -102,12 +109,12 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     (socket) => {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
-      serveConnection(socket, { runtime: runtime!, metrics, log, limits })
+      serveConnection(socket, { runtime: runtime!, metrics, log, limits, clock })
     },
   )
 
-  const hub = options.devtools ? new DevtoolsHub() : undefined
-  if (hub) registerDevtools(app as unknown as FastifyInstance, { hub, runtime: () => runtime, policy })
+  const hub = options.devtools ? new DevtoolsHub(clock) : undefined
+  if (hub) registerDevtools(app as unknown as FastifyInstance, { hub, runtime: () => runtime, policy, clock })
 
   registerProbes(app as unknown as FastifyInstance, {
     runtime: () => runtime,
@@ -116,6 +123,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     sandbox,
     version: options.version ?? '0.0.0',
     sessions: () => sockets.size,
+    clock,
   })
 
   const address = await app.listen({ host: options.host, port: options.port })
@@ -128,6 +136,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     serialPaths: options.serialPaths ?? [],
     discovery: options.discovery ?? true,
     logger: log.child({ component: 'bridge' }),
+    clock,
     ...(hub ? { inspect: (e) => hub.record(e) } : {}),
     onLinkTrace: (_device, trace) => {
       if (trace.type === 'nak' || trace.type === 'bad-response' || trace.type === 'stale') metrics.linkErrors.inc({ kind: trace.type })
