@@ -897,6 +897,23 @@ t.test('a connection drops: its payment is cancelled unless another connection i
   })
 })
 
+t.test("context names that are Object.prototype's keys are names like any other", async (t) => {
+  // A name from the wire indexes the bridge's records: `__proto__` or `toString` must not find
+  // Object.prototype's members there (that used to make the bridge actor itself fail).
+  const b = await bridge(t)
+  const c = b.client()
+  for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    t.match(await statusOf(c, name), { status: 'idle' }, `status of "${name}"`)
+    t.equal(b.valueOf(`context:${name}`), 'idle', `a context "${name}" lives`)
+  }
+  await initialize(t, c, '__proto__')
+  t.match(await statusOf(c, '__proto__'), { status: 'initialized', connected_device_id: 1 })
+  t.equal((await c.call('__proto__', { command: 'close' })).success, true, 'and closes')
+  t.equal(b.valueOf('context:__proto__'), undefined)
+  t.equal(b.runtime.root.getSnapshot().status, 'active', 'the bridge lives')
+  t.match(await statusOf(c, 'shop'), { status: 'idle' }, 'and serves the other names')
+})
+
 // --- Card data and keys ---------------------------------------------------------------
 
 t.test('no snapshot of any machine holds card data; inspection hides the encryption key', async (t) => {
