@@ -15,7 +15,7 @@ import { assign, enqueueActions, setup, type AnyEventObject } from 'xstate'
 import { contextMachine } from './context.machine.js'
 import { sessionMachine } from './session.machine.js'
 import type { Envelope, PushEvent, Reply } from './protocol.js'
-import { coded, own, type ErrorValue } from './types.js'
+import { coded, type ErrorValue } from './types.js'
 import type { ContextRef, SessionRef } from './refs.js'
 import type { ContextEvent } from './context.machine.js'
 import { DeviceInUseError, DeviceNotFoundError, NoDeviceError, TooManyConnectionContextsError, TooManyContextsError } from '../src/errors.js'
@@ -76,6 +76,12 @@ const refuseRoute = (envelope: Envelope, error: ErrorValue) => ({
   reply: { id: envelope.id, context: envelope.context, command: envelope.request.command, success: false, error } satisfies Reply,
 })
 
+/**
+ * The live context called `name`, an own key only: a name from the wire may be `__proto__` or
+ * `toString`, which a plain lookup finds on Object.prototype.
+ */
+const contextNamed = (context: BridgeContext, name: string): ContextRef | undefined => (Object.hasOwn(context.contexts, name) ? context.contexts[name] : undefined)
+
 /** The child an error event is about: a context (by name) or a session (by id). */
 function childOf(context: BridgeContext, event: AnyEventObject): { actorId: string; kind: 'context' | 'session' | 'other'; name: string } {
   const actorId = String((event as { actorId?: string }).actorId ?? event.type.replace(/^xstate\.error\.actor\./, ''))
@@ -123,7 +129,7 @@ export const bridgeMachine = setup({
           return
         }
         const name = envelope.context
-        const live = own(context.contexts, name)?.getSnapshot().status === 'active'
+        const live = contextNamed(context, name)?.getSnapshot().status === 'active'
         if (!live) {
           const others = Object.keys(context.contexts).filter((c) => c !== name)
           if (others.length >= MAX_CONTEXTS) {
@@ -150,7 +156,7 @@ export const bridgeMachine = setup({
             createdBy: { ...context.createdBy, [name]: sessionId },
           })
         }
-        enqueue.sendTo(({ context }) => own(context.contexts, name)!, { type: 'REQUEST', envelope, replyTo })
+        enqueue.sendTo(({ context }) => contextNamed(context, name)!, { type: 'REQUEST', envelope, replyTo })
       }),
     },
 
@@ -159,7 +165,7 @@ export const bridgeMachine = setup({
     'CONTEXT.ENDED': {
       actions: enqueueActions(({ context, event, enqueue }) => {
         enqueue.stopChild(event.actorId)
-        if (own(context.contexts, event.name)?.id === event.actorId) enqueue.assign(forgetContext(context, event.name))
+        if (contextNamed(context, event.name)?.id === event.actorId) enqueue.assign(forgetContext(context, event.name))
       }),
     },
 

@@ -122,12 +122,3 @@ export const errorValue = (err: unknown): ErrorValue => {
     ...(typeof e?.status === 'number' ? { abecsStatus: e.status } : {}),
   }
 }
-
-/**
- * The entry of a record keyed by a client's string (a context name), if the record has it as its
- * own: `record['toString']` would otherwise be Object.prototype's function, and calling it as an
- * actor would stop the bridge for every till.
- */
-export function own<V>(record: Record<string, V>, key: string): V | undefined {
-  return Object.hasOwn(record, key) ? record[key] : undefined
-}

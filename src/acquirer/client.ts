@@ -41,6 +41,8 @@ export interface AcquirerClientOptions {
   logger?: AcquirerLogger
   /** The clock of the per-attempt timeouts and the retry delays (default: the real one). */
   clock?: Clock
+  /** The HTTP client (default: the global fetch); tests wrap it to see the requests in flight. */
+  fetch?: typeof fetch
 }
 
 export interface RequestOptions {
@@ -81,6 +83,7 @@ export class AcquirerClient {
   readonly maxResponseBytes: number
   readonly #logger: AcquirerLogger | undefined
   readonly #clock: Clock
+  readonly #fetch: typeof fetch
 
   constructor(options: AcquirerClientOptions) {
     let url: URL
@@ -100,6 +103,7 @@ export class AcquirerClient {
     this.maxResponseBytes = positive(options.maxResponseBytes ?? 4 * 1024 * 1024, 'maxResponseBytes')
     this.#logger = options.logger
     this.#clock = options.clock ?? systemClock
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init))
   }
 
   /** `GET /transactions/card_hash_key` → the key to build this payment's card hash with. */
@@ -168,7 +172,7 @@ export class AcquirerClient {
       let status: number | undefined
       let text: string | undefined
       try {
-        const res = await fetch(url, {
+        const res = await this.#fetch(url, {
           headers,
           signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal,
           // A redirect would resend the credentials elsewhere; the API never redirects.

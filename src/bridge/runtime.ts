@@ -16,11 +16,12 @@ import { SerialDiscovery } from '../transport/discovery.js'
 import { VirtualPinpad, type VirtualPinpadOptions } from '../simulator/virtual-pinpad.js'
 import { factoryTables } from '../simulator/defaults.js'
 import { CardVault } from '../card/vault.js'
-import { AcquirerClient } from '../acquirer/client.js'
+import { AcquirerClient, type AcquirerClientOptions } from '../acquirer/client.js'
 import { TablesStore } from '../tables/store.js'
 import { createDeviceActors } from '../pinpad/device-actors.js'
 import type { LinkTimings, LinkTrace } from '../abecs/link.js'
 import { silentLogger, type Logger } from '../log.js'
+import { sleep, systemClock, type Clock } from '../clock.js'
 import { sanitize } from './sanitize.js'
 
 export interface RuntimeOptions {
@@ -46,6 +47,16 @@ export interface RuntimeOptions {
   onAnswer?: (envelope: Envelope, reply: Reply) => void
   /** Called with every machine event, sanitized (live inspection in development). */
   inspect?: (event: { actor: string; type: string; snapshot?: unknown; event?: unknown }) => void
+  /**
+   * The clock of everything that waits or measures time: the machines' delays (every actor of
+   * the system), the links and the open budget, the virtual pinpads, discovery's polling, the
+   * acquirer client's timeouts and retries, the shutdown wait (default: the real one).
+   */
+  clock?: Clock
+  /** Acquirer client settings besides its URL, logger and clock (tests: shorter waits, a `fetch` of their own). */
+  acquirer?: Omit<AcquirerClientOptions, 'baseUrl' | 'logger' | 'clock'>
+  /** Where the EMV tables are kept (default: a TablesStore in `dataDir`). */
+  tablesStore?: TablesStore
 }
 
 type Deliver = (message: Outgoing) => void
@@ -65,6 +76,7 @@ export class BridgeRuntime {
   readonly #virtualDevices: VirtualDevice[] = []
   readonly root: Actor<typeof bridgeMachine>
   readonly logger: Logger
+  readonly clock: Clock
   readonly #deliverers = new Map<string, Deliver>()
   /** Called when a session actor fails: the server closes its socket. */
   readonly #onSessionFault = new Map<string, () => void>()
@@ -72,10 +84,12 @@ export class BridgeRuntime {
 
   constructor(readonly options: RuntimeOptions) {
     this.logger = options.logger ?? silentLogger
+    const clock = (this.clock = options.clock ?? systemClock)
     const virtual: VirtualDevice[] = []
     for (let i = 1; i <= (options.virtualPinpads ?? 1); i++) {
       const pinpad = new VirtualPinpad({
         tables: factoryTables(),
+        clock,
         ...options.simulator,
         identity: { serialNumber: `VPP${String(i).padStart(13, '0')}`, ...options.simulator?.identity },
       })
@@ -89,6 +103,7 @@ export class BridgeRuntime {
             configuredPaths: options.serialPaths ?? [],
             ...(options.discovery ? {} : { lister: null, fallback: null }),
             onWarning: (message) => this.logger.warn({ message }, 'serial discovery'),
+            clock,
           })
         : undefined
     this.registry = new DeviceRegistry<VirtualDevice>({
@@ -96,14 +111,15 @@ export class BridgeRuntime {
       ...(discovery ? { discovery } : {}),
       ...(options.baudRate ? { defaultBaudRate: options.baudRate } : {}),
     })
-    this.acquirer = new AcquirerClient({ baseUrl: options.apiUrl, logger: this.logger })
-    this.tablesStore = new TablesStore(options.dataDir, { logger: this.logger })
+    this.acquirer = new AcquirerClient({ ...options.acquirer, baseUrl: options.apiUrl, logger: this.logger, clock })
+    this.tablesStore = options.tablesStore ?? new TablesStore(options.dataDir, { logger: this.logger, clock })
     const { actors, actions: deviceActions } = createDeviceActors({
       registry: this.registry,
       vault: this.vault,
       acquirer: this.acquirer,
       tablesStore: this.tablesStore,
       logger: this.logger,
+      clock,
       ...(options.linkTimings ? { linkTimings: options.linkTimings } : {}),
       ...(options.onLinkTrace ? { onLinkTrace: options.onLinkTrace } : {}),
     })
@@ -135,8 +151,10 @@ export class BridgeRuntime {
       },
     })
     const inspect = options.inspect
+    // The system's clock: every actor spawned or invoked under the root schedules its delays on it.
     this.root = createActor(machine, {
       systemId: 'bridge',
+      clock,
       ...(inspect ? { inspect: (e: InspectionEvent) => inspectEvent(e, inspect) } : {}),
     })
     this.registry.on('added', (d) => this.#devicesChanged([d], []))
@@ -208,8 +226,8 @@ export class BridgeRuntime {
    */
   async shutdown(timeoutMs = 4000): Promise<void> {
     this.root.send({ type: 'SHUTDOWN' })
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline && this.contexts().some((c) => c.state !== 'idle')) await new Promise((r) => setTimeout(r, 25))
+    const deadline = this.clock.now() + timeoutMs
+    while (this.clock.now() < deadline && this.contexts().some((c) => c.state !== 'idle')) await sleep(this.clock, 25)
     await this.registry.releaseAll()
     await this.registry.stop()
     this.root.stop()

@@ -29,6 +29,7 @@ import type { Pinpad } from './pinpad.js'
 import { cardOf } from './card-data.js'
 import { capturePin, loadTables, removeCard, showText } from './steps.js'
 import { toDspMessage } from './display-text.js'
+import { systemClock } from '../clock.js'
 
 export interface DeviceActorDeps extends OpenPinpadDeps {
   vault: CardVault
@@ -44,7 +45,7 @@ const open = (handle: PinpadHandle): Pinpad => handle as Pinpad
 
 export function createDeviceActors(deps: DeviceActorDeps) {
   const idle = deps.idleMessage ?? 'MPOS BRIDGE PRONTO'
-  const now = () => (deps.now?.() ?? new Date()).getTime()
+  const clock = deps.clock ?? systemClock
 
   return {
     actions: {
@@ -105,7 +106,7 @@ export function createDeviceActors(deps: DeviceActorDeps) {
       readCard: fromPromise<ReadCardOutput, ReadCardInput>(async ({ input, signal }) => {
         const pinpad = open(input.pinpad)
         // The customer's time starts with the first read (a 020 reload resumes the same payment).
-        if (!input.resume) pinpad.customerDeadline = now() + (input.payment.timeout_milliseconds ?? DEFAULT_PAYMENT_TIMEOUT_MS)
+        if (!input.resume) pinpad.customerDeadline = clock.now() + (input.payment.timeout_milliseconds ?? DEFAULT_PAYMENT_TIMEOUT_MS)
         return pinpad.dialect.readCard(pinpad, input.payment, input.resume, signal)
       }),
 

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js'
 import { identifyPinpad } from './identify.js'
 import { Pinpad } from './pinpad.js'
 import { DeviceTimeoutError, LinkClosedError } from '../errors.js'
+import { systemClock, type Clock } from '../clock.js'
 
 export interface OpenPinpadDeps {
   registry: DeviceRegistry
@@ -19,7 +20,8 @@ export interface OpenPinpadDeps {
   linkTimings?: Partial<LinkTimings>
   /** Every link trace (ids, sizes, NAKs, bad answers — never packet contents), for metrics. */
   onLinkTrace?: (deviceId: number, trace: LinkTrace) => void
-  now?: () => Date
+  /** The clock of the link's waits, the open budget and the pinpad's idea of now (default: the real one). */
+  clock?: Clock
 }
 
 export interface OpenPinpadParams {
@@ -37,21 +39,22 @@ export async function openPinpad(deps: OpenPinpadDeps, params: OpenPinpadParams,
     ...deps.linkTimings,
     ...(budget ? { ackTimeoutMs: Math.min(2000, budget / 4), cancelTimeoutMs: Math.min(2000, budget / 4), maxCancels: 1, responseTimeoutMs: Math.min(10_000, budget / 2) } : {}),
   }
-  const link = new HostLink(stream, timings)
+  const clock = deps.clock ?? systemClock
+  const link = new HostLink(stream, timings, { clock })
   const client = new PinpadClient(link)
   link.on('trace', (e) => {
     deps.logger.trace({ device: deviceId, ...e }, 'link')
     deps.onLinkTrace?.(deviceId, e)
   })
-  const timer = budget ? setTimeout(() => void link.close(), budget) : undefined
+  const timer = budget ? clock.setTimeout(() => void link.close(), budget) : undefined
   try {
     const identity = await identifyPinpad(client, { signal })
-    return new Pinpad(deviceId, link, client, identity, deps.vault, deps.now)
+    return new Pinpad(deviceId, link, client, identity, deps.vault, clock)
   } catch (err) {
     await link.close().catch(() => {})
     if (budget && err instanceof LinkClosedError) throw new DeviceTimeoutError(budget)
     throw err
   } finally {
-    if (timer) clearTimeout(timer)
+    clock.clearTimeout(timer)
   }
 }

@@ -11,12 +11,13 @@ import type { EmvTables } from '../tables/types.js'
 import type { PinpadHandle } from '../../machines/types.js'
 import type { PinpadInfo } from './identify.js'
 import { dialectFor, type Dialect } from './dialect.js'
+import { systemClock, type Clock } from '../clock.js'
 
 export class Pinpad implements PinpadHandle {
   readonly dialect: Dialect
   /** The EMV tables the pinpad was synced with: applications per brand for the card read. */
   tables: EmvTables | undefined
-  /** When the customer's time for the payment in progress ends (ms on `now`'s clock). */
+  /** When the customer's time for the payment in progress ends (ms on `clock`). */
   customerDeadline: number | undefined
 
   constructor(
@@ -25,9 +26,14 @@ export class Pinpad implements PinpadHandle {
     readonly client: PinpadClient,
     readonly identity: PinpadInfo,
     readonly vault: CardVault,
-    readonly now: () => Date = () => new Date(),
+    readonly clock: Clock = systemClock,
   ) {
     this.dialect = dialectFor(identity)
+  }
+
+  /** Now on the pinpad's clock (the transaction's date and time in GCX/GCR). */
+  now(): Date {
+    return new Date(this.clock.now())
   }
 
   get closed(): boolean {
@@ -36,7 +42,7 @@ export class Pinpad implements PinpadHandle {
 
   /** Seconds the customer has left (for the pinpad's own SPE_TIMEOUT), if a payment set a deadline. */
   customerSeconds(): number | undefined {
-    return this.customerDeadline === undefined ? undefined : (this.customerDeadline - this.now().getTime()) / 1000
+    return this.customerDeadline === undefined ? undefined : (this.customerDeadline - this.clock.now()) / 1000
   }
 
   /** Request options for a step: its signal; NTM notifications reach the machine through the link watcher. */

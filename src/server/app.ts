@@ -38,6 +38,7 @@ function prune(journal: Journal, log: Logger): void {
     log.error({ err: { message: (err as Error).message } }, 'the journal could not be pruned')
   }
 }
+import { systemClock, type Clock } from '../clock.js'
 
 export interface ServerOptions {
   host: string
@@ -60,6 +61,11 @@ export interface ServerOptions {
   journalRetentionDays?: number
   /** The journal's clock (tests move it to see card hashes removed and entries pruned). */
   now?: () => number
+  /**
+   * The clock of the whole bridge (src/clock.ts): the runtime's (unless `runtime.clock` says
+   * otherwise), the rate limiter's, the command durations', the probes' (default: the real one).
+   */
+  clock?: Clock
 }
 
 export const WS_SUBPROTOCOL = 'mpos-bridge'
@@ -78,10 +84,11 @@ export interface BridgeServer {
 
 export async function createBridgeServer(options: ServerOptions): Promise<BridgeServer> {
   const log = options.logger
+  const clock = options.clock ?? systemClock
   // First: a second bridge on the same data directory stops here, before it touches anything.
   const journal = Journal.open({
     dir: options.dataDir,
-    ...(options.now ? { now: options.now } : {}),
+    now: options.now ?? clock.now,
     ...(options.journalRetentionDays !== undefined ? { retentionDays: options.journalRetentionDays } : {}),
   })
   const gate = startJournal(journal, log)
@@ -138,11 +145,12 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
       serveConnection(socket, { runtime: runtime!, metrics, log, limits, gate })
+      serveConnection(socket, { runtime: runtime!, metrics, log, limits, clock })
     },
   )
 
-  const hub = options.devtools ? new DevtoolsHub() : undefined
-  if (hub) registerDevtools(app as unknown as FastifyInstance, { hub, runtime: () => runtime, policy })
+  const hub = options.devtools ? new DevtoolsHub(clock) : undefined
+  if (hub) registerDevtools(app as unknown as FastifyInstance, { hub, runtime: () => runtime, policy, clock })
 
   registerProbes(app as unknown as FastifyInstance, {
     runtime: () => runtime,
@@ -152,6 +160,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     version: options.version ?? '0.0.0',
     sessions: () => sockets.size,
     awaitingFinish: () => gate.awaitingFinish(),
+    clock,
   })
 
   // A bridge that cannot listen lets go of the data directory at once (its lock).
@@ -169,6 +178,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     serialPaths: options.serialPaths ?? [],
     discovery: options.discovery ?? true,
     logger: log.child({ component: 'bridge' }),
+    clock,
     ...(hub ? { inspect: (e) => hub.record(e) } : {}),
     onAnswer: (envelope, reply) => gate.onAnswer(envelope, reply),
     onLinkTrace: (_device, trace) => {
@@ -181,7 +191,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   log.info({ url, apiUrl: sandbox ? `${apiUrl} (embedded sandbox)` : apiUrl, devices: runtime.devices().length }, 'mpos-bridge listening')
 
   // Card hashes 24 h after their finish, entries after the retention period: at start and hourly.
-  const pruning = setInterval(() => prune(journal, log), 3600_000)
+  const pruning = clock.setInterval(() => prune(journal, log), 3600_000)
   pruning.unref()
 
   let closing: Promise<void> | undefined
@@ -196,7 +206,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
         // Pinpads first (payments cancelled, CLO) while clients still get their answers, then sockets (1001).
         await runtime.shutdown()
         await app.close()
-        clearInterval(pruning)
+        clock.clearInterval(pruning)
         journal.close()
       })()),
   }

@@ -14,6 +14,7 @@ import { errorFields, observeReply, toWire } from './wire.js'
 import { InternalError, InvalidMessageError, RateLimitedError } from '../errors.js'
 import { coded } from '../../machines/types.js'
 import type { GateConnection, JournalGate } from './journal-gate.js'
+import { systemClock, type Clock } from '../clock.js'
 
 export interface ConnectionLimits {
   /** Larger messages get MPOS_ERR_MESSAGE_TOO_LARGE (above 1 MiB the socket closes with 1009). */
@@ -44,6 +45,8 @@ export interface ConnectionDeps {
   now?: () => number
   /** Idempotency by command_id and get_result (the journal). */
   gate?: JournalGate
+  /** The clock of the rate limits, the command durations and the cut-off grace (default: the real one). */
+  clock?: Clock
 }
 
 /** A token bucket: `burst` tokens, refilled at `rate` per second. */
@@ -53,7 +56,7 @@ export class TokenBucket {
   constructor(
     readonly rate: number,
     readonly burst: number,
-    readonly now: () => number = Date.now,
+    readonly now: () => number = systemClock.now,
   ) {
     this.#tokens = burst
     this.#at = now()
@@ -71,7 +74,8 @@ export class TokenBucket {
 
 export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
   const { runtime, metrics, log, limits } = deps
-  const now = deps.now ?? Date.now
+  const clock = deps.clock ?? systemClock
+  const now = () => clock.now()
   const bucket = new TokenBucket(limits.messagesPerSecond, limits.burst, now)
   let cut = false
   // Refusals drain a second bucket: a client that keeps sending well over the rate is cut off.
@@ -89,7 +93,7 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
     log.warn({ session: session.id, buffered: socket.bufferedAmount }, `connection cut off: ${reason}`)
     // The close frame queues behind what the client does not read: it gets a moment, then the socket goes.
     socket.close(CLOSE_POLICY, reason.slice(0, 120))
-    setTimeout(() => socket.terminate(), 1000).unref()
+    clock.setTimeout(() => socket.terminate(), 1000).unref()
   }
 
   const gate = deps.gate

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { BridgeRuntime } from '../bridge/runtime.js'
 import type { BridgeMetrics } from './metrics.js'
+import { systemClock, type Clock } from '../clock.js'
 
 export interface ProbeDeps {
   /** Created once the server listens (the sandbox URL depends on the port). */
@@ -13,12 +14,15 @@ export interface ProbeDeps {
   sessions: () => number
   /** Payments with a card hash that await their finish_payment (the journal). */
   awaitingFinish?: () => unknown[]
+  /** The clock of the uptime, the acquirer check's cache and its timeout (default: the real one). */
+  clock?: Clock
 }
 
 export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
   const { metrics } = deps
+  const clock = deps.clock ?? systemClock
   // Per server, not per module load: a process may start (and restart) more than one bridge.
-  const started = Date.now()
+  const started = clock.now()
   const runtime = () => {
     const rt = deps.runtime()
     if (!rt) throw Object.assign(new Error('The bridge is starting'), { statusCode: 503 })
@@ -28,15 +32,21 @@ export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
 
   /** Any HTTP answer means reachable (even 401/404); checked at most every 10 s. */
   async function acquirer(): Promise<{ reachable: boolean; detail: string }> {
-    if (acquirerCheck && Date.now() - acquirerCheck.at < 10_000) return acquirerCheck
+    if (acquirerCheck && clock.now() - acquirerCheck.at < 10_000) return acquirerCheck
     let result: { reachable: boolean; detail: string }
+    // AbortSignal.timeout(2000) on the clock: aborted with the same TimeoutError when the time is up.
+    const timeout = new AbortController()
+    const timer = clock.setTimeout(() => timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), 2000)
+    timer.unref()
     try {
-      const res = await fetch(`${deps.apiUrl()}/transactions/card_hash_key`, { method: 'GET', signal: AbortSignal.timeout(2000), redirect: 'manual' })
+      const res = await fetch(`${deps.apiUrl()}/transactions/card_hash_key`, { method: 'GET', signal: timeout.signal, redirect: 'manual' })
       result = { reachable: true, detail: `HTTP ${res.status}` }
     } catch (err) {
       result = { reachable: false, detail: (err as Error).name === 'TimeoutError' ? 'timeout' : (err as Error).message }
+    } finally {
+      clock.clearTimeout(timer)
     }
-    acquirerCheck = { at: Date.now(), ...result }
+    acquirerCheck = { at: clock.now(), ...result }
     return result
   }
 
@@ -59,7 +69,7 @@ export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
 
   app.get('/status', async () => ({
     version: deps.version,
-    uptime_seconds: Math.round((Date.now() - started) / 1000),
+    uptime_seconds: Math.round((clock.now() - started) / 1000),
     connections: deps.sessions(),
     devices: runtime().devices(),
     contexts: runtime().contexts(),

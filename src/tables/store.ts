@@ -18,6 +18,7 @@ import type { ValidateFunction } from 'ajv'
 import { ajv, EMV_TABLES_SCHEMA, schemaErrors } from './schema.js'
 import type { EmvTables } from './types.js'
 import { TablesStoreError } from '../errors.js'
+import { systemClock, type Clock } from '../clock.js'
 
 export interface StoredTables {
   version: string
@@ -35,6 +36,8 @@ export interface TablesStoreOptions {
   logger?: StoreLogger
   /** Fault injection for tests: runs after the temp file is written and synced, before rename. */
   beforeRename?: (tempPath: string) => void | Promise<void>
+  /** The clock `saved_at` is read from (default: the real one). */
+  clock?: Clock
 }
 
 /** Bumped when the file layout changes; older layouts are ignored (the tables are downloaded again). */
@@ -132,7 +135,7 @@ export class TablesStore {
   }
 
   async #write(file: string, pinpadModel: string, tables: EmvTables): Promise<StoredTables> {
-    const savedAt = new Date().toISOString()
+    const savedAt = new Date((this.#options.clock ?? systemClock).now()).toISOString()
     const content: StoreFile = { format: FORMAT, pinpad_model: pinpadModel, saved_at: savedAt, tables }
     const base = path.basename(file)
     const temp = path.join(this.dir, `.${base}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
@@ -163,6 +166,7 @@ export class TablesStore {
       if (!name.startsWith(`.${base}.`) || !name.endsWith('.tmp')) continue
       const p = path.join(this.dir, name)
       const info = await stat(p).catch(() => undefined)
+      // Real time, not the injected clock: it is compared with the file system's modification time.
       if (info && Date.now() - info.mtimeMs > STALE_TEMP_MS) await unlink(p).catch(() => {})
     }
   }

@@ -139,6 +139,7 @@ export class SerialByteStream extends ByteStreamBase implements ByteStream {
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
       Promise.allSettled([...this.#pending]),
+      // Real time: a real port's driver drains its buffer in real time (no test runs a real port on a manual clock).
       new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_FLUSH_MS))),
     ])
     clearTimeout(timer)

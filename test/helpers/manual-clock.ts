@@ -20,9 +20,17 @@
  *   const link = new HostLink(hostEnd, {}, { clock })
  *
  * Code that waits on real I/O (sockets, files, child processes) is not counted, so an auto-advancing
- * clock would run ahead of it. Such a test (the acquirer client against a real HTTP server) drives
- * the clock by hand: it waits for the I/O in real time (`waitUntil`), then fires the timer it means
- * (`next()`).
+ * clock would run ahead of it. Two ways out:
+ *   - hold the clock while the I/O is pending: `const release = clock.hold()` … `release()`, or
+ *     `await clock.holdDuring(promise)`; `heldFetch(clock)` is a fetch that holds it for the whole
+ *     exchange, body included. A held clock fires nothing and `settle()` waits for the holds, so the
+ *     I/O takes no time on the clock, as if it were instant. `releaseDuring(promise)` lends a hold
+ *     back while real I/O is parked on the test's own time (a server keeping a request until the
+ *     test's timer lets it go). `waitFor(condition)` waits, the clock moving, until a condition
+ *     holds (checked before every timer fires, so nothing moves on between the condition and the
+ *     test's next step).
+ *   - or drive the clock by hand (the acquirer client against a real HTTP server): wait for the I/O
+ *     in real time (`waitUntil`), then fire the timer meant (`next()`).
  */
 import { createClock, type Clock as FakeClock, type TimerId } from '@sinonjs/fake-timers'
 import type { Clock, Timer } from '../../src/clock.js'
@@ -34,6 +42,16 @@ const realTurn = () => new Promise<void>((resolve) => realSetImmediate(resolve))
 
 export type RunOutcome = 'done' | 'idle' | 'limit'
 
+/** How long `waitFor` lets the clock move before it gives up (a hang guard on the clock, not a timing). */
+export const WAIT_FOR_LIMIT_MS = 600_000
+/** How long `waitFor` waits in real time before it gives up: a leaked hold, nothing else, stops the clock that long. */
+export const WAIT_FOR_REAL_MS = 60_000
+
+interface Waiter {
+  done: () => boolean
+  resolve: () => void
+}
+
 export class ManualClock implements Clock {
   readonly #fake: FakeClock
   /** Deliveries queued with setImmediate and not yet run. */
@@ -41,6 +59,12 @@ export class ManualClock implements Clock {
   /** Timers set so far (to know whether settling set up new ones). */
   #added = 0
   #auto = false
+  /** Real I/O the clock waits for (`hold`), and holds lent back meanwhile (`releaseDuring`). */
+  #holds = 0
+  #lent = 0
+  /** Resolves those waiting for the holds to end. */
+  #unheld: Array<() => void> = []
+  readonly #waiters = new Set<Waiter>()
   #wake: (() => void) | undefined
   /** Exceptions thrown by timer callbacks (uncaught exceptions, in a real process). */
   readonly errors: unknown[] = []
@@ -96,10 +120,128 @@ export class ManualClock implements Clock {
     return new Promise((resolve) => this.setTimeout(resolve, ms))
   }
 
-  /** Lets every delivery in flight and every promise it settles happen; the time does not move. */
+  /**
+   * Lets every delivery in flight and every promise it settles happen, and the real I/O held
+   * meanwhile finish; the time does not move.
+   */
   async settle(): Promise<void> {
-    do await realTurn()
-    while (this.#immediates > 0)
+    for (;;) {
+      await realTurn()
+      if (this.#immediates > 0) continue
+      if (!this.held) return
+      await new Promise<void>((resolve) => this.#unheld.push(resolve))
+    }
+  }
+
+  // --- Real I/O -------------------------------------------------------------------------
+
+  /** Whether real I/O is pending that the clock waits for. */
+  get held(): boolean {
+    return this.#holds - this.#lent > 0
+  }
+
+  /**
+   * Keeps the clock where it is — nothing fires, `settle()` waits — until the returned function is
+   * called (once; more calls do nothing): for real I/O in flight (an HTTP exchange, a file, a
+   * WebSocket round trip), which the clock cannot see.
+   */
+  hold(): () => void {
+    this.#holds++
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.#holds--
+      this.#holdsChanged()
+    }
+  }
+
+  /** `work`, the clock held until it settles. */
+  async holdDuring<T>(work: Promise<T>): Promise<T> {
+    const release = this.hold()
+    try {
+      return await work
+    } finally {
+      release()
+    }
+  }
+
+  /**
+   * `work`, one hold lent back until it settles: the I/O a hold covers is parked on the test's
+   * time (a server keeping a request until a timer of this clock lets it go), so time may move.
+   */
+  async releaseDuring<T>(work: Promise<T>): Promise<T> {
+    this.#lent++
+    this.#holdsChanged()
+    try {
+      return await work
+    } finally {
+      this.#lent--
+      this.#holdsChanged()
+    }
+  }
+
+  #holdsChanged(): void {
+    if (!this.held) for (const resolve of this.#unheld.splice(0)) resolve()
+    this.#wake?.()
+  }
+
+  /**
+   * Resolves once `done()` holds, the clock moving meanwhile: auto-advancing, it is checked whenever
+   * everything due has settled, before the next timer fires (so that the test's next step comes
+   * before anything that timer would do); otherwise the clock is driven here (`runUntil`). Rejects
+   * when the clock has moved `limitMs` without it (nothing that can still happen makes it true),
+   * or after `realMs` of real time (a hold never released).
+   */
+  waitFor(done: () => boolean, what = 'a condition', limitMs = WAIT_FOR_LIMIT_MS, realMs = WAIT_FOR_REAL_MS): Promise<void> {
+    if (done()) return Promise.resolve()
+    if (!this.#auto) {
+      return this.runUntil(done, limitMs).then((outcome) => {
+        if (outcome !== 'done') throw new Error(`waited for ${what}: ${outcome === 'idle' ? 'nothing was left to happen' : `the clock moved ${limitMs} ms`}`)
+      })
+    }
+    return new Promise<void>((resolve, reject) => {
+      const fail = (why: string) => {
+        end()
+        reject(new Error(`waited for ${what}: ${why}`))
+      }
+      // On the clock: when it is reached, nothing before it made `done()` true.
+      const guard = this.#fake.setTimeout(() => fail(`the clock moved ${limitMs} ms`), limitMs)
+      const hang = realSetTimeout(() => fail(`${realMs} ms of real time went by (the clock ${this.held ? 'held all along' : 'not moving'})`), realMs)
+      hang.unref()
+      const end = () => {
+        this.#waiters.delete(waiter)
+        this.#fake.clearTimeout(guard)
+        clearTimeout(hang)
+      }
+      const waiter: Waiter = {
+        done,
+        resolve: () => {
+          end()
+          resolve()
+        },
+      }
+      this.#waiters.add(waiter)
+      this.#wake?.()
+    })
+  }
+
+  /** Resolves the waiters whose condition holds; whether there were any. */
+  #resolveWaiters(): boolean {
+    let any = false
+    for (const w of [...this.#waiters]) {
+      let done = false
+      try {
+        done = w.done()
+      } catch {
+        done = false
+      }
+      if (done) {
+        w.resolve()
+        any = true
+      }
+    }
+    return any
   }
 
   /** Fires the earliest timer (the time jumps to it), after everything before it settled. */
@@ -170,6 +312,8 @@ export class ManualClock implements Clock {
     while (this.#auto) {
       await this.settle()
       if (!this.#auto) return
+      // A test waiting for this moment goes on before anything else happens.
+      if (this.#resolveWaiters()) continue
       if (this.#fake.countTimers() > 0) {
         this.#fireNext()
         continue
@@ -203,4 +347,22 @@ export async function waitUntil(condition: () => boolean, what: string, realMs =
     if (Date.now() > giveUpAt) throw new Error(`waited ${realMs} ms for ${what}`)
     await new Promise((resolve) => realSetTimeout(resolve, 2))
   }
+}
+
+/** Statuses whose responses have no body (a Response cannot be built with one). */
+const NULL_BODY = new Set([101, 103, 204, 205, 304])
+
+/**
+ * A fetch that holds `clock` for the whole exchange, the body included (read here and handed back
+ * whole): over a real socket, it takes no time on the clock.
+ */
+export function heldFetch(clock: ManualClock, base: typeof fetch = (input, init) => fetch(input, init)): typeof fetch {
+  return (input, init) =>
+    clock.holdDuring(
+      (async () => {
+        const res = await base(input, init)
+        const body = NULL_BODY.has(res.status) ? null : await res.arrayBuffer()
+        return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers })
+      })(),
+    )
 }

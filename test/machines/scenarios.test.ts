@@ -47,6 +47,9 @@ const bridge = (t: Test, options: Parameters<typeof startBridge>[1] extends infe
 
 const v108 = { runtime: { simulator: { identity: { specVersion: '1.08' as const } } } }
 
+/** The card hash opened by the sandbox (reading its key file: real I/O, the clock held meanwhile). */
+const openCardHash = (b: BridgeRig, r: ReplyMessage) => b.clock.holdDuring(decryptCardHash(responseOf(r).card_hash as string, sandbox.dataDir))
+
 /** What a pinpad received and answered: "GCX", "GCX:000", "EOT". */
 function recorder(pad: VirtualPinpad) {
   const log: string[] = []
@@ -193,7 +196,7 @@ t.test('every kind of transaction', async (t) => {
       const r = await c.call('shop', { command: 'process_payment', amount: kind.amount, ...(kind.method ? { magstripe_payment_method: kind.method } : {}) })
       t.equal(r.success, true)
       t.match(responseOf(r), kind.expect, 'process_payment answer')
-      const fields = await decryptCardHash(responseOf(r).card_hash as string, sandbox.dataDir)
+      const fields = await openCardHash(b, r)
       t.equal(fields.card_number, findCard(kind.card).pan, 'the card hash opens to the card presented')
       t.equal(fields.capture_method, kind.capture)
       t.ok(isSubsequence(kind.wire, rec.ids(before)), `the pinpad got ${kind.wire.join(' ')}`, { got: rec.ids(before) })
@@ -222,7 +225,7 @@ t.test('every kind of transaction', async (t) => {
     pad.cardholder.present('visa-credit')
     const r = await c.call('shop', { command: 'process_payment', amount: 1000 })
     t.match(responseOf(r), { status: 'accepted', payment_method: 'credit_card', is_online_pin: true })
-    t.equal((await decryptCardHash(responseOf(r).card_hash as string, sandbox.dataDir)).card_number, '4761739001010010')
+    t.equal((await openCardHash(b, r)).card_number, '4761739001010010')
     const wire = rec.since(before)
     t.ok(isSubsequence(['GCR', 'GCR:020', 'GTS', 'TLI', 'TLR', 'TLE', 'TLE:000', 'GCR', 'GCR:000', 'GOC', 'GOC:000'], wire), 'GCR → 020 → reload → GCR again → GOC', { wire })
     t.notOk(rec.ids(before).some((id) => ['GCX', 'GOX'].includes(id)), 'no 2.x command')
@@ -299,7 +302,7 @@ const CANCEL_CASES: CancelCase[] = [
       const release = b.sandbox.holdCardHashKey()
       const payment = c.send('shop', { command: 'process_payment', amount: 1000 })
       await b.reach('device:1', stateAt('processed'))
-      setTimeout(release, HOLD_MS)
+      b.clock.setTimeout(release, HOLD_MS)
       return { payment }
     },
   },
@@ -462,7 +465,7 @@ const UNPLUG_CASES: UnplugCase[] = [
   ),
   paymentHeld('processed', (b) => {
     const release = b.sandbox.holdCardHashKey()
-    setTimeout(release, HOLD_MS)
+    b.clock.setTimeout(release, HOLD_MS)
   }),
   {
     state: 'awaitingFinish',
@@ -566,8 +569,8 @@ t.test('two contexts with two virtual pinpads pay at the same time', async (t) =
   const [ra, rb] = await Promise.all([a.call('till-a', { command: 'process_payment', amount: 1000 }), c.call('till-b', { command: 'process_payment', amount: 2000 })])
   t.match(responseOf(ra), { status: 'accepted' })
   t.match(responseOf(rb), { status: 'accepted' })
-  t.equal((await decryptCardHash(responseOf(ra).card_hash as string, sandbox.dataDir)).card_number, '4761739001010010', 'till-a got its own card')
-  t.equal((await decryptCardHash(responseOf(rb).card_hash as string, sandbox.dataDir)).card_number, '5413330089600010', 'till-b got its own card')
+  t.equal((await openCardHash(b, ra)).card_number, '4761739001010010', 'till-a got its own card')
+  t.equal((await openCardHash(b, rb)).card_number, '5413330089600010', 'till-b got its own card')
   // Both payments were on the pinpads at the same time.
   const [gcxA, goxA, gcxB, goxB] = [recA.log.indexOf('GCX'), recA.log.indexOf('GOX'), recB.log.indexOf('GCX'), recB.log.indexOf('GOX')]
   t.ok(gcxA >= 0 && goxA > gcxA && gcxB >= 0 && goxB > gcxB, 'each pinpad ran its own payment')
@@ -796,11 +799,11 @@ t.test('shutdown in every context state', async (t) => {
         pending = c.send('shop', { command: 'process_payment', amount: 1000 })
         await b.reach('device:1', stateAt('awaitingCard'))
       }
-      const started = Date.now()
+      const started = b.clock.now()
       await b.runtime.shutdown(10_000)
       const last = b.trace.filter((e) => e.actor === 'context:shop').at(-1)
       t.equal(last?.value, 'idle', 'the context ended idle')
-      t.ok(Date.now() - started < 10_000, 'shutdown did not need its deadline')
+      t.ok(b.clock.now() - started < 10_000, 'shutdown did not need its deadline')
       if (pending !== undefined) t.ok(c.messages.some((m) => m.kind === 'reply' && m.command_id === pending), 'what ran was answered')
       if (where === 'paying') t.match(responseOf(c.messages.find((m): m is ReplyMessage => m.kind === 'reply' && m.command_id === pending)!), { status: 'canceled' })
       // Shut down while the port was still being opened: the identification is cancelled instead.
@@ -867,7 +870,7 @@ t.test('a connection drops: its payment is cancelled unless another connection i
     const mark = till.events().length
     payer.close()
     await b.until(() => b.runtime.sessionCount === 1, 'the payer gone')
-    await new Promise((r) => setTimeout(r, 50))
+    await b.clock.sleep(50)
     t.ok(matchesState(stateAt('awaitingCard'), b.valueOf('device:1') as StateValue), 'the payment still waits for the card')
     pad.cardholder.options.autoCard = 'visa-credit' // (also takes the card back when asked)
     pad.cardholder.present('visa-credit')
@@ -892,6 +895,23 @@ t.test('a connection drops: its payment is cancelled unless another connection i
     await b.reach('device:1', stateAt('cancelling'))
     await b.settle('device:1', stateAt('ready'))
   })
+})
+
+t.test("context names that are Object.prototype's keys are names like any other", async (t) => {
+  // A name from the wire indexes the bridge's records: `__proto__` or `toString` must not find
+  // Object.prototype's members there (that used to make the bridge actor itself fail).
+  const b = await bridge(t)
+  const c = b.client()
+  for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    t.match(await statusOf(c, name), { status: 'idle' }, `status of "${name}"`)
+    t.equal(b.valueOf(`context:${name}`), 'idle', `a context "${name}" lives`)
+  }
+  await initialize(t, c, '__proto__')
+  t.match(await statusOf(c, '__proto__'), { status: 'initialized', connected_device_id: 1 })
+  t.equal((await c.call('__proto__', { command: 'close' })).success, true, 'and closes')
+  t.equal(b.valueOf('context:__proto__'), undefined)
+  t.equal(b.runtime.root.getSnapshot().status, 'active', 'the bridge lives')
+  t.match(await statusOf(c, 'shop'), { status: 'idle' }, 'and serves the other names')
 })
 
 // --- Card data and keys ---------------------------------------------------------------

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { createServer } from 'node:net'
 import { Client, EK, httpGet, recordLink, startBridge, until, type Message } from './helpers.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 
 const json = async (url: string) => {
   const res = await httpGet(url)
@@ -56,14 +57,17 @@ t.test('/ready: 503 without any device; discovery reported when it runs', async 
 })
 
 t.test('/status: version, uptime since start, devices, contexts, connections', async (t) => {
-  // The uptime counts from this server's start, not from when the module was loaded.
-  await new Promise((r) => setTimeout(r, 1600))
-  const before = Date.now()
-  const rig = await startBridge(t, { version: '9.8.7' })
-  const first = await json(`${rig.httpUrl}/status`)
+  // The uptime counts from this server's start, not from when the module was loaded: on the
+  // bridge's clock (a ManualClock, helpers.ts), 1.6 s pass before the server starts.
+  const clock = new ManualClock()
+  await clock.advance(1600)
+  const before = clock.now()
+  const rig = await startBridge(t, { version: '9.8.7', clock })
+  const status = (url: string) => clock.holdDuring(json(url))
+  const first = await status(`${rig.httpUrl}/status`)
   t.equal(first.status, 200)
-  const sinceStart = Math.round((Date.now() - before) / 1000)
-  t.ok(first.body.uptime_seconds <= sinceStart, `uptime ${first.body.uptime_seconds} s counts from the start (at most ${sinceStart} s)`)
+  const sinceStart = Math.round((clock.now() - before) / 1000)
+  t.equal(first.body.uptime_seconds, sinceStart, `uptime ${first.body.uptime_seconds} s counts from the start (${sinceStart} s on the clock)`)
   t.same(first.body, {
     version: '9.8.7',
     uptime_seconds: first.body.uptime_seconds,
@@ -75,12 +79,12 @@ t.test('/status: version, uptime since start, devices, contexts, connections', a
     contexts: [],
   })
 
-  const a = await Client.open(t, rig.wsUrl)
-  const b = await Client.open(t, rig.wsUrl)
+  const a = await Client.open(t, rig.wsUrl, { clock })
+  const b = await Client.open(t, rig.wsUrl, { clock })
   t.match(await a.request({ command: 'initialize', context: 'shop', encryption_key: EK, device_id: 2 }), { success: true })
   t.match(await b.request({ command: 'status', context: 'backoffice' }), { success: true })
-  await until(() => rig.server.runtime.contexts().find((c) => c.name === 'shop')?.device_state === 'ready', 'device ready')
-  const second = await json(`${rig.httpUrl}/status`)
+  await rig.until(() => rig.server.runtime.contexts().find((c) => c.name === 'shop')?.device_state === 'ready', 'device ready')
+  const second = await status(`${rig.httpUrl}/status`)
   t.equal(second.body.connections, 2)
   t.same(second.body.contexts, [
     { name: 'shop', state: { initialized: { activity: 'ready', obligation: 'none' } }, device_id: 2, device_state: 'ready' },
@@ -90,13 +94,17 @@ t.test('/status: version, uptime since start, devices, contexts, connections', a
 
   rig.pinpads[1]!.cardholder.options.autoCard = null
   a.sendRaw(JSON.stringify({ command: 'process_payment', context: 'shop', amount: 1000 }))
-  await until(() => rig.server.runtime.contexts().find((c) => c.name === 'shop')?.device_state === 'awaitingCard', 'card wait')
-  const paying = await json(`${rig.httpUrl}/status`)
+  await rig.until(() => rig.server.runtime.contexts().find((c) => c.name === 'shop')?.device_state === 'awaitingCard', 'card wait')
+  const paying = await status(`${rig.httpUrl}/status`)
   t.same(paying.body.contexts[0], { name: 'shop', state: { initialized: { activity: { paying: 'inProgress' }, obligation: 'none' } }, device_id: 2, device_state: 'awaitingCard' }, 'the machine state mid-payment')
 
   b.terminate()
-  await until(() => rig.server.runtime.sessionCount === 1, 'b gone')
-  t.equal((await json(`${rig.httpUrl}/status`)).body.connections, 1)
+  await rig.until(() => rig.server.runtime.sessionCount === 1, 'b gone')
+  await clock.sleep(2400)
+  const last = await status(`${rig.httpUrl}/status`)
+  t.equal(last.body.connections, 1)
+  t.equal(last.body.uptime_seconds, Math.round((clock.now() - before) / 1000), `uptime ${last.body.uptime_seconds} s: the clock's time since the start`)
+  t.equal(last.body.uptime_seconds, 2, 'the 2.4 s let pass')
 })
 
 t.test('/metrics: commands, durations, payments, link errors, connections', async (t) => {

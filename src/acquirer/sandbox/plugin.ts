@@ -85,6 +85,7 @@ export const sandboxAcquirer: FastifyPluginAsync<SandboxAcquirerOptions> = async
   const tables = options.tables ?? DEFAULT_TABLES
   const key = await loadSandboxKey(options.dataDir)
   // Ids only have to differ between calls; seeding with the clock keeps them apart across restarts.
+  // The real clock on purpose: a remote acquirer's ids, which a test's clock must not make repeat.
   let nextKeyId = Math.floor(Date.now() / 1000)
   let nextTransactionId = Math.floor(Date.now() / 1000)
 

@@ -78,6 +78,7 @@ export const serveCommand: Command = {
       process.once('SIGTERM', () => resolve('SIGTERM'))
     })
     logger.info({ signal }, 'shutting down')
+    // The process's own last resort, on real time by design: nothing injects a clock into the CLI.
     const forced = setTimeout(() => {
       logger.error('shutdown took too long; exiting')
       process.exit(1)

@@ -3,6 +3,7 @@
  * runtime) is kept per actor and streamed to the devtools page.
  */
 import { EventEmitter } from 'node:events'
+import { systemClock, type Clock } from '../../clock.js'
 
 export interface InspectRecord {
   actor: string
@@ -23,6 +24,11 @@ export class DevtoolsHub extends EventEmitter<{ update: [ActorView] }> {
   readonly #actors = new Map<string, ActorView>()
   readonly #recent: InspectRecord[] = []
 
+  /** `clock`: what `updatedAt` is read from (default: the real one). */
+  constructor(readonly clock: Clock = systemClock) {
+    super()
+  }
+
   record(e: InspectRecord): void {
     const view = this.#actors.get(e.actor) ?? { actor: e.actor, updatedAt: 0 }
     if (e.type === '@xstate.snapshot' && e.snapshot && typeof e.snapshot === 'object') {
@@ -35,7 +41,7 @@ export class DevtoolsHub extends EventEmitter<{ update: [ActorView] }> {
       this.#recent.push(e)
       if (this.#recent.length > 200) this.#recent.shift()
     }
-    view.updatedAt = Date.now()
+    view.updatedAt = this.clock.now()
     this.#actors.set(e.actor, view)
     this.emit('update', view)
   }

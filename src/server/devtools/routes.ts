@@ -18,11 +18,14 @@ import { DEVTOOLS_PAGE } from './page.js'
 import { ACTION_SCHEMA, compileDevtoolsSchema, describeDevtoolsError, PARAMS_SCHEMA, type DevtoolsAction } from './schema.js'
 import { DevtoolsInvalidError, NoVirtualPinpadError, ForbiddenOriginError } from '../../errors.js'
 import { httpRefusal } from '../wire.js'
+import { systemClock, type Clock } from '../../clock.js'
 
 export interface DevtoolsDeps {
   hub: DevtoolsHub
   runtime: () => BridgeRuntime | undefined
   policy: AccessPolicy
+  /** The clock of the event stream's pinpad refresh (default: the real one). */
+  clock?: Clock
 }
 
 const VISUALIZATIONS = fileURLToPath(new URL('../../../visualizations/', import.meta.url))
@@ -63,10 +66,11 @@ export function registerDevtools(app: FastifyInstance, deps: DevtoolsDeps): void
     const send = (data: unknown) => reply.raw.write(`data: ${JSON.stringify(data)}\n\n`)
     const onUpdate = (view: unknown) => send({ type: 'actor', view })
     deps.hub.on('update', onUpdate)
-    const timer = setInterval(() => send({ type: 'pinpads', pinpads: pinpads(deps.runtime()) }), 500)
+    const clock = deps.clock ?? systemClock
+    const timer = clock.setInterval(() => send({ type: 'pinpads', pinpads: pinpads(deps.runtime()) }), 500)
     req.raw.on('close', () => {
       deps.hub.off('update', onUpdate)
-      clearInterval(timer)
+      clock.clearInterval(timer)
     })
   })
 

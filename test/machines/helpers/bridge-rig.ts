@@ -3,6 +3,13 @@
  * sessions) with virtual pinpads and the sandbox acquirer, driven through openSession like a
  * WebSocket connection would. Every snapshot of every actor is recorded raw (system.inspect),
  * and what the runtime's own `inspect` option gives (sanitized) too.
+ *
+ * Time is the rig's `clock`, an auto-advancing ManualClock (test/helpers/manual-clock.ts) the
+ * whole runtime runs on: the machines' delays, the links, the virtual pinpads and their
+ * cardholders, the acquirer client. Its real I/O (the sandbox acquirer over HTTP, the tables
+ * store's files) holds the clock while pending, so a 5 s response timeout costs no real time and
+ * every wait below ends at the same point of the clock on every machine, however busy. A test
+ * lets time pass with `await rig.clock.sleep(ms)` and reads it with `rig.clock.now()`.
  */
 import type { Test } from 'tap'
 import { matchesState, type AnyActorRef, type InspectionEvent, type StateValue } from 'xstate'
@@ -12,6 +19,8 @@ import type { PushEvent, Request } from '../../../machines/protocol.js'
 import type { VirtualPinpad } from '../../../src/simulator/virtual-pinpad.js'
 import type { VirtualDevice } from '../../../src/simulator/virtual-device.js'
 import { FAST_CARDHOLDER, FAST_TIMINGS, SHORT_LINK } from './device-rig.js'
+import { ManualClock } from '../../helpers/manual-clock.js'
+import { heldRuntime } from '../../helpers/held-io.js'
 import { tempDir, type Sandbox } from './sandbox.js'
 
 export const KEY = 'ek_test_scenarios_0123456789abcdef'
@@ -44,6 +53,8 @@ export interface Client {
 }
 
 export interface BridgeRig {
+  /** The clock of the whole runtime: auto-advancing, real I/O held. */
+  clock: ManualClock
   runtime: BridgeRuntime
   sandbox: Sandbox
   pads: VirtualPinpad[]
@@ -63,17 +74,8 @@ export interface BridgeRig {
   machineContexts: string[]
   /** The current value of an actor's state. */
   valueOf(actor: string): unknown
+  /** Resolves once `check` holds, the clock moving meanwhile (checked before every timer fires). */
   until(check: () => boolean, what: string): Promise<void>
-}
-
-const FAIL_AFTER_MS = 20_000
-
-export async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + FAIL_AFTER_MS
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
 }
 
 function serialize(value: unknown): string {
@@ -97,11 +99,17 @@ export async function startBridge(
 ): Promise<BridgeRig> {
   const inspected: BridgeRig['inspected'] = []
   const simulator = options.runtime?.simulator ?? {}
+  const clock = new ManualClock()
+  const stopClock = clock.autoAdvance()
+  // The sandbox keeps a held card-hash-key request on this clock's time.
+  options.sandbox.clock = clock
+  const dataDir = tempDir(t)
   const runtime = new BridgeRuntime({
-    dataDir: tempDir(t),
+    dataDir,
     apiUrl: options.sandbox.url,
     virtualPinpads: options.pinpads ?? 1,
     linkTimings: SHORT_LINK,
+    ...heldRuntime(clock, dataDir),
     ...options.runtime,
     simulator: {
       ...simulator,
@@ -113,7 +121,6 @@ export async function startBridge(
   const trace: TraceEntry[] = []
   const raw: string[] = []
   const machineContexts: string[] = []
-  const listeners = new Set<() => void>()
   runtime.root.system.inspect((e: InspectionEvent) => {
     for (const o of options.observers ?? []) o(e)
     if (e.type === '@xstate.snapshot') {
@@ -123,15 +130,19 @@ export async function startBridge(
         machineContexts.push(serialize((e.snapshot as unknown as { context: unknown }).context))
         const ref = e.actorRef as AnyActorRef & { systemId?: string }
         trace.push({ actor: ref.systemId ?? ref.id, machine: logic.id!, event: e.event.type, value: (e.snapshot as unknown as { value: unknown }).value })
-        for (const l of [...listeners]) l()
       }
     } else if (e.type === '@xstate.event') raw.push(serialize(e.event))
   })
   await runtime.start()
-  t.teardown(() => runtime.shutdown(1000))
+  t.teardown(async () => {
+    await runtime.shutdown(1000)
+    stopClock()
+    if (options.sandbox.clock === clock) delete options.sandbox.clock
+  })
 
   let clients = 0
   const rig: BridgeRig = {
+    clock,
     runtime,
     sandbox: options.sandbox,
     pads: runtime.virtualPinpads,
@@ -148,58 +159,37 @@ export async function startBridge(
       const want = JSON.stringify(value)
       // Partial: a parallel state's other regions may be anywhere.
       const reached = (v: unknown) => v !== undefined && matchesState(value as StateValue, v as StateValue)
-      for (let i = from; ; ) {
-        for (; i < trace.length; i++) if (trace[i]!.actor === actor && reached(trace[i]!.value)) return i
-        const grew = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => {
-            listeners.delete(l)
-            resolve(false)
-          }, FAIL_AFTER_MS)
-          const l = () => {
-            clearTimeout(timer)
-            listeners.delete(l)
-            resolve(true)
-          }
-          listeners.add(l)
-        })
-        if (!grew) throw new Error(`${actor} never reached ${want}; it is in ${JSON.stringify(rig.valueOf(actor))}`)
+      let i = from
+      const find = () => {
+        for (; i < trace.length; i++) if (trace[i]!.actor === actor && reached(trace[i]!.value)) return true
+        return false
       }
+      await clock.waitFor(find, `${actor} to reach ${want}`).catch((err: Error) => {
+        throw new Error(`${actor} never reached ${want}; it is in ${JSON.stringify(rig.valueOf(actor))} (${err.message})`)
+      })
+      return i
     },
     async settle(actor, value) {
       const now = rig.valueOf(actor)
       if (now !== undefined && matchesState(value as StateValue, now as StateValue)) return
       await rig.reach(actor, value, trace.length)
     },
-    until,
+    until: (check, what) => clock.waitFor(check, what),
     client() {
       const n = ++clients
       const messages: Outgoing[] = []
-      const waiters = new Set<() => void>()
       let faulted = false
       const session = runtime.openSession(
-        (m) => {
-          messages.push(m)
-          for (const w of [...waiters]) w()
-        },
+        (m) => messages.push(m),
         () => (faulted = true),
       )
       let seq = 0
       const waitFor = async <T>(find: () => T | undefined, what: string): Promise<T> => {
-        const deadline = Date.now() + FAIL_AFTER_MS
-        for (;;) {
-          const found = find()
-          if (found !== undefined) return found
-          if (Date.now() > deadline) throw new Error(`client ${n}: no ${what}; got ${JSON.stringify(messages.slice(-5))}`)
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(done, 50)
-            function done() {
-              clearTimeout(timer)
-              waiters.delete(done)
-              resolve()
-            }
-            waiters.add(done)
-          })
-        }
+        let found: T | undefined
+        await clock.waitFor(() => (found = find()) !== undefined, `client ${n}: ${what}`).catch((err: Error) => {
+          throw new Error(`client ${n}: no ${what}; got ${JSON.stringify(messages.slice(-5))} (${err.message})`)
+        })
+        return found!
       }
       const client: Client = {
         id: session.id,

@@ -3,6 +3,9 @@
  * its answer where a command runs), one fault injected there, everything let go, and then:
  * every request got exactly one answer, the context and the device agree, no card data is kept,
  * and the next initialize (when needed) and payment succeed. One test file per fault.
+ *
+ * On the rig's clock (bridge-rig.ts): the pauses below and every timeout the faults set off take
+ * no real time, and happen at the same point of the clock on every run.
  */
 import type { Test } from 'tap'
 import type { Request } from '../../../machines/protocol.js'
@@ -241,8 +244,10 @@ export const CASES: Case[] = [
     async arrange(b, c, pad) {
       await initialize(c)
       pad.cardholder.options.autoCard = null
-      const held = holdOn(pad, 'DSP') // the idle screen after the deadline's CAN/EOT
       await b.until(() => pad.display.screen.source === 'DSP', 'the idle screen')
+      // The pinpad's answers held from GCX on: its own ST_TIMEOUT (SPE_TIMEOUT, 1 s) never comes
+      // out, so the host's deadline passes; the idle screen after that deadline's CAN/EOT is held.
+      const held = holdOn(pad, 'GCX')
       const pending = [c.send('shop', payment())]
       await held
       await b.reach('device:1', stateAt('timingOut'))
@@ -301,17 +306,18 @@ function inject(fault: Fault, b: BridgeRig, c: Client, pad: VirtualPinpad, held:
   }
 }
 
+/** How long (on the clock) the context may take to settle after the fault. */
 const FAIL_AFTER_MS = 30_000
 
 async function settle(b: BridgeRig, c: Client): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + FAIL_AFTER_MS
+  const deadline = b.clock.now() + FAIL_AFTER_MS
   for (;;) {
     const r = await c.call('shop', { command: 'status' })
     const s = (r as { response?: Record<string, unknown> }).response ?? {}
     const settled = s.status === 'idle' || (s.status === 'initialized' && ['ready', 'awaitingFinish'].includes(String(s.device_state)))
     if (settled) return s
-    if (Date.now() > deadline) throw new Error(`the context never settled: ${JSON.stringify(s)} (device ${JSON.stringify(b.valueOf('device:1'))})`)
-    await new Promise((r) => setTimeout(r, 50))
+    if (b.clock.now() > deadline) throw new Error(`the context never settled: ${JSON.stringify(s)} (device ${JSON.stringify(b.valueOf('device:1'))})`)
+    await b.clock.sleep(50)
   }
 }
 
@@ -334,7 +340,7 @@ export async function runMatrix(t: Test, fault: Fault): Promise<void> {
       const held = await k.arrange(b, c, pad)
       const undo = inject(fault, b, c, pad, held, k.next)
       // The fault meets the device where it was put; then what held it there lets go.
-      await new Promise((r) => setTimeout(r, 20))
+      await b.clock.sleep(20)
       held.release()
       const answers: ReplyMessage[] = await Promise.all(held.pending.map((id) => c.reply(id)))
       undo()
@@ -342,7 +348,7 @@ export async function runMatrix(t: Test, fault: Fault): Promise<void> {
 
       // One clear answer per request.
       const status = await settle(b, c)
-      await new Promise((r) => setTimeout(r, 50))
+      await b.clock.sleep(50)
       for (const id of held.pending) t.equal(c.messages.filter((m) => m.kind === 'reply' && m.command_id === id).length, 1, `request ${id} answered once`)
       for (const a of answers) {
         if (!a.success) t.match(a, { error: { code: /^MPOS_ERR_[A-Z_]+$/ } }, `${a.command}: a coded error`)

@@ -10,6 +10,7 @@ import path from 'node:path'
 import type { Test } from 'tap'
 import { sandboxAcquirer } from '../../../src/acquirer/sandbox/index.js'
 import { silentLogger } from '../../../src/log.js'
+import type { ManualClock } from '../../helpers/manual-clock.js'
 
 export interface Sandbox {
   /** Base URL of the acquirer API (`…/sandbox/1`). */
@@ -19,6 +20,11 @@ export interface Sandbox {
   holdCardHashKey(): () => void
   /** Card-hash-key requests received so far. */
   cardHashKeyRequests: number
+  /**
+   * The clock of the bridge using the sandbox, if a ManualClock: while a card-hash-key request is
+   * kept waiting, the hold its fetch took is lent back (the clock moves until the test releases it).
+   */
+  clock?: ManualClock
 }
 
 export function tempDir(t: Test, prefix = 'mpos-machines-'): string {
@@ -50,7 +56,9 @@ export async function startSandbox(t: Test): Promise<Sandbox> {
   app.addHook('onRequest', async (req) => {
     if (!req.url.includes('/transactions/card_hash_key')) return
     sandbox.cardHashKeyRequests++
-    if (gate) await gate.promise
+    if (!gate) return
+    if (sandbox.clock) await sandbox.clock.releaseDuring(gate.promise)
+    else await gate.promise
   })
   await app.register(sandboxAcquirer, { prefix: '/sandbox/1', dataDir })
   const address = await app.listen({ host: '127.0.0.1', port: 0 })
