@@ -101,15 +101,15 @@ export const contextSetup = setup({
       const r = context.running
       if (!r || r.envelope.request.command === 'close') return
       const command = r.envelope.request.command
-      const outcome = context.finishOutcome ?? { success: false, error: coded(new ContextClosedError(command, context.name)) }
+      const outcome = context.settledOutcome ?? { success: false, error: coded(new ContextClosedError(command, context.name)) }
       enqueue.sendTo(r.replyTo, replyFor(context, r.envelope, outcome))
-      enqueue.assign({ running: undefined, finishOutcome: undefined })
+      enqueue.assign({ running: undefined, settledOutcome: undefined })
     }),
     /** The pinpad is gone: what runs and a pending payment fail with `e`. */
     answerAllWith: enqueueActions(({ context, enqueue }, e: ErrorValue) => {
       if (context.running) enqueue.sendTo(context.running.replyTo, replyFor(context, context.running.envelope, { success: false, error: e }))
       if (context.payment) enqueue.sendTo(context.payment.replyTo, paymentReply(context, context.payment, context.paymentResult ?? { status: 'errored', error: e }))
-      enqueue.assign({ running: undefined, payment: undefined, paymentResult: undefined, finishOutcome: undefined })
+      enqueue.assign({ running: undefined, payment: undefined, paymentResult: undefined, settledOutcome: undefined })
     }),
     /** Answers the request in the event right away, without changing what runs. */
     replyNow: enqueueActions(({ context, event, enqueue }, params: Outcome) => {
@@ -156,7 +156,7 @@ export const contextSetup = setup({
         const broken = event.type === 'xstate.error.actor.device'
         enqueue.sendTo(context.bridge, { type: 'RELEASE', context: context.name, deviceId: context.deviceId, ...(broken ? { broken } : {}) })
       }
-      enqueue.assign({ deviceId: undefined })
+      enqueue.assign({ deviceId: undefined, pinpadSpec: undefined })
       enqueue.stopChild('device')
     }),
     tellDevice: enqueueActions(({ enqueue }, event: DeviceEvent) => enqueue.sendTo('device', event)),
@@ -182,5 +182,10 @@ export const contextSetup = setup({
      */
     orphanedPayment: ({ context, event }) =>
       event.type === 'SESSION.CLOSED' && context.payment !== undefined && context.sessions.every((s) => isSession(s, event.sessionId)),
+    /** The connection going away is the last one attached (a prompt then has nobody to answer). */
+    lastSessionLeft: ({ context, event }) => event.type === 'SESSION.CLOSED' && context.sessions.every((s) => isSession(s, event.sessionId)),
+    /** The pinpad speaks ABECS 1.x: no MNU, no GCD (§3.1.3). */
+    pinpadLacksPrompts: ({ context }) => context.pinpadSpec?.abecs === false,
+    promptFailed: ({ event }) => event.type === 'DEVICE.PROMPTED' && event.error !== undefined,
   },
 })
