@@ -303,7 +303,7 @@ export const contextMachine = contextSetup.createMachine({
                     'DEVICE.PROMPTED': [
                       {
                         guard: 'promptFailed',
-                        target: 'settling',
+                        target: 'unwinding',
                         actions: assign({ settledOutcome: ({ event }) => ({ success: false as const, error: event.error! }) }),
                       },
                       // The answer goes to the asker right away and is not kept (the device is ready again).
@@ -312,7 +312,7 @@ export const contextMachine = contextSetup.createMachine({
                   },
                 },
                 /** The prompt's command was cancelled (CAN): answered once the pinpad confirmed it. */
-                settling: {
+                unwinding: {
                   on: {
                     'xstate.snapshot.device': {
                       guard: 'deviceSettled',
