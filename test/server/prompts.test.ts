@@ -168,6 +168,9 @@ t.test('pinpad_input: the customer types a CPF; the value is in the answer and i
   t.ok(lines.some((l) => l.command === 'pinpad_input' && l.success === true), 'the command is logged (outcome, duration)')
   t.ok(lines.some((l) => l.msg === 'link' && l.command === 'GCD'), 'the link traced GCD at trace level')
   t.same(lines.filter((l) => JSON.stringify(l).includes(value)), [], 'the value is in no log line')
+  // A second line of defence: GCD's answer field is redacted should anyone log a raw answer.
+  memory.logger.child({ component: 'test' }).info({ answer: { PP_VALUE: 'REDACT-ME' } }, 'raw GCD answer')
+  t.match(memory.lines().find((l) => l.msg === 'raw GCD answer'), { answer: { PP_VALUE: '[redacted]' } }, 'PP_VALUE is redacted')
 })
 
 t.test('pinpad_input: the customer presses CANCELA; the time runs out', async (t) => {
