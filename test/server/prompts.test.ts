@@ -96,6 +96,23 @@ t.test('pinpad_menu: the time runs out on the pinpad (SPE_TIMEOUT → ST_TIMEOUT
   t.match((await c.request({ command: 'status' })).response, { status: 'initialized', device_state: 'ready' })
 })
 
+t.test("pinpad_menu: a pinpad that keeps its answer meets the bridge's deadline (the timeout + 2 s), then CAN", async (t) => {
+  const { c, pad } = await initialized(t)
+  const wire = recordLink(pad)
+  // Its 012 never leaves the pinpad: the host's own deadline ends the wait.
+  const off = pad.onLinkEvent((e) => {
+    if (e.type === 'command' && e.id === 'MNU') pad.faults.held = true
+  })
+  const started = Date.now()
+  const reply = await c.request({ ...MENU, timeout_milliseconds: 1000 })
+  off()
+  pad.faults.held = false
+  t.match(reply, { success: false, code: 'MPOS_ERR_PROMPT_TIMEOUT' })
+  t.ok(Date.now() - started >= 2900, `after the timeout and the 2 s grace (${Date.now() - started} ms)`)
+  t.ok(wire.some((e) => e.type === 'eot-sent'), 'the command was cancelled on the wire (CAN/EOT)')
+  t.match((await c.request({ command: 'status' })).response, { status: 'initialized', device_state: 'ready' })
+})
+
 t.test('pinpad_menu: cancel from /ws sends CAN; the menu is answered once the pinpad confirmed', async (t) => {
   const { c, pad } = await initialized(t)
   const wire = recordLink(pad)
