@@ -121,16 +121,16 @@ export const contextSetup = setup({
       const r = context.running
       if (!r || r.envelope.request.command === 'close') return
       const command = r.envelope.request.command
-      const outcome = context.finishOutcome ?? { success: false, error: coded(new ContextClosedError(command, context.name)) }
+      const outcome = context.settledOutcome ?? { success: false, error: coded(new ContextClosedError(command, context.name)) }
       answer(enqueue, context, r.replyTo, r.envelope, replyFor(context, r.envelope, outcome))
-      enqueue.assign({ running: undefined, finishOutcome: undefined })
+      enqueue.assign({ running: undefined, settledOutcome: undefined })
     }),
     /** The pinpad is gone: what runs and a pending payment fail with `e`. */
     answerAllWith: enqueueActions(({ context, enqueue }, e: ErrorValue) => {
       const { running, payment } = context
       if (running) answer(enqueue, context, running.replyTo, running.envelope, replyFor(context, running.envelope, { success: false, error: e }))
       if (payment) answer(enqueue, context, payment.replyTo, payment.envelope, paymentReply(context, payment, context.paymentResult ?? { status: 'errored', error: e }))
-      enqueue.assign({ running: undefined, payment: undefined, paymentResult: undefined, finishOutcome: undefined })
+      enqueue.assign({ running: undefined, payment: undefined, paymentResult: undefined, settledOutcome: undefined })
     }),
     /** Answers the request in the event right away, without changing what runs. */
     replyNow: enqueueActions(({ context, event, enqueue }, params: Outcome) => {
@@ -177,7 +177,7 @@ export const contextSetup = setup({
         const broken = event.type === 'xstate.error.actor.device'
         enqueue.sendTo(context.bridge, { type: 'RELEASE', context: context.name, deviceId: context.deviceId, ...(broken ? { broken } : {}) })
       }
-      enqueue.assign({ deviceId: undefined })
+      enqueue.assign({ deviceId: undefined, pinpadSpec: undefined })
       enqueue.stopChild('device')
     }),
     tellDevice: enqueueActions(({ enqueue }, event: DeviceEvent) => enqueue.sendTo('device', event)),
@@ -196,5 +196,10 @@ export const contextSetup = setup({
       const s = event.snapshot as { matches(v: unknown): boolean }
       return s.matches({ connected: 'ready' }) || s.matches({ connected: 'idle' }) || s.matches({ connected: 'awaitingFinish' })
     },
+    /** The connection going away is the last one attached (a prompt then has nobody to answer). */
+    lastSessionLeft: ({ context, event }) => event.type === 'SESSION.CLOSED' && context.sessions.every((s) => isSession(s, event.sessionId)),
+    /** The pinpad speaks ABECS 1.x: no MNU, no GCD (§3.1.3). */
+    pinpadLacksPrompts: ({ context }) => context.pinpadSpec?.abecs === false,
+    promptFailed: ({ event }) => event.type === 'DEVICE.PROMPTED' && event.error !== undefined,
   },
 })

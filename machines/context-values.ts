@@ -6,7 +6,7 @@ import type { AnyActorRef, AnyMachineSnapshot } from 'xstate'
 import { deviceStep } from './device.machine.js'
 import type { CommandName, Envelope, PushEvent, Reply, Request, StatusResponse } from './protocol.js'
 import { coded, type ErrorValue, type PaymentResult } from './types.js'
-import { CommandOutOfOrderError, ContextBusyError, PinpadFinishingError } from '../src/errors.js'
+import { CommandOutOfOrderError, ContextBusyError, NotSupportedError, PinpadFinishingError } from '../src/errors.js'
 
 import type { BridgeRef, SessionRef } from './refs.js'
 export type { SessionRef }
@@ -28,14 +28,19 @@ export interface ContextContext {
   /** The bridge (claims and releases pinpads, forgets ended contexts). */
   bridge: BridgeRef
   deviceId?: number
-  /** The request that runs now (initialize, finish_payment, display_message, close). */
+  /** The request that runs now (initialize, finish_payment, display_message, pinpad_menu, pinpad_input, close). */
   running?: Running
   /** The payment's own request, answered when its result arrives (a cancel may run meanwhile). */
   payment?: Running
   sessions: SessionRef[]
   lastError?: ErrorValue
-  /** finish_payment's outcome, answered once the pinpad is back to idle (card removed). */
-  finishOutcome?: Outcome
+  /**
+   * What runs, answered once the pinpad is back to idle: finish_payment's outcome (card removed),
+   * a prompt's failure (its cancelled command confirmed with EOT). Never a prompt's answer.
+   */
+  settledOutcome?: Outcome
+  /** The pinpad's ABECS version (from DEVICE.CONNECTED): prompts need an "Abecs" (2.x) pinpad. */
+  pinpadSpec?: { version: string; abecs: boolean }
   /** A failed payment's result, answered once the pinpad is back to idle (card removed). */
   paymentResult?: PaymentResult
   /** The last status event pushed (not pushed again while nothing changes). */
@@ -116,7 +121,7 @@ export function statusEvent(name: string, s: StatusResponse): Extract<PushEvent,
 }
 
 /** The order commands are listed in "allowed now" messages. */
-const LISTED: CommandName[] = ['initialize', 'finish_payment', 'cancel', 'process_payment', 'display_message', 'status', 'list_devices', 'close']
+const LISTED: CommandName[] = ['initialize', 'finish_payment', 'cancel', 'process_payment', 'display_message', 'pinpad_menu', 'pinpad_input', 'status', 'list_devices', 'close']
 
 /** Actions that answer a request without taking it (a refusal is not an allowed command). */
 const ANSWER_ONLY = new Set(['attachSession', 'refuseWith'])
@@ -155,4 +160,13 @@ export function refusal(snapshot: AnyMachineSnapshot, command: CommandName): Out
     success: false,
     error: coded(new CommandOutOfOrderError(command, context.name, allowedNow(snapshot).join(', '))),
   }
+}
+
+/** The ABECS command behind each prompt, and where the specification has it. */
+const PROMPT_COMMANDS: Partial<Record<CommandName, string>> = { pinpad_menu: 'MNU (§3.3.13)', pinpad_input: 'GCD (§3.3.8)' }
+
+/** A prompt asked of a 1.x pinpad: MNU and GCD are "Abecs" commands, which BibComp (1.x) lacks (§3.1.3). */
+export function promptsUnsupported(context: ContextContext, command: CommandName): ErrorValue {
+  const spec = context.pinpadSpec?.version ?? 'unknown'
+  return coded(new NotSupportedError(command, spec, `${PROMPT_COMMANDS[command] ?? command} is an "Abecs" command of ABECS 2.x (§3.1.3), which 1.x pinpads do not have`))
 }

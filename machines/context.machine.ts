@@ -12,9 +12,9 @@
  * snapshot: nothing is kept twice.
  */
 import { and, assign, enqueueActions, not, or, stateIn, type ActorRefFrom } from 'xstate'
-import type { CommandName } from './protocol.js'
+import type { CommandName, Envelope } from './protocol.js'
 import { coded } from './types.js'
-import { statusEvent, type RequestOf } from './context-values.js'
+import { promptsUnsupported, statusEvent, type RequestOf } from './context-values.js'
 import { contextSetup, deviceEnd, endError } from './context-setup.js'
 import { AlreadyInitializedError, DeviceDisconnectedError, InternalError, NothingToCancelError } from '../src/errors.js'
 
@@ -26,6 +26,8 @@ const finishRequired = stateIn({ initialized: { obligation: 'finishRequired' } }
 const finishOptional = stateIn({ initialized: { obligation: 'finishOptional' } })
 
 const isCommand = (command: CommandName) => ({ type: 'isCommand', params: { command } }) as const
+/** The customer prompts (beyond the original protocol). */
+const isPrompt = or([isCommand('pinpad_menu'), isCommand('pinpad_input')])
 
 export const contextMachine = contextSetup.createMachine({
   id: 'context',
@@ -50,7 +52,11 @@ export const contextMachine = contextSetup.createMachine({
     ],
     // A payment whose connections have all gone runs on: the customer is at the pinpad, and the
     // journal keeps its answer for the page that comes back (get_result, or payment_status).
-    'SESSION.CLOSED': { actions: 'detachSession' },
+    'SESSION.CLOSED': [
+      // Nobody is left to receive a prompt's answer (prompts are not journaled): the customer is not kept waiting on the pinpad.
+      { guard: and([stateIn({ initialized: { activity: 'prompting' } }), 'lastSessionLeft']), actions: ['detachSession', { type: 'tellDevice', params: { type: 'CANCEL' } }] },
+      { actions: 'detachSession' },
+    ],
     'DEVICES.COUNT': { actions: assign({ devicesAvailable: ({ event }) => event.count }) },
     'xstate.snapshot.device': { actions: 'pushStatus' },
     'DEVICE.PROMPT': {
@@ -109,12 +115,19 @@ export const contextMachine = contextSetup.createMachine({
                   ...(r.simple_initialize !== undefined ? { simpleInitialize: r.simple_initialize } : {}),
                   ...(r.timeout_milliseconds !== undefined ? { timeoutMs: r.timeout_milliseconds } : {}),
                   ...(r.baud_rate !== undefined ? { baudRate: r.baud_rate } : {}),
+                  ...(r.secure_session ? { secureSession: true } : {}),
                 },
               },
             })
           }),
           on: {
-            'DEVICE.CONNECTED': { target: '#context.initialized', actions: [assign({ lastError: undefined }), { type: 'finishRunning', params: { success: true } }] },
+            'DEVICE.CONNECTED': {
+              target: '#context.initialized',
+              actions: [
+                assign({ lastError: undefined, pinpadSpec: ({ event }) => ({ version: event.identity.specVersion, abecs: event.identity.abecs }) }),
+                { type: 'finishRunning', params: { success: true } },
+              ],
+            },
             // It ended before it was ready: the port did not open, the table sync failed (the
             // pinpad was closed again), or it was unplugged meanwhile.
             'xstate.done.actor.device': {
@@ -172,6 +185,12 @@ export const contextMachine = contextSetup.createMachine({
                   // finish_payment is obligatory, also after a failure (bridge-facts): nothing is left on the pinpad.
                   { guard: and([isCommand('finish_payment'), finishOptional]), actions: ['attachSession', { type: 'replyNow', params: { success: true } }] },
                   { guard: and([isCommand('display_message'), not(finishRequired)]), target: 'displaying', actions: ['attachSession', 'startRunning'] },
+                  // Customer prompts need a 2.x pinpad: refused at once on a 1.x one, nothing sent.
+                  {
+                    guard: and([isPrompt, not(finishRequired), 'pinpadLacksPrompts']),
+                    actions: ['attachSession', { type: 'refuseWith', params: ({ context, event }) => promptsUnsupported(context, (event as { envelope: Envelope }).envelope.request.command) }],
+                  },
+                  { guard: and([isPrompt, not(finishRequired)]), target: 'prompting', actions: ['attachSession', 'startRunning'] },
                   // The payment will not be finished: let the pinpad go (card removal) and forget it.
                   { guard: and([isCommand('cancel'), finishRequired]), target: 'dropping', actions: ['attachSession', { type: 'replyNow', params: { success: true } }] },
                   {
@@ -232,7 +251,7 @@ export const contextMachine = contextSetup.createMachine({
                     'DEVICE.FINISHED': {
                       target: 'settling',
                       actions: assign({
-                        finishOutcome: ({ event }) =>
+                        settledOutcome: ({ event }) =>
                           event.error ? { success: false as const, error: event.error } : { success: true as const, ...(event.result ? { response: event.result } : {}) },
                       }),
                     },
@@ -244,7 +263,7 @@ export const contextMachine = contextSetup.createMachine({
                     'xstate.snapshot.device': {
                       guard: 'deviceSettled',
                       target: '#context.initialized.activity.ready',
-                      actions: [{ type: 'finishRunning', params: ({ context }) => context.finishOutcome ?? { success: true } }, assign({ finishOutcome: undefined })],
+                      actions: [{ type: 'finishRunning', params: ({ context }) => context.settledOutcome ?? { success: true } }, assign({ settledOutcome: undefined })],
                     },
                     REQUEST: [{ guard: isCommand('cancel'), actions: ['attachSession', { type: 'tellDevice', params: { type: 'CANCEL' } }, { type: 'replyNow', params: { success: true } }] }],
                   },
@@ -258,6 +277,51 @@ export const contextMachine = contextSetup.createMachine({
               on: {
                 'xstate.snapshot.device': { guard: 'deviceSettled', target: 'ready' },
                 REQUEST: [{ guard: isCommand('cancel'), actions: ['attachSession', { type: 'tellDevice', params: { type: 'CANCEL' } }, { type: 'replyNow', params: { success: true } }] }],
+              },
+            },
+
+            /**
+             * pinpad_menu / pinpad_input: answered with the customer's answer as soon as it comes; a
+             * failure (the customer's CANCELA, the time out, a cancel) once the pinpad is idle again.
+             */
+            prompting: {
+              entry: [
+                { type: 'pushStatus', params: 'in_use' },
+                enqueueActions(({ context, enqueue }) => {
+                  const r = context.running!.envelope.request as RequestOf<'pinpad_menu' | 'pinpad_input'>
+                  const { command, ...prompt } = r
+                  if (command === 'pinpad_menu') enqueue.sendTo('device', { type: 'PROMPT_MENU', ...(prompt as Omit<RequestOf<'pinpad_menu'>, 'command'>) })
+                  else enqueue.sendTo('device', { type: 'PROMPT_INPUT', ...(prompt as Omit<RequestOf<'pinpad_input'>, 'command'>) })
+                }),
+              ],
+              on: {
+                REQUEST: [{ guard: isCommand('cancel'), actions: ['attachSession', { type: 'tellDevice', params: { type: 'CANCEL' } }, { type: 'replyNow', params: { success: true } }] }],
+              },
+              initial: 'asking',
+              states: {
+                asking: {
+                  on: {
+                    'DEVICE.PROMPTED': [
+                      {
+                        guard: 'promptFailed',
+                        target: 'unwinding',
+                        actions: assign({ settledOutcome: ({ event }) => ({ success: false as const, error: event.error! }) }),
+                      },
+                      // The answer goes to the asker right away and is not kept (the device is ready again).
+                      { target: '#context.initialized.activity.ready', actions: { type: 'finishRunning', params: ({ event }) => ({ success: true as const, response: event.response }) } },
+                    ],
+                  },
+                },
+                /** The prompt's command was cancelled (CAN): answered once the pinpad confirmed it. */
+                unwinding: {
+                  on: {
+                    'xstate.snapshot.device': {
+                      guard: 'deviceSettled',
+                      target: '#context.initialized.activity.ready',
+                      actions: [{ type: 'finishRunning', params: ({ context }) => context.settledOutcome! }, assign({ settledOutcome: undefined })],
+                    },
+                  },
+                },
               },
             },
 

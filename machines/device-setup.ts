@@ -5,7 +5,10 @@
 import { assign, enqueueActions, fromCallback, setup } from 'xstate'
 import {
   DEFAULT_PAYMENT_TIMEOUT_MS,
+  DEFAULT_PROMPT_TIMEOUT_MS,
   type ChipOutput,
+  type InputResult,
+  type MenuResult,
   type PaymentResult,
   type PinpadHandle,
   type ReadCardOutput,
@@ -20,7 +23,9 @@ import type {
   DeviceNotice,
   FinishInput,
   HashInput,
+  InputPromptInput,
   KeyInput,
+  MenuInput,
   MessageInput,
   OpenInput,
   PinpadInput,
@@ -62,6 +67,10 @@ export const deviceSetup = setup({
     /** Waits for the pinpad to confirm a cancellation (EOT) so the link is free again. */
     cancelPinpad: required<PinpadInput, void>('cancelPinpad'),
     displayMessage: required<MessageInput, void>('displayMessage'),
+    /** MNU: the customer picks an option (pinpad_menu). */
+    chooseOption: required<MenuInput, MenuResult>('chooseOption'),
+    /** GCD: the customer types clear data under a fixed message (pinpad_input). */
+    enterData: required<InputPromptInput, InputResult>('enterData'),
     /** CLO with a message, then the port is closed. */
     closeLink: required<MessageInput, void>('closeLink'),
   },
@@ -70,6 +79,17 @@ export const deviceSetup = setup({
       payment: ({ event }) => {
         const { type: _, ...request } = event as Extract<DeviceEvent, { type: 'PROCESS_PAYMENT' }>
         return { ...request, timeoutMs: request.timeout_milliseconds ?? DEFAULT_PAYMENT_TIMEOUT_MS }
+      },
+    }),
+    /** A prompt starts: its request and the customer's time (the payment's is gone in ready). */
+    startPrompt: assign({
+      prompt: ({ event }) => {
+        if (event.type === 'PROMPT_MENU') {
+          const { type: _, ...menu } = event
+          return { kind: 'menu' as const, ...menu, timeoutMs: menu.timeout_milliseconds ?? DEFAULT_PROMPT_TIMEOUT_MS }
+        }
+        const { type: _, ...input } = event as Extract<DeviceEvent, { type: 'PROMPT_INPUT' }>
+        return { kind: 'input' as const, ...input, timeoutMs: input.timeout_milliseconds ?? DEFAULT_PROMPT_TIMEOUT_MS }
       },
     }),
     keepCard: assign({
@@ -116,7 +136,10 @@ export const deviceSetup = setup({
     cardInSlot: ({ context }) => context.payment?.card?.chip === true && !context.payment.card.contactless,
   },
   delays: {
-    /** The customer's time, then the grace for the pinpad's own ST_TIMEOUT. */
-    customerDeadline: ({ context }) => (context.payment?.timeoutMs ?? DEFAULT_PAYMENT_TIMEOUT_MS) + DEADLINE_GRACE_MS,
+    /**
+     * The customer's time (the payment's, or the prompt's while one runs: ready forgets the
+     * payment), then the grace for the pinpad's own ST_TIMEOUT.
+     */
+    customerDeadline: ({ context }) => (context.payment?.timeoutMs ?? context.prompt?.timeoutMs ?? DEFAULT_PAYMENT_TIMEOUT_MS) + DEADLINE_GRACE_MS,
   },
 })

@@ -1,6 +1,21 @@
 /** The device machine's data, its events and notices, and the inputs of its invoked actors. */
 import type { ActorRef } from 'xstate'
-import type { CardHashKeyRef, CardSummary, ChipOutput, ErrorValue, FinishRequest, FinishResult, PaymentRequest, PaymentResult, PinpadHandle, PinpadIdentity } from './types.js'
+import type {
+  CardHashKeyRef,
+  CardSummary,
+  ChipOutput,
+  ErrorValue,
+  FinishRequest,
+  FinishResult,
+  InputRequest,
+  InputResult,
+  MenuRequest,
+  MenuResult,
+  PaymentRequest,
+  PaymentResult,
+  PinpadHandle,
+  PinpadIdentity,
+} from './types.js'
 
 export interface ConnectParams {
   encryptionKey: string
@@ -9,6 +24,8 @@ export interface ConnectParams {
   /** Fail when the port does not answer within this time (initialize's `timeout_milliseconds`). */
   timeoutMs?: number
   baudRate?: number
+  /** Open with the secure OPN (initialize's `secure_session`; §3.2.2, §5.2). */
+  secureSession?: boolean
 }
 
 export type DeviceEvent =
@@ -16,6 +33,10 @@ export type DeviceEvent =
   | ({ type: 'FINISH_PAYMENT' } & FinishRequest)
   | { type: 'CANCEL' }
   | { type: 'DISPLAY_MESSAGE'; message: string }
+  /** pinpad_menu: MNU (§3.3.13). */
+  | ({ type: 'PROMPT_MENU' } & MenuRequest)
+  /** pinpad_input: GCD (§3.3.8). */
+  | ({ type: 'PROMPT_INPUT' } & InputRequest)
   | { type: 'CLOSE'; message?: string }
   /** From the link watcher: the port went away (unplugged, I/O error). */
   | { type: 'LINK.CLOSED'; reason: string }
@@ -28,6 +49,8 @@ export type DeviceNotice =
   | { type: 'DEVICE.PAYMENT_RESULT'; result: PaymentResult }
   | { type: 'DEVICE.FINISHED'; error?: ErrorValue; result?: FinishResult }
   | { type: 'DEVICE.DISPLAYED'; error?: ErrorValue }
+  /** A prompt's answer, or why there is none (the customer cancelled, the time ran out, the link…). */
+  | { type: 'DEVICE.PROMPTED'; response?: MenuResult | InputResult; error?: ErrorValue }
   | { type: 'DEVICE.PROMPT'; message: string }
 
 /** How the device actor ended (its final state's output, in the owner's `xstate.done.actor.device`). */
@@ -56,6 +79,9 @@ export interface PaymentState extends PaymentRequest {
   result?: PaymentResult
 }
 
+/** The prompt on the pinpad (its request, which holds nothing secret; the answer never comes here). */
+export type PromptState = ({ kind: 'menu' } & MenuRequest) | ({ kind: 'input' } & InputRequest)
+
 export interface DeviceContext {
   deviceId: number
   owner?: ActorRef<any, DeviceNotice>
@@ -64,6 +90,8 @@ export interface DeviceContext {
   pinpad?: PinpadHandle
   tablesVersion?: string
   payment?: PaymentState
+  /** The customer prompt (pinpad_menu, pinpad_input) running or last run, with its timeout. */
+  prompt?: PromptState & { timeoutMs: number }
   /** Why the device ended, when it did not end by CLOSE. */
   error?: ErrorValue
   /** Why the link went away (unplugged, I/O error). */
@@ -111,4 +139,10 @@ export interface FinishInput extends PinpadInput {
 }
 export interface MessageInput extends PinpadInput {
   message: string
+}
+export interface MenuInput extends PinpadInput {
+  menu: MenuRequest & { timeoutMs: number }
+}
+export interface InputPromptInput extends PinpadInput {
+  input: InputRequest & { timeoutMs: number }
 }

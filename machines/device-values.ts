@@ -4,8 +4,8 @@
  */
 import { fromPromise } from 'xstate'
 import { acquirerApproved, coded, errorValue, type ErrorValue, type FinishRequest, type PaymentResult } from './types.js'
-import type { CardInput, DeviceContext, DeviceNotice, PaymentState, PinpadInput, SyncInput } from './device-types.js'
-import { DeviceUnresponsiveError, NotProvidedError, PaymentCanceledError, PaymentTimeoutError } from '../src/errors.js'
+import type { CardInput, DeviceContext, DeviceNotice, InputPromptInput, MenuInput, PaymentState, PinpadInput, PromptState, SyncInput } from './device-types.js'
+import { DeviceUnresponsiveError, NotProvidedError, PaymentCanceledError, PaymentTimeoutError, PromptCanceledError, PromptTimeoutError } from '../src/errors.js'
 
 /** Placeholder for an actor src/ must provide; it fails loudly if someone forgot. */
 export const required = <I, O>(name: string) =>
@@ -58,12 +58,48 @@ export function finishedOnChip(context: DeviceContext, approved: boolean): Devic
   return { type: 'DEVICE.FINISHED', result: { approved, ...(cardDeclined ? { card_declined: true } : {}) } }
 }
 
+// Customer prompts (pinpad_menu: MNU §3.3.13; pinpad_input: GCD §3.3.8).
+
+type Prompt = PromptState & { timeoutMs: number }
+const promptWhat = (p: Prompt | undefined) => (p?.kind === 'input' ? 'prompt' : 'menu')
+const promptCommand = (p: Prompt | undefined) => (p?.kind === 'input' ? 'GCD' : 'MNU')
+
+/** The customer's time for the prompt ran out (the pinpad's ST_TIMEOUT, or the host's deadline). */
+export function promptTimeout(p: Prompt | undefined): DeviceNotice {
+  return { type: 'DEVICE.PROMPTED', error: { ...coded(new PromptTimeoutError(promptWhat(p), p?.timeoutMs ?? 0)), abecsStatus: TIMED_OUT } }
+}
+
+/** The prompt was cancelled from the POS (`cancel`): the command is cancelled on the wire. */
+export function promptCancelled(p: Prompt | undefined): DeviceNotice {
+  return { type: 'DEVICE.PROMPTED', error: coded(new PromptCanceledError(`The ${promptWhat(p)} was cancelled by a cancel request (CAN sent to the pinpad)`)) }
+}
+
+/** The prompt's command failed: 013 is the customer's CANCELA, 012 the timeout, anything else as it is. */
+export function promptFailed(p: Prompt | undefined, err: unknown): DeviceNotice {
+  const error = errorValue(err)
+  if (error.abecsStatus === TIMED_OUT) return promptTimeout(p)
+  if (error.abecsStatus === CANCELLED) {
+    const message = `The customer pressed CANCELA on the pinpad (${promptCommand(p)} answered 013 ST_CANCEL)`
+    return { type: 'DEVICE.PROMPTED', error: { ...coded(new PromptCanceledError(message)), abecsStatus: CANCELLED } }
+  }
+  return { type: 'DEVICE.PROMPTED', error }
+}
+
 // Inputs of the invoked actors, built from the context.
 export const pinpadInput = ({ context }: { context: DeviceContext }): PinpadInput => ({ pinpad: context.pinpad! })
 export const cardInput = ({ context }: { context: DeviceContext }): CardInput => ({ pinpad: context.pinpad!, cardRef: context.payment!.cardRef!, amount: context.payment!.amount })
 export const syncInput =
   (force: boolean) =>
   ({ context }: { context: DeviceContext }): SyncInput => ({ pinpad: context.pinpad!, encryptionKey: context.connect.encryptionKey, force })
+
+export const menuInput = ({ context }: { context: DeviceContext }): MenuInput => {
+  const { kind: _, ...menu } = context.prompt as Extract<Prompt, { kind: 'menu' }>
+  return { pinpad: context.pinpad!, menu }
+}
+export const inputPromptInput = ({ context }: { context: DeviceContext }): InputPromptInput => {
+  const { kind: _, ...input } = context.prompt as Extract<Prompt, { kind: 'input' }>
+  return { pinpad: context.pinpad!, input }
+}
 
 /** Where the payment's steps jump to. */
 export const PAYMENT_FAILED = '#device.connected.paymentFailed'

@@ -2,6 +2,7 @@
  * One actor per open pinpad, from opening its port to letting it go:
  *
  *   connecting → connected.syncingTables → ready ⇄ displaying / idle
+ *                                        ⇄ prompting (MNU or GCD: the customer picks or types)
  *                                        → payment (card read → chip / PIN → card hash, with the
  *                                          card-hash key fetched beside it) → awaitingFinish
  *                                        → finishing → removingCard → ready
@@ -33,8 +34,13 @@ import {
   cardInput,
   finished,
   finishedOnChip,
+  inputPromptInput,
+  menuInput,
   PAYMENT_FAILED,
   pinpadInput,
+  promptCancelled,
+  promptFailed,
+  promptTimeout,
   PROCESSED,
   syncInput,
   timeoutResult,
@@ -108,11 +114,13 @@ export const deviceMachine = deviceSetup.createMachine({
         },
 
         ready: {
-          entry: assign({ payment: undefined }),
+          entry: assign({ payment: undefined, prompt: undefined }),
           invoke: { id: 'showIdle', src: 'showIdle', input: pinpadInput, onError: {} },
           on: {
             PROCESS_PAYMENT: { target: 'payment', actions: 'startPayment' },
             DISPLAY_MESSAGE: 'displaying',
+            PROMPT_MENU: { target: 'prompting.awaitingChoice', actions: 'startPrompt' },
+            PROMPT_INPUT: { target: 'prompting.awaitingInput', actions: 'startPrompt' },
           },
         },
 
@@ -131,6 +139,41 @@ export const deviceMachine = deviceSetup.createMachine({
           on: {
             PROCESS_PAYMENT: { target: 'payment', actions: 'startPayment' },
             DISPLAY_MESSAGE: 'displaying',
+            PROMPT_MENU: { target: 'prompting.awaitingChoice', actions: 'startPrompt' },
+            PROMPT_INPUT: { target: 'prompting.awaitingInput', actions: 'startPrompt' },
+          },
+        },
+
+        /**
+         * A customer prompt (pinpad_menu, pinpad_input) on a 2.x pinpad: MNU or GCD waits for the
+         * customer, with the prompt's timeout as SPE_TIMEOUT and this machine's deadline a little
+         * beyond it. The pinpad clears its display when the command ends (§6.5.8, §6.5.13), so
+         * every end leads back to the idle screen. The answer goes to the owner, never into the
+         * context; CANCEL and the deadline stop the command (CAN) and wait for its EOT.
+         */
+        prompting: {
+          after: { customerDeadline: { target: 'cancelling', actions: { type: 'tellOwner', params: ({ context }) => promptTimeout(context.prompt) } } },
+          on: { CANCEL: { target: 'cancelling', actions: { type: 'tellOwner', params: ({ context }) => promptCancelled(context.prompt) } } },
+          initial: 'awaitingChoice',
+          states: {
+            awaitingChoice: {
+              invoke: {
+                id: 'chooseOption',
+                src: 'chooseOption',
+                input: menuInput,
+                onDone: { target: '#device.connected.ready', actions: { type: 'tellOwner', params: ({ event }) => ({ type: 'DEVICE.PROMPTED', response: event.output }) } },
+                onError: { target: '#device.connected.ready', actions: { type: 'tellOwner', params: ({ context, event }) => promptFailed(context.prompt, event.error) } },
+              },
+            },
+            awaitingInput: {
+              invoke: {
+                id: 'enterData',
+                src: 'enterData',
+                input: inputPromptInput,
+                onDone: { target: '#device.connected.ready', actions: { type: 'tellOwner', params: ({ event }) => ({ type: 'DEVICE.PROMPTED', response: event.output }) } },
+                onError: { target: '#device.connected.ready', actions: { type: 'tellOwner', params: ({ context, event }) => promptFailed(context.prompt, event.error) } },
+              },
+            },
           },
         },
 

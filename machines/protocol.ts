@@ -2,7 +2,7 @@
  * The `/ws` protocol as values (websocket-protocol.md, bridge-facts.md): requests after
  * validation, replies and server-pushed events. The server turns them into JSON.
  */
-import type { Application, ErrorValue, FinishRequest, PaymentMethod, PaymentResult } from './types.js'
+import type { Application, ErrorValue, FinishRequest, InputRequest, MenuRequest, PaymentMethod, PaymentResult } from './types.js'
 
 export type Request =
   | { command: 'list_devices' }
@@ -13,6 +13,8 @@ export type Request =
       baud_rate?: number
       simple_initialize?: boolean
       timeout_milliseconds?: number
+      /** Beyond the original: open the pinpad with the secure OPN (§3.2.2, §5.2; 2.x pinpads only). */
+      secure_session?: boolean
     }
   | { command: 'status' }
   | { command: 'display_message'; message: string }
@@ -22,6 +24,9 @@ export type Request =
   | { command: 'cancel' }
   /** Beyond the original protocol: answered from the journal, never reaches a context. */
   | { command: 'get_result'; target_command_id: string | number }
+  /** Beyond the original: customer prompts on the pinpad (MNU §3.3.13, GCD §3.3.8; 2.x pinpads only). */
+  | ({ command: 'pinpad_menu' } & MenuRequest)
+  | ({ command: 'pinpad_input' } & InputRequest)
 
 export type CommandName = Request['command']
 

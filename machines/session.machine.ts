@@ -5,8 +5,8 @@
  * When the connection drops, the bridge stops the session (SESSION.CLOSE, a fixed event type:
  * a final state would make a `xstate.done.actor.session:N` per connection, and xstate memoizes
  * transitions per event type for the process's life) and tells every context (SESSION.CLOSED).
- * A payment started by this connection is cancelled on the pinpad unless another connection is
- * attached to its context (see the context machine's `orphanedPayment`).
+ * A payment started by this connection runs on (the journal keeps its answer); a customer prompt
+ * is cancelled when no connection is left on its context.
  */
 import { assign, enqueueActions, setup } from 'xstate'
 import type { Envelope, PushEvent, Reply, Request } from './protocol.js'

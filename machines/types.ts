@@ -55,6 +55,44 @@ export interface PaymentRequest {
 /** process_payment's `timeout_milliseconds` when absent. */
 export const DEFAULT_PAYMENT_TIMEOUT_MS = 60_000
 
+/**
+ * pinpad_menu: a menu of 1–20 options (S..24 each, §3.1.3 SPE_MNUOPT) under an optional title
+ * (SPE_DSPMSG, S..128), for the customer to pick one on the pinpad (MNU, §3.3.13).
+ */
+export interface MenuRequest {
+  title?: string
+  options: string[]
+  /** How long the customer may take (1000–600000 ms, default 60000). */
+  timeout_milliseconds?: number
+}
+
+/**
+ * pinpad_input: clear data typed on the pinpad's keypad under one of the fixed messages of GCD's
+ * table (§3.3.8), chosen by name — never free text (PCI).
+ */
+export interface InputRequest {
+  /** The message's name (src/abecs/gcd-messages.ts, GCD_PROMPTS). */
+  prompt: string
+  /** SPE_MINDIG / SPE_MAXDIG: how many digits (0–32, default 0 and 32). */
+  min_digits?: number
+  max_digits?: number
+  timeout_milliseconds?: number
+}
+
+/** pinpad_menu's answer: the option picked, by its index in `options` (from 0) and its text. */
+export interface MenuResult {
+  index: number
+  option: string
+}
+
+/** pinpad_input's answer: what the customer typed (never logged, never kept in a machine's context). */
+export interface InputResult {
+  value: string
+}
+
+/** A prompt's `timeout_milliseconds` when absent. */
+export const DEFAULT_PROMPT_TIMEOUT_MS = 60_000
+
 export type PaymentStatus = 'accepted' | 'rejected' | 'errored' | 'canceled'
 
 /** What process_payment answers (bridge-facts: status, card_hash, card_holder_name, payment_method, is_online_pin, error_code). */

@@ -268,6 +268,21 @@ export const PaymentTimeoutError = createError<[number]>(
 )
 /** (why: cancel, or the context closing) */
 export const PaymentCanceledError = createError<[string]>('MPOS_ERR_PAYMENT_CANCELED', '%s')
+/**
+ * A command or option the pinpad's ABECS version does not have: (the /ws command or field, the
+ * pinpad's spec version, what it needs). Nothing is sent to the pinpad.
+ */
+export const NotSupportedError = createError<[string, string, string]>(
+  'MPOS_ERR_NOT_SUPPORTED',
+  '%s is not supported by this pinpad (ABECS %s): %s',
+)
+/** pinpad_menu / pinpad_input ended without an answer: (why — the customer's CANCELA, or a cancel request). */
+export const PromptCanceledError = createError<[string]>('MPOS_ERR_PROMPT_CANCELED', '%s')
+/** The customer did not answer a prompt in time (the pinpad's ST_TIMEOUT or the host's deadline): (what, the timeout in ms). */
+export const PromptTimeoutError = createError<[string, number]>(
+  'MPOS_ERR_PROMPT_TIMEOUT',
+  'The customer did not answer the %s within %d ms (012 ST_TIMEOUT)',
+)
 /** No EOT to CAN (§2.2.2.3): the pinpad is let go. */
 export const DeviceUnresponsiveError = createError<[]>(
   'MPOS_ERR_DEVICE_TIMEOUT',

@@ -13,7 +13,7 @@ import pino, { type DestinationStream, type Logger, type LevelWithSilent, type L
 
 export type { Logger }
 
-/** Field names that could carry card data if someone ever logged a raw object. */
+/** Field names that could carry card data (or a customer's typed data) if someone ever logged a raw object. */
 const CARD_DATA_FIELDS = [
   'pan',
   'card_number',
@@ -31,6 +31,9 @@ const CARD_DATA_FIELDS = [
   'encryption_key',
   'encryptionKey',
   'emvData',
+  // What a customer types on the keypad for pinpad_input (GCD's PP_VALUE, §3.3.8): a CPF, a phone.
+  'PP_VALUE',
+  'typedValue',
 ]
 
 /** Each field at the top level of a log line and one level down (`{ card: { pan } }`). */

@@ -2,8 +2,8 @@
  * The log scan: proof that no card data reaches a log. Every logger of every test process and of
  * the CLI processes the tests spawn writes every line, at trace level and with the real output's
  * redaction, to MPOS_BRIDGE_LOG_CAPTURE (.taprc sets it; src/log.ts). This file fails on any test
- * card number, track, PIN block, card hash, unmasked encryption key, card field or cardholder name
- * in those lines (test/log-scan/scanner.ts).
+ * card number, track, PIN block, card hash, unmasked encryption key, card field, cardholder name or
+ * value a customer typed for pinpad_input in those lines (test/log-scan/scanner.ts).
  *
  * It must run after every other test file: tap starts files in name order ("zz" sorts last), so
  * when this one starts every other file has started; it then waits until its siblings — the other

@@ -9,14 +9,16 @@ import type {
   DeviceEvent,
   FinishInput,
   HashInput,
+  InputPromptInput,
   KeyInput,
+  MenuInput,
   MessageInput,
   OpenInput,
   PinpadInput,
   ReadCardInput,
   SyncInput,
 } from '../../machines/device.machine.js'
-import { DEFAULT_PAYMENT_TIMEOUT_MS, type CardHashKeyRef, type PinpadHandle, type ReadCardOutput } from '../../machines/types.js'
+import { DEFAULT_PAYMENT_TIMEOUT_MS, type CardHashKeyRef, type InputResult, type MenuResult, type PinpadHandle, type ReadCardOutput } from '../../machines/types.js'
 import { LinkCancelledError, UnreadableCardError } from '../errors.js'
 import type { CardVault } from '../card/vault.js'
 import type { AcquirerClient } from '../acquirer/client.js'
@@ -30,6 +32,7 @@ import { cardOf } from './card-data.js'
 import { capturePin, loadTables, removeCard, showText } from './steps.js'
 import { toDspMessage } from './display-text.js'
 import { systemClock } from '../clock.js'
+import { chooseOption, enterData } from './prompts.js'
 
 export interface DeviceActorDeps extends OpenPinpadDeps {
   vault: CardVault
@@ -58,7 +61,16 @@ export function createDeviceActors(deps: DeviceActorDeps) {
 
     actors: {
       openPinpad: fromPromise<PinpadHandle, OpenInput>(async ({ input, signal }) => {
-        const pinpad = await openPinpad(deps, { deviceId: input.deviceId, ...(input.baudRate ? { baudRate: input.baudRate } : {}), ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}) }, signal)
+        const pinpad = await openPinpad(
+          deps,
+          {
+            deviceId: input.deviceId,
+            ...(input.baudRate ? { baudRate: input.baudRate } : {}),
+            ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),
+            ...(input.secureSession ? { secureSession: true } : {}),
+          },
+          signal,
+        )
         // Stopped (closed) while it opened: nobody will hold it, so it is closed here.
         if (signal.aborted) {
           await pinpad.close()
@@ -153,6 +165,11 @@ export function createDeviceActors(deps: DeviceActorDeps) {
         const pinpad = open(input.pinpad)
         await pinpad.dialect.display(pinpad, input.message, signal)
       }),
+
+      chooseOption: fromPromise<MenuResult, MenuInput>(async ({ input, signal }) => chooseOption(open(input.pinpad), input.menu, signal)),
+
+      // The customer's data goes back to the machine's owner only: nothing here logs it.
+      enterData: fromPromise<InputResult, InputPromptInput>(async ({ input, signal }) => enterData(open(input.pinpad), input.input, signal)),
 
       closeLink: fromPromise<void, MessageInput>(async ({ input }) => {
         const pinpad = open(input.pinpad)

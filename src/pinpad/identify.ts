@@ -1,6 +1,6 @@
 /**
- * Who is on the other end: CAN (§2.2.2.3), OPN, GIN "00" and, for spec 2.x pinpads, GIX
- * (§3.2.3–3.2.4). Used by `mpos-bridge probe` and by the device machine's connect step.
+ * Who is on the other end: CAN (§2.2.2.3), OPN (classic, or secure when asked), GIN "00" and, for
+ * spec 2.x pinpads, GIX (§3.2.1–3.2.4). Used by `mpos-bridge probe` and by the device machine's connect step.
  */
 import type { PinpadClient, RequestOptions } from '../abecs/client.js'
 import type { PpData } from '../abecs/params.js'
@@ -20,9 +20,18 @@ export interface PinpadInfo {
   dukptKeys: number[]
   /** True when the pinpad speaks the "Abecs" (TLV) commands (spec 2.x). */
   abecs: boolean
+  /** Present when a secure session was asked for: whether the pinpad opened one (§5.2.1). */
+  secureSession?: boolean
 }
 
-export interface IdentifyOptions extends Pick<RequestOptions, 'signal' | 'timeoutMs'> {}
+export interface IdentifyOptions extends Pick<RequestOptions, 'signal' | 'timeoutMs'> {
+  /**
+   * Open with the secure OPN (§3.2.2) instead of the classic one (§3.2.1): from its answer on,
+   * every command but OPN goes sealed (§5.2.2). A 1.x pinpad answers the obsolete way and the
+   * link stays in clear (`secureSession: false`).
+   */
+  secure?: boolean
+}
 
 const trim = (s: string | undefined) => (s ?? '').trim()
 
@@ -39,9 +48,11 @@ function keyIndexes(map: string | undefined): number[] {
   return out
 }
 
-export async function identifyPinpad(client: PinpadClient, options: IdentifyOptions = {}): Promise<PinpadInfo> {
+export async function identifyPinpad(client: PinpadClient, identifyOptions: IdentifyOptions = {}): Promise<PinpadInfo> {
+  const { secure, ...options } = identifyOptions
   await client.link.open()
-  await client.call('OPN', {}, options)
+  const secured = secure ? await client.openSecure(options) : undefined
+  if (!secure) await client.call('OPN', {}, options)
   const gin = await client.call('GIN', { GIN_ACQIDX: '00' }, options)
   if (gin.layout !== '00') throw new Error('unreachable: GIN 00 layout')
   const info: PinpadInfo = {
@@ -54,6 +65,7 @@ export async function identifyPinpad(client: PinpadClient, options: IdentifyOpti
     contactless: gin.GIN_CTLSSUP === 'C',
     dukptKeys: [],
     abecs: specMajor(trim(gin.GIN_SPECVER)) >= 2,
+    ...(secured !== undefined ? { secureSession: secured } : {}),
   }
   if (info.abecs) {
     const gix: PpData = await client.call('GIX', {}, options)

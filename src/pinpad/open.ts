@@ -1,6 +1,6 @@
 /**
  * Opening a pinpad: the port from the registry, the host link over it, who is on the other end
- * (CAN, OPN, GIN/GIX, §3.2) — the Pinpad object the device machine holds while it is open.
+ * (CAN, OPN — the secure one when initialize asks for `secure_session` —, GIN/GIX, §3.2) — the Pinpad object the device machine holds while it is open.
  */
 import { HostLink, type LinkTimings, type LinkTrace } from '../abecs/link.js'
 import { PinpadClient } from '../abecs/client.js'
@@ -9,7 +9,7 @@ import type { CardVault } from '../card/vault.js'
 import type { Logger } from '../log.js'
 import { identifyPinpad } from './identify.js'
 import { Pinpad } from './pinpad.js'
-import { DeviceTimeoutError, LinkClosedError } from '../errors.js'
+import { DeviceTimeoutError, LinkClosedError, NotSupportedError } from '../errors.js'
 import { systemClock, type Clock } from '../clock.js'
 
 export interface OpenPinpadDeps {
@@ -29,6 +29,8 @@ export interface OpenPinpadParams {
   baudRate?: number
   /** A wrong or silent port must fail within this time (initialize's `timeout_milliseconds`). */
   timeoutMs?: number
+  /** Open with the secure OPN (initialize's `secure_session`, §3.2.2, §5.2); a 1.x pinpad is refused. */
+  secureSession?: boolean
 }
 
 export async function openPinpad(deps: OpenPinpadDeps, params: OpenPinpadParams, signal: AbortSignal): Promise<Pinpad> {
@@ -48,7 +50,10 @@ export async function openPinpad(deps: OpenPinpadDeps, params: OpenPinpadParams,
   })
   const timer = budget ? clock.setTimeout(() => void link.close(), budget) : undefined
   try {
-    const identity = await identifyPinpad(client, { signal })
+    const identity = await identifyPinpad(client, { signal, ...(params.secureSession ? { secure: true } : {}) })
+    if (params.secureSession && !identity.secureSession) {
+      throw new NotSupportedError('secure_session', identity.specVersion, 'the pinpad answered the secure OPN the obsolete way, without a session key (§3.2.2): secure sessions need an ABECS 2.x pinpad (§5.2)')
+    }
     return new Pinpad(deviceId, link, client, identity, deps.vault, clock)
   } catch (err) {
     await link.close().catch(() => {})

@@ -6,7 +6,7 @@
 import type { Request } from '../../machines/protocol.js'
 import { coded, type ErrorValue } from '../../machines/types.js'
 import { DEFAULT_SHAPE_LIMITS, preview, shapeViolation, type ShapeLimits } from './limits.js'
-import { FIELDS, MAX_AMOUNT, describe, validateEnvelope, validators } from './schema.js'
+import { FIELDS, MAX_AMOUNT, crossCheck, describe, validateEnvelope, validators } from './schema.js'
 import { AmountTooLargeError, InvalidJsonError, InvalidMessageError, MessageTooComplexError, MessageTooLargeError, MissingCommandError, RequestFieldError, UnknownCommandError } from '../errors.js'
 
 export const DEFAULT_CONTEXT = 'default'
@@ -58,6 +58,8 @@ export function parseMessage(text: string, maxBytes: number, limits: ShapeLimits
     const tooLarge = first?.instancePath === '/amount' && first.keyword === 'maximum'
     return { ok: false, error: coded(tooLarge ? new AmountTooLargeError(message) : new RequestFieldError(message)), ...echo }
   }
+  const conflict = crossCheck(obj.command, obj)
+  if (conflict) return { ok: false, error: coded(new RequestFieldError(conflict)), ...echo }
   // Only the command's own fields travel on: unknown keys (`__proto__` included) stay behind.
   const request: Record<string, unknown> = { command: obj.command }
   for (const field of FIELDS[obj.command]) if (Object.hasOwn(obj, field)) request[field] = (data as Record<string, unknown>)[field]

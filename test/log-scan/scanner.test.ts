@@ -19,6 +19,7 @@ import { memoryPair } from '../../src/transport/byte-stream.js'
 import { VirtualPinpad } from '../../src/simulator/virtual-pinpad.js'
 import { factoryTables } from '../../src/simulator/defaults.js'
 import { chipOnlinePin } from '../card/fixtures.js'
+import { TYPED_VALUES } from '../fixtures/typed-values.js'
 
 const scanner = createScanner()
 const kinds = (line: string): FindingKind[] => [...new Set(scanner.scan(line).map((f) => f.kind))].sort()
@@ -108,6 +109,8 @@ t.test('card hashes, encryption keys, card fields, cardholder names', async (t) 
   t.same(kinds(line({ PP_PAN: '5105105105105100' })), ['card field'])
   t.same(kinds(line({ who: 'ANA SILVA' })), ['cardholder name'], 'a holder name as displayed')
   t.same(kinds(line({ who: 'SILVA/ANA' })), ['cardholder name'], 'as on the card')
+  t.same(kinds(line({ response: { value: TYPED_VALUES.cpf } })), ['typed value'], "a customer's typed CPF (pinpad_input)")
+  t.same(kinds(line({ data: `804D000B${Buffer.from(TYPED_VALUES.ptyCpf).toString('latin1')}` })), ['typed value'], 'inside a GCD answer')
 })
 
 t.test('what the real logs hold passes', async (t) => {

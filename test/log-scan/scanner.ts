@@ -13,7 +13,8 @@
  * - a card hash (`<id>_<base64>` of RSA output) or a long Base64 body;
  * - an encryption key not masked the way the code masks it (`ek_test_…Ll23`);
  * - card fields (card_number, card_track_2, PP_PAN…) with a value that is not redacted or masked;
- * - the test cardholders' names.
+ * - the test cardholders' names;
+ * - what the tests have customers type for pinpad_input (GCD's clear data, test/fixtures/typed-values.ts).
  */
 import { createReadStream } from 'node:fs'
 import { readdir } from 'node:fs/promises'
@@ -26,6 +27,7 @@ import { buildIso0PinBlock } from '../../src/crypto/pin-block.js'
 import { tdesEncryptEcb } from '../../src/crypto/des.js'
 import { cardHolderDisplayName } from '../../src/card/card-hash.js'
 import { chipOfflinePin, chipOnlinePin, contactless, magstripeCredit, magstripeDebitPin } from '../card/fixtures.js'
+import { TYPED_VALUES } from '../fixtures/typed-values.js'
 
 export type FindingKind =
   | 'card number'
@@ -36,8 +38,9 @@ export type FindingKind =
   | 'encryption key'
   | 'card field'
   | 'cardholder name'
+  | 'typed value'
 
-export const FINDING_KINDS: readonly FindingKind[] = ['card number', 'track 2', 'track 1', 'PIN block', 'card hash', 'encryption key', 'card field', 'cardholder name']
+export const FINDING_KINDS: readonly FindingKind[] = ['card number', 'track 2', 'track 1', 'PIN block', 'card hash', 'encryption key', 'card field', 'cardholder name', 'typed value']
 
 export interface Finding {
   kind: FindingKind
@@ -179,6 +182,7 @@ export function createScanner(options: ScannerOptions = {}): Scanner {
       for (const m of text.matchAll(re)) if (!SAFE_VALUE.test(m[2]!)) add('card field', m[2]!, `in ${m[1]}`)
     }
     for (const [name, how] of known.names) if (text.includes(name)) add('cardholder name', name, how)
+    for (const [what, value] of Object.entries(TYPED_VALUES)) if (text.includes(value)) add('typed value', value, `pinpad_input's ${what}`)
   }
 
   return {

@@ -16,7 +16,7 @@
 import t, { type Test } from 'tap'
 import { createActor, fromCallback, fromPromise, type AnyActorLogic } from 'xstate'
 import { deviceMachine, type DeviceEnd, type DeviceNotice } from '../../machines/device.machine.js'
-import type { PaymentResult, ChipOutput, ReadCardOutput, PinpadHandle } from '../../machines/types.js'
+import type { PaymentResult, ChipOutput, InputResult, MenuResult, ReadCardOutput, PinpadHandle } from '../../machines/types.js'
 import { factoryTables } from '../../src/simulator/defaults.js'
 import { Coverage } from './helpers/coverage.js'
 import {
@@ -37,7 +37,7 @@ import { startSandbox, tempDir, type Sandbox } from './helpers/sandbox.js'
 import { at as stateAt } from './helpers/device-states.js'
 
 /** Notices the test counts exactly per step; PROMPT loosely. */
-const COUNTED = ['DEVICE.CONNECTED', 'DEVICE.PAYMENT_RESULT', 'DEVICE.FINISHED', 'DEVICE.DISPLAYED'] as const
+const COUNTED = ['DEVICE.CONNECTED', 'DEVICE.PAYMENT_RESULT', 'DEVICE.FINISHED', 'DEVICE.DISPLAYED', 'DEVICE.PROMPTED'] as const
 /** States where a held command keeps the device long enough to be interrupted. */
 const SELF_COMPLETING = ['syncingTables', 'displaying', 'reloadingTables', 'finishing', 'cancelling']
 const HOLD_MS = 600
@@ -47,6 +47,8 @@ const WAITING_COMMANDS: Array<[string, string[]]> = [
   ['onChip', ['GOX', 'GOC']],
   ['awaitingPin', ['GPN']],
   ['removingCard', ['RMC']],
+  ['awaitingChoice', ['MNU']],
+  ['awaitingInput', ['GCD']],
 ]
 
 const how = (e: ModelEvent): FailureHow | undefined => (e as { how?: FailureHow }).how
@@ -169,6 +171,27 @@ function expectation(prev: DeviceSnapshot, step: ModelStep, lastDisplay: string 
     case 'xstate.done.actor.removeCard':
       exp.wire = ['RMC', 'RMC:000']
       break
+    case 'xstate.done.actor.chooseOption':
+    case 'xstate.done.actor.enterData': {
+      const command = e.type.endsWith('chooseOption') ? 'MNU' : 'GCD'
+      exp.wire = [command, `${command}:000`]
+      count('DEVICE.PROMPTED')
+      exp.notices.push({ type: 'DEVICE.PROMPTED', response: outputOf<MenuResult | InputResult>(e) } as never)
+      break
+    }
+    case 'xstate.error.actor.chooseOption':
+    case 'xstate.error.actor.enterData': {
+      const command = e.type.endsWith('chooseOption') ? 'MNU' : 'GCD'
+      const idle = how(e) === 'cardholder-idle'
+      exp.wire = [command, `${command}:${idle ? '012' : '013'}`]
+      count('DEVICE.PROMPTED')
+      exp.notices.push({ type: 'DEVICE.PROMPTED', error: { code: idle ? 'MPOS_ERR_PROMPT_TIMEOUT' : 'MPOS_ERR_PROMPT_CANCELED', abecsStatus: idle ? 12 : 13 } } as never)
+      break
+    }
+    case 'xstate.after.customerDeadline.device.connected.prompting':
+      count('DEVICE.PROMPTED')
+      exp.notices.push({ type: 'DEVICE.PROMPTED', error: { code: 'MPOS_ERR_PROMPT_TIMEOUT' } } as never)
+      break
     case 'xstate.done.actor.displayMessage':
       exp.wire = lastDisplay?.includes('\n') ? ['DEX', 'DEX:000'] : ['DSP', 'DSP:000']
       count('DEVICE.DISPLAYED')
@@ -178,7 +201,10 @@ function expectation(prev: DeviceSnapshot, step: ModelStep, lastDisplay: string 
       exp.notices.push({ type: 'DEVICE.DISPLAYED', error: { code: 'MPOS_ERR_LINK_ACK_TIMEOUT' } } as never)
       break
     case 'CANCEL':
-      if (prev.matches(stateAt('awaitingFinish'))) count('DEVICE.FINISHED')
+      if (prev.matches(stateAt('prompting'))) {
+        count('DEVICE.PROMPTED')
+        exp.notices.push({ type: 'DEVICE.PROMPTED', error: { code: 'MPOS_ERR_PROMPT_CANCELED' } } as never)
+      } else if (prev.matches(stateAt('awaitingFinish'))) count('DEVICE.FINISHED')
       else if (pending) result({ status: 'canceled', error: { code: 'MPOS_ERR_PAYMENT_CANCELED' } as never })
       break
     case 'xstate.done.actor.cancelPinpad':
@@ -291,7 +317,11 @@ async function runPath(t: Test, path: ModelPath, env: Env): Promise<void> {
     }
     if (e.type === 'xstate.done.actor.goOnChip' && outputOf<ChipOutput>(e)!.pin !== 'none') intents.pin = 'type'
     if (e.type === 'xstate.done.actor.capturePin') intents.pin = 'type'
-    if (how(e) === 'cardholder-cancel' && e.type !== 'xstate.error.actor.readCard') intents.pin = 'cancel'
+    if (how(e) === 'cardholder-cancel' && ['xstate.error.actor.goOnChip', 'xstate.error.actor.capturePin'].includes(e.type)) intents.pin = 'cancel'
+    if (e.type === 'xstate.done.actor.chooseOption') intents.choice = outputOf<MenuResult>(e)!.index + 1
+    if (e.type === 'xstate.done.actor.enterData') intents.data = outputOf<InputResult>(e)!.value
+    if (how(e) === 'cardholder-cancel' && e.type === 'xstate.error.actor.chooseOption') intents.choice = 'cancel'
+    if (how(e) === 'cardholder-cancel' && e.type === 'xstate.error.actor.enterData') intents.data = 'cancel'
     if (e.type === 'xstate.done.actor.removeCard') intents.remove = true
     rig.setIntents(intents)
 
@@ -373,7 +403,7 @@ async function runPath(t: Test, path: ModelPath, env: Env): Promise<void> {
 }
 
 /** States with the customer's deadline, and its event there. */
-const DEADLINE_STATES = ['payment.steps.cardholder', 'finishing', 'removingCard']
+const DEADLINE_STATES = ['payment.steps.cardholder', 'finishing', 'removingCard', 'prompting']
 
 /**
  * Whether the state step `i` enters has a deadline the path lets pass: it is entered by this step

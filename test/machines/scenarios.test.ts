@@ -26,6 +26,7 @@ import { Coverage } from './helpers/coverage.js'
 import { IDLE_LINES, isSubsequence } from './helpers/device-rig.js'
 import { KEY, startBridge, type BridgeRig, type Client, type ReplyMessage } from './helpers/bridge-rig.js'
 import { startSandbox, type Sandbox } from './helpers/sandbox.js'
+import { TYPED_VALUES } from '../fixtures/typed-values.js'
 import { at as stateAt } from './helpers/device-states.js'
 
 const coverage = {
@@ -1018,6 +1019,66 @@ t.test('a failing actor is contained: its requests are answered, its pinpad let 
   t.match((await other.call('front', { command: 'status' })).response, { status: 'initialized' }, 'other connections are served')
   t.match((await c.call('shop', { command: 'status' })).response, { status: 'initialized' })
   t.same(faults, ['session'])
+})
+
+// --- Customer prompts (pinpad_menu, pinpad_input) ------------------------------------------
+
+t.test('customer prompts: answered, cancelled, busy, orphaned, refused by a 1.x pinpad; the typed value in no snapshot', async (t) => {
+  const b = await bridge(t, { pinpads: 2 })
+  const [pad, pad2] = [b.pads[0]!, b.pads[1]!]
+  const c = b.client()
+  const other = b.client()
+  await initialize(t, c, 'shop', { device_id: 1 })
+  t.equal((await other.call('shop', { command: 'status' })).success, true, 'another connection attached')
+
+  // Answered at once: the device is ready again when the answer comes.
+  pad.cardholder.choose(2)
+  const cursor = b.trace.length
+  t.same((await c.call('shop', { command: 'pinpad_menu', title: 'PAGAMENTO', options: ['CREDITO', 'DEBITO'] })).response, { index: 1, option: 'DEBITO' })
+  await b.reach('context:shop', { initialized: { activity: { prompting: 'asking' } } }, cursor)
+  await b.reach('device:1', stateAt('awaitingChoice'), cursor)
+  t.match(await statusOf(c, 'shop'), { status: 'initialized', device_state: 'ready' })
+
+  // The typed value: in the answer, in no machine's context.
+  pad.cardholder.enter(TYPED_VALUES.cpf)
+  t.same((await c.call('shop', { command: 'pinpad_input', prompt: 'cpf' })).response, { value: TYPED_VALUES.cpf })
+  t.notOk(b.machineContexts.some((x) => x.includes(TYPED_VALUES.cpf)), 'no snapshot context holds what the customer typed')
+
+  // Busy while it runs; cancel from the POS: answered once the pinpad confirmed the CAN (unwinding).
+  const asking = c.send('shop', { command: 'pinpad_input', prompt: 'phone' })
+  await b.reach('device:1', stateAt('awaitingInput'))
+  t.match(await statusOf(other, 'shop'), { status: 'in_use', running_command: 'pinpad_input', device_state: 'awaitingInput' })
+  t.match(errorOf(await other.call('shop', { command: 'display_message', message: 'OI' })), { code: 'MPOS_ERR_CONTEXT_BUSY', message: /pinpad_input is running/ })
+  const beforeCancel = b.trace.length
+  t.equal((await other.call('shop', { command: 'cancel' })).success, true, 'cancel answered')
+  t.match(errorOf(await c.reply(asking)), { code: 'MPOS_ERR_PROMPT_CANCELED' })
+  await b.reach('context:shop', { initialized: { activity: { prompting: 'unwinding' } } }, beforeCancel)
+  await b.reach('device:1', stateAt('cancelling'), beforeCancel)
+  t.match(await statusOf(c, 'shop'), { status: 'initialized', device_state: 'ready' })
+
+  // The last connection of a context goes while the customer is asked: the prompt is cancelled.
+  const lone = b.client()
+  await initialize(t, lone, 'front', { device_id: 2 })
+  const eots = recorder(pad2)
+  lone.send('front', { command: 'pinpad_menu', options: ['SIM', 'NAO'] })
+  await b.reach('device:2', stateAt('awaitingChoice'))
+  const mark = eots.mark()
+  lone.close()
+  await b.reach('device:2', stateAt('cancelling'))
+  await b.until(() => eots.since(mark).includes('EOT'), 'the CAN confirmed')
+  await b.settle('device:2', stateAt('ready'))
+  t.match(b.valueOf('context:front'), { initialized: { activity: 'ready' } }, 'the context keeps its pinpad, ready')
+
+  // A 1.x pinpad: refused by the context, nothing sent.
+  const old = await bridge(t, v108)
+  const o = old.client()
+  await initialize(t, o, 'shop')
+  const rec = recorder(old.pads[0]!)
+  for (const request of [{ command: 'pinpad_menu', options: ['A'] }, { command: 'pinpad_input', prompt: 'cpf' }] as Request[]) {
+    t.match(errorOf(await o.call('shop', request)), { code: 'MPOS_ERR_NOT_SUPPORTED', message: /ABECS 1\.08/ }, `${request.command} on 1.08`)
+  }
+  t.match(errorOf(await o.call('shop', { command: 'finish_payment', success: true })), { message: /allowed: process_payment, display_message, status/ }, 'not listed as allowed on a 1.x pinpad')
+  t.notOk(rec.ids().some((id) => id === 'MNU' || id === 'GCD'), 'nothing sent')
 })
 
 // --- Coverage -------------------------------------------------------------------------------

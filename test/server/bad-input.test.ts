@@ -179,7 +179,7 @@ t.test('context rules: order, devices, one action at a time, status at any time'
   t.match(await ws.request({ command: 'finish_payment', success: true }), {
     success: false,
     code: 'MPOS_ERR_COMMAND_OUT_OF_ORDER',
-    error: 'finish_payment is not allowed now in context "default"; allowed: process_payment, display_message, status, list_devices, close',
+    error: 'finish_payment is not allowed now in context "default"; allowed: process_payment, display_message, pinpad_menu, pinpad_input, status, list_devices, close',
   })
 
   // A payment waits for a card: every other command is refused at once, naming it.

@@ -15,7 +15,7 @@ import type { VirtualDevice } from '../../src/simulator/virtual-device.js'
 const DEFAULT_FAULTS = { stalled: false, nakNext: 0, corruptNext: 0, dropNext: 0, responseDelayMs: 0, garbageNext: 0, held: false }
 const INVALID = 'MPOS_ERR_DEVTOOLS_INVALID'
 const FAULT_LIST = 'stalled, nakNext, corruptNext, dropNext, responseDelayMs, garbageNext, held'
-const ACTION_LIST = 'present, pin, key, remove, unplug, plug, fault'
+const ACTION_LIST = 'present, pin, key, choose, enter, remove, unplug, plug, fault'
 
 interface Post {
   /** Sent verbatim instead of JSON.stringify(body). */
@@ -68,13 +68,19 @@ t.test('every action the API offers is accepted and reaches the virtual pinpad',
   events.length = 0
   await ok({ action: 'pin', pin: '1234' }, 'a 4-digit PIN')
   await ok({ action: 'pin', pin: '123456789012' }, 'a 12-digit PIN')
-  for (const key of ['ok', 'cancel', 'clear']) await ok({ action: 'key', key }, `key ${key}`)
+  for (const key of ['ok', 'cancel', 'clear', 'up', 'down']) await ok({ action: 'key', key }, `key ${key}`)
+  await ok({ action: 'choose', option: 2 }, 'a menu option')
+  await ok({ action: 'enter', data: '123' }, 'clear data')
   t.same(events, [
     { type: 'typed-pin' },
     { type: 'typed-pin' },
     { type: 'pressed', key: 'ok' },
     { type: 'pressed', key: 'cancel' },
     { type: 'pressed', key: 'clear' },
+    { type: 'pressed', key: 'up' },
+    { type: 'pressed', key: 'down' },
+    { type: 'chose', option: 2 },
+    { type: 'typed-data' },
   ])
 
   pad.cardholder.inserted = 'visa-credit'
@@ -148,8 +154,16 @@ t.test('bodies and parameters outside the schema: 400 naming the field, nothing 
   await refused({ action: 'pin' }, 'pin is required')
 
   // key
-  for (const key of ['x', 'f1', 'OK', 'enter']) await refused({ action: 'key', key }, `key must be one of ok, cancel, clear (got "${key}")`)
+  for (const key of ['x', 'f1', 'OK', 'enter']) await refused({ action: 'key', key }, `key must be one of ok, cancel, clear, up, down (got "${key}")`)
   await refused({ action: 'key' }, 'key is required')
+
+  // choose, enter (the customer's data: never echoed)
+  for (const option of [0, 21, -1]) await refused({ action: 'choose', option }, new RegExp(`^option must be [≥≤] (1|20) \\(got ${option}\\)$`))
+  await refused({ action: 'choose', option: 1.5 }, 'option must be an integer (got 1.5)')
+  await refused({ action: 'choose' }, 'option is required')
+  for (const data of ['12a', '1'.repeat(33), ' 1']) await refused({ action: 'enter', data }, 'data must be at most 32 digits')
+  await refused({ action: 'enter', data: 5299 }, 'data must be a string')
+  await refused({ action: 'enter' }, 'data is required')
 
   // actions without fields
   await refused({ action: 'remove', card: 'visa-credit' }, 'card is not allowed')

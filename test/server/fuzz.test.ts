@@ -1,6 +1,6 @@
 /**
  * Property test over the whole `/ws` surface (fast-check): at least 10,000 generated messages per
- * run — valid commands with random fields, every field with a wrong type, random JSON, deep
+ * run — valid commands with random fields (customer prompts included), every field with a wrong type, random JSON, deep
  * nesting, huge strings, `__proto__`/`constructor` keys, text that is not JSON, binary frames —
  * sent in batches over real WebSockets to a bridge with two virtual pinpads. Every message gets
  * exactly one answer in the protocol's shape (a coded error or a success), and the bridge stays
@@ -16,7 +16,7 @@ import { Client, EK, httpGet, startBridge, type Message } from './helpers.js'
 
 const MESSAGES = Math.max(10_000, Number(process.env.MPOS_FUZZ_RUNS ?? 0))
 const BATCH = 100
-const COMMANDS = ['list_devices', 'initialize', 'status', 'display_message', 'process_payment', 'finish_payment', 'close', 'cancel']
+const COMMANDS = ['list_devices', 'initialize', 'status', 'display_message', 'process_payment', 'finish_payment', 'close', 'cancel', 'pinpad_menu', 'pinpad_input']
 
 /** A message as sent: text (JSON or not) or a binary frame, and the command_id it carries if valid. */
 interface Sent {
@@ -47,11 +47,34 @@ const fieldValue = (field: string) => {
     success: fc.boolean(),
     response_code: fc.constantFrom('0000', '0051', '00 00', ''),
     emv_data: fc.constantFrom('910A0102030405060708090A', 'zz', ''),
+    secure_session: fc.boolean(),
+    title: fc.constantFrom('Forma de pagamento', 'Parcelas\nem quantas vezes?', '', 'x'.repeat(129)),
+    options: fc.oneof(fc.array(fc.constantFrom('Crédito', 'Débito', 'Voucher', 'Pix ✓', '', 'x'.repeat(25)), { maxLength: 22 }), fc.constant(['Crédito', 'Débito'])),
+    prompt: fc.constantFrom('cpf', 'phone', 'installments', 'card_number', 'DIGITE O CPF', ''),
   }
   return fc.oneof({ weight: 4, arbitrary: plausible[field] ?? anyValue }, { weight: 1, arbitrary: anyValue })
 }
 
-const FIELDS = ['encryption_key', 'device_id', 'baud_rate', 'simple_initialize', 'timeout_milliseconds', 'message', 'amount', 'applications', 'magstripe_payment_method', 'success', 'response_code', 'emv_data']
+// min_digits/max_digits are left out: the automatic cardholder's data (autoData) would not fit
+// every random bound, and a prompt nobody can answer waits for its whole timeout.
+const FIELDS = [
+  'encryption_key',
+  'device_id',
+  'baud_rate',
+  'simple_initialize',
+  'timeout_milliseconds',
+  'message',
+  'amount',
+  'applications',
+  'magstripe_payment_method',
+  'success',
+  'response_code',
+  'emv_data',
+  'secure_session',
+  'title',
+  'options',
+  'prompt',
+]
 
 /** A command-shaped object: a known or odd command, a context from a small pool or odd, fields. */
 const commandObject = fc
@@ -75,6 +98,8 @@ const flowStep = fc.oneof(
   }),
   fc.record({ command: fc.constant('finish_payment'), context: fc.constantFrom('till-a', 'till-b'), success: fc.boolean(), response_code: fc.constantFrom('0000', '0051') }),
   fc.record({ command: fc.constantFrom('status', 'cancel', 'display_message', 'close'), context: fc.constantFrom('till-a', 'till-b'), message: fc.constant('OLA') }),
+  fc.record({ command: fc.constant('pinpad_menu'), context: fc.constantFrom('till-a', 'till-b'), title: fc.constant('Forma de pagamento'), options: fc.constant(['Crédito', 'Débito', 'Voucher']) }),
+  fc.record({ command: fc.constant('pinpad_input'), context: fc.constantFrom('till-a', 'till-b'), prompt: fc.constantFrom('cpf', 'phone', 'table_number') }),
 )
 
 const nested = (depth: number, open: string, close: string, inner = '1') => `${open.repeat(depth)}${inner}${close.repeat(depth)}`
@@ -111,7 +136,11 @@ const message: fc.Arbitrary<Sent> = fc.oneof(
 const isReply = (m: Message) => m.event === undefined
 
 t.test(`${MESSAGES} generated messages: one coded answer each, and the bridge lives`, async (t) => {
-  const rig = await startBridge(t, { limits: { messagesPerSecond: 1e9, burst: 1e9 } })
+  // The cardholder answers menus and data prompts by themself, as they present cards and PINs.
+  const rig = await startBridge(t, {
+    limits: { messagesPerSecond: 1e9, burst: 1e9 },
+    runtime: { simulator: { cardholder: { presentAfterMs: 50, pinAfterMs: 50, removeAfterMs: 50, autoMenuChoice: 1, autoData: '12345' }, timings: { noCardTimeoutMs: 300 } } },
+  })
   let sent = 0
   let checked = 0
   const outcomes = new Map<string, number>()
@@ -165,6 +194,7 @@ t.test(`${MESSAGES} generated messages: one coded answer each, and the bridge li
   // The generated messages reached deep, not only the validator.
   t.ok((outcomes.get('initialize ok') ?? 0) > 0, 'pinpads were initialized')
   t.ok([...outcomes.keys()].some((k) => /^process_payment (accepted|errored|canceled|rejected)$/.test(k)), 'payments ran on the pinpads')
+  t.ok([...outcomes.keys()].some((k) => /^pinpad_(menu|input) (ok|MPOS_ERR_PROMPT_CANCELED|MPOS_ERR_PROMPT_TIMEOUT|MPOS_ERR_CONTEXT_CLOSED)$/.test(k)), 'prompts ran on the pinpads')
   t.ok(sent >= MESSAGES)
 
   t.equal((await httpGet(`${rig.httpUrl}/health`)).status, 200, '/health answers')

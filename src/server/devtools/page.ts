@@ -50,6 +50,8 @@ function renderPads(pads) {
         '<select class="how"><option value="">as the card is</option><option>insert</option><option>swipe</option><option>tap</option></select>' +
         '<button data-a="present">present</button></div>' +
         '<div><input class="pin" size="6" value="1234"><button data-a="pin">type PIN</button><button data-a="cancel">CANCELA</button><button data-a="remove">remove card</button></div>' +
+        '<div>menu <button data-a="up">▲</button><button data-a="down">▼</button><button data-a="ok">OK</button> ' +
+        '<input class="data" size="12" placeholder="digits"><button data-a="enter">type data</button></div>' +
         '<div><button data-a="unplug">unplug</button><button data-a="plug">plug</button> ' +
         '<button data-a="stall">stall/unstall</button><button data-a="nak">NAK next</button><button data-a="corrupt">corrupt next</button></div>' +
         '<div class="info"></div>'
@@ -60,6 +62,8 @@ function renderPads(pads) {
         const map = {
           present: { action: 'present', card: el.querySelector('.card').value, ...(how ? { how } : {}) },
           pin: { action: 'pin', pin: el.querySelector('.pin').value }, cancel: { action: 'key', key: 'cancel' },
+          up: { action: 'key', key: 'up' }, down: { action: 'key', key: 'down' }, ok: { action: 'key', key: 'ok' },
+          enter: { action: 'enter', data: el.querySelector('.data').value },
           remove: { action: 'remove' }, unplug: { action: 'unplug' }, plug: { action: 'plug' },
           stall: { action: 'fault', fault: 'stalled', value: !el.dataset.stalled || el.dataset.stalled === 'false' },
           nak: { action: 'fault', fault: 'nakNext', value: 1 }, corrupt: { action: 'fault', fault: 'corruptNext', value: 1 },

@@ -119,6 +119,12 @@ export function registerDevtools(app: FastifyInstance, deps: DevtoolsDeps): void
         case 'key':
           pad.cardholder.press(body.key)
           break
+        case 'choose':
+          pad.cardholder.choose(body.option)
+          break
+        case 'enter':
+          pad.cardholder.enter(body.data)
+          break
         case 'remove':
           pad.cardholder.remove()
           break

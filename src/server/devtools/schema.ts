@@ -11,7 +11,8 @@ import { cardNames } from '../../simulator/cards.js'
 import type { LinkFaults } from '../../simulator/pinpad-link.js'
 
 export const PRESENTATIONS = ['insert', 'swipe', 'tap'] as const satisfies readonly Presentation[]
-export const KEYS = ['ok', 'cancel', 'clear'] as const satisfies readonly Key[]
+/** Keys the page can press: CANCELA, and what moves and confirms a menu (MNU, §6.5.13). */
+export const KEYS = ['ok', 'cancel', 'clear', 'up', 'down'] as const satisfies readonly Key[]
 
 /** Upper bounds of the numeric faults: a caller cannot queue endless faults or overflow a timer. */
 export const FAULT_LIMITS = {
@@ -44,6 +45,10 @@ export type DevtoolsAction =
   | { action: 'present'; card: string; how?: Presentation }
   | { action: 'pin'; pin: string }
   | { action: 'key'; key: (typeof KEYS)[number] }
+  /** MNU: pick option n (1-based, as PP_VALUE counts). */
+  | { action: 'choose'; option: number }
+  /** GCD: type clear data and confirm (never echoed in an error). */
+  | { action: 'enter'; data: string }
   | { action: 'remove' }
   | { action: 'unplug' }
   | { action: 'plug' }
@@ -57,7 +62,7 @@ const branch = (action: string, properties: Record<string, object> = {}, require
   additionalProperties: false,
 })
 
-export const ACTIONS = ['present', 'pin', 'key', 'remove', 'unplug', 'plug', 'fault'] as const satisfies ReadonlyArray<DevtoolsAction['action']>
+export const ACTIONS = ['present', 'pin', 'key', 'choose', 'enter', 'remove', 'unplug', 'plug', 'fault'] as const satisfies ReadonlyArray<DevtoolsAction['action']>
 
 export const ACTION_SCHEMA = {
   type: 'object',
@@ -66,6 +71,8 @@ export const ACTION_SCHEMA = {
     branch('present', { card: { type: 'string', enum: cardNames() }, how: { type: 'string', enum: PRESENTATIONS } }, ['card']),
     branch('pin', { pin: { type: 'string', pattern: '^[0-9]{4,12}$', description: '4 to 12 digits' } }, ['pin']),
     branch('key', { key: { type: 'string', enum: KEYS } }, ['key']),
+    branch('choose', { option: { type: 'integer', minimum: 1, maximum: 20 } }, ['option']),
+    branch('enter', { data: { type: 'string', pattern: '^[0-9]{0,32}$', description: 'at most 32 digits' } }, ['data']),
     branch('remove'),
     branch('unplug'),
     branch('plug'),
@@ -101,8 +108,8 @@ export function describeDevtoolsError(errors: readonly ErrorObject[], dataVar: s
   const path = e.instancePath.slice(1).replace(/\//g, '.')
   const inUrl = dataVar === 'params' ? ' (in the URL)' : ''
   const field = (name: string) => `${name}${inUrl}`
-  // Echo what was sent, briefly; never a PIN.
-  const got = e.instancePath === '' || path === 'pin' ? '' : ` (got ${JSON.stringify(e.data)?.slice(0, 40)})`
+  // Echo what was sent, briefly; never a PIN, never a customer's data.
+  const got = e.instancePath === '' || path === 'pin' || path === 'data' ? '' : ` (got ${JSON.stringify(e.data)?.slice(0, 40)})`
   switch (e.keyword) {
     case 'discriminator': {
       const { tag, tagValue } = e.params as { tag: string; tagValue: unknown }

@@ -14,8 +14,9 @@
 import { getAdjacencyMap, type AdjacencyMap } from 'xstate/graph'
 import type { SnapshotFrom } from 'xstate'
 import { deviceMachine, type ConnectParams, type DeviceEvent } from '../../../machines/device.machine.js'
-import type { CardHashKeyRef, ChipOutput, PinpadHandle, PinpadIdentity, ReadCardOutput } from '../../../machines/types.js'
+import type { CardHashKeyRef, ChipOutput, InputResult, MenuResult, PinpadHandle, PinpadIdentity, ReadCardOutput } from '../../../machines/types.js'
 import { DEFAULT_TABLES } from '../../../src/tables/default-tables.js'
+import { TYPED_VALUES } from '../../fixtures/typed-values.js'
 import { at as stateAt } from './device-states.js'
 
 export type DeviceSnapshot = SnapshotFrom<typeof deviceMachine>
@@ -34,6 +35,8 @@ export type FailureHow =
   | 'no-ack'
   /** The cardholder presses CANCEL (ST_CANCEL, 013). */
   | 'cardholder-cancel'
+  /** Nobody answers a prompt: the pinpad's SPE_TIMEOUT passes (ST_TIMEOUT, 012). */
+  | 'cardholder-idle'
   /** The pinpad is hung: CAN gets no EOT. */
   | 'stalled'
   /** The real actor cannot fail this way: the event is sent to the live actor as it is. */
@@ -89,6 +92,12 @@ export const PAY = {
 export const DISPLAY_SHORT: ModelEvent = { type: 'DISPLAY_MESSAGE', message: 'OLA MUNDO' }
 /** Does not fit DSP's 2×16: DEX on a 2.x pinpad. */
 export const DISPLAY_LONG: ModelEvent = { type: 'DISPLAY_MESSAGE', message: 'Obrigado pela preferencia\nVolte sempre!' }
+/** Customer prompts: a menu (MNU), one whose 1 s SPE_TIMEOUT passes on the pinpad, a CPF (GCD). */
+export const MENU: ModelEvent = { type: 'PROMPT_MENU', title: 'PAGAMENTO', options: ['CREDITO', 'DEBITO'] }
+export const MENU_SHORT: ModelEvent = { type: 'PROMPT_MENU', options: ['CREDITO', 'DEBITO'], timeout_milliseconds: 1000 }
+export const INPUT: ModelEvent = { type: 'PROMPT_INPUT', prompt: 'cpf', min_digits: 11, max_digits: 11 }
+const CHOSEN = done('chooseOption', { index: 1, option: 'DEBITO' } satisfies MenuResult)
+const TYPED = done('enterData', { value: TYPED_VALUES.cpf } satisfies InputResult)
 export const FINISH_APPROVED: ModelEvent = { type: 'FINISH_PAYMENT', success: true, response_code: '0000' }
 export const CANCEL: ModelEvent = { type: 'CANCEL' }
 export const CLOSE: ModelEvent = { type: 'CLOSE', message: 'ATE LOGO' }
@@ -131,6 +140,7 @@ export function modelKey(s: DeviceSnapshot): string {
     // Closing a device that never got connected has no link (and no CLO) to hold it there.
     ...(s.matches('closing') ? { identified: c.pinpad !== undefined } : {}),
     ...(s.matches('connecting') || s.matches(stateAt('syncingTables')) ? { simple: c.connect.simpleInitialize === true } : {}),
+    ...(s.matches(stateAt('prompting')) ? { promptMs: c.prompt?.timeoutMs } : {}),
     ...(resting ? {} : { bad: c.connect.encryptionKey === BAD_KEY, v1: c.pinpad?.identity.abecs === false }),
     ...(p && !resting
       ? { pay: { cls: paymentClass(p), card: p.cardRef, chip: p.chip && `${p.chip.decision}/${p.chip.pin}`, reloaded: p.tablesReloaded === true, result: p.result?.status, key: p.key !== undefined } }
@@ -163,10 +173,16 @@ export function modelEvents(s: DeviceSnapshot): ModelEvent[] {
   if (s.matches(stateAt('syncingTables'))) return bad ? [fail('syncTables', 'bad-key')] : [SYNCED, ...interrupt(!v1)]
   if (s.matches(stateAt('ready'))) {
     if (v1 || bad) return [PAY.approved]
-    return [PAY.approved, PAY.offlinePin, PAY.cardDeclines, PAY.cardholderCancel, PAY.debit, DISPLAY_SHORT, DISPLAY_LONG, fail('showIdle', 'no-ack'), ...interrupt(true)]
+    return [PAY.approved, PAY.offlinePin, PAY.cardDeclines, PAY.cardholderCancel, PAY.debit, DISPLAY_SHORT, DISPLAY_LONG, MENU, MENU_SHORT, INPUT, fail('showIdle', 'no-ack'), ...interrupt(true)]
   }
   if (s.matches(stateAt('displaying'))) return [done('displayMessage'), fail('displayMessage', 'no-ack'), ...interrupt(true)]
-  if (s.matches(stateAt('idle'))) return [PAY.approved, DISPLAY_SHORT, ...interrupt(true)]
+  if (s.matches(stateAt('idle'))) return [PAY.approved, DISPLAY_SHORT, MENU, INPUT, ...interrupt(true)]
+  if (s.matches(stateAt('awaitingChoice'))) {
+    // The short menu: nobody answers, the pinpad's own timeout ends it.
+    if (c.prompt?.timeout_milliseconds !== undefined) return [fail('chooseOption', 'cardholder-idle')]
+    return [CHOSEN, fail('chooseOption', 'cardholder-cancel'), CANCEL, deadline('prompting'), ...interrupt(true)]
+  }
+  if (s.matches(stateAt('awaitingInput'))) return [TYPED, fail('enterData', 'cardholder-cancel'), CANCEL, deadline('prompting')]
   if (s.matches(stateAt('awaitingCard'))) {
     const cards = (): ModelEvent[] => {
       if (v1) return p?.tablesReloaded ? [read('visa-credit'), TABLES_OUTDATED] : [TABLES_OUTDATED]

@@ -37,6 +37,10 @@ export interface Intents {
   pin?: 'type' | 'cancel'
   /** Take the inserted card when asked to. */
   remove?: boolean
+  /** Pick this menu option (1-based) or press CANCEL when a menu is shown (MNU). */
+  choice?: number | 'cancel'
+  /** Type this or press CANCEL when asked for data (GCD). */
+  data?: string | 'cancel'
 }
 
 /** Simulator timings short enough for tests (no upper bounds are asserted on them). */
@@ -71,7 +75,7 @@ export class DeviceRig {
   intents: Intents = {}
   /** The customer's deadline for the states entered from now on. */
   deadlineMs = 3_600_000
-  readonly #asked = { card: false, pin: false, remove: false }
+  readonly #asked = { card: false, pin: false, remove: false, choice: false, data: false }
   #armed: Array<{ value: string; fn: () => void }> = []
   readonly #listeners = new Set<() => void>()
   readonly #timers = new Set<NodeJS.Timeout>()
@@ -99,7 +103,7 @@ export class DeviceRig {
       else if (e.type === 'response') this.#push({ kind: 'rsp', id: e.id, status: e.status })
       else if (e.type === 'eot-sent') {
         // CAN ends whatever the cardholder was asked.
-        this.#asked.card = this.#asked.pin = this.#asked.remove = false
+        this.#asked.card = this.#asked.pin = this.#asked.remove = this.#asked.choice = this.#asked.data = false
         this.#push({ kind: 'eot' })
       }
     })
@@ -107,6 +111,8 @@ export class DeviceRig {
       if (e.type === 'asked-for-card') this.#asked.card = true
       else if (e.type === 'asked-for-pin') this.#asked.pin = true
       else if (e.type === 'asked-to-remove') this.#asked.remove = true
+      else if (e.type === 'asked-to-choose') this.#asked.choice = true
+      else if (e.type === 'asked-for-data') this.#asked.data = true
       else return
       this.#act()
     })
@@ -172,6 +178,18 @@ export class DeviceRig {
         if (this.intents.pin === 'type') ch.typePin('1234')
         else ch.press('cancel')
         delete this.intents.pin
+      }
+      if (this.#asked.choice && this.intents.choice !== undefined) {
+        this.#asked.choice = false
+        if (this.intents.choice === 'cancel') ch.press('cancel')
+        else ch.choose(this.intents.choice)
+        delete this.intents.choice
+      }
+      if (this.#asked.data && this.intents.data !== undefined) {
+        this.#asked.data = false
+        if (this.intents.data === 'cancel') ch.press('cancel')
+        else ch.enter(this.intents.data)
+        delete this.intents.data
       }
       if (this.#asked.remove && this.intents.remove) {
         this.#asked.remove = false

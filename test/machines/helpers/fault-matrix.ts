@@ -19,6 +19,8 @@ export type Fault = 'unplug' | 'silence' | 'garbage' | 'nak-storm' | 'can-race'
 
 /** The customer's time in these payments: short, so that a silent pinpad's deadline comes soon. */
 const PAYMENT_TIMEOUT_MS = 1000
+/** A prompt's: short too, with room for the answer given when the fault is let go. */
+const PROMPT_TIMEOUT_MS = 2000
 
 interface Held {
   /** Requests sent while arranging whose answers may still come. */
@@ -121,6 +123,38 @@ export const CASES: Case[] = [
       if (!r.success) throw new Error('display_message failed')
       await b.settle('device:1', stateAt('idle'))
       return { pending: [], commandRunning: false, release: releaseAll(pad) }
+    },
+  },
+  {
+    state: 'awaitingChoice',
+    async arrange(b, c, pad) {
+      await initialize(c)
+      const pending = [c.send('shop', { command: 'pinpad_menu', options: ['CREDITO', 'DEBITO'], timeout_milliseconds: PROMPT_TIMEOUT_MS })]
+      await b.reach('device:1', stateAt('awaitingChoice'))
+      return {
+        pending,
+        commandRunning: true,
+        release: () => {
+          releaseAll(pad)()
+          pad.cardholder.choose(1)
+        },
+      }
+    },
+  },
+  {
+    state: 'awaitingInput',
+    async arrange(b, c, pad) {
+      await initialize(c)
+      const pending = [c.send('shop', { command: 'pinpad_input', prompt: 'table_number', timeout_milliseconds: PROMPT_TIMEOUT_MS })]
+      await b.reach('device:1', stateAt('awaitingInput'))
+      return {
+        pending,
+        commandRunning: true,
+        release: () => {
+          releaseAll(pad)()
+          pad.cardholder.enter('12')
+        },
+      }
     },
   },
   {
