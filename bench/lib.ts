@@ -77,8 +77,11 @@ export async function startBenchBridge(runtime: Partial<RuntimeOptions> = {}): P
 export type Answer = Record<string, any>
 
 export interface Client {
-  /** Sends a request with a fresh command_id; its answer, or a rejection after `timeoutMs`. */
-  call(request: Record<string, unknown>, timeoutMs?: number): Promise<Answer>
+  /**
+   * Sends a request with a fresh command_id (or `commandId`; null: none, matched by order);
+   * its answer, or a rejection after `timeoutMs`.
+   */
+  call(request: Record<string, unknown>, timeoutMs?: number, commandId?: string | null): Promise<Answer>
   /** Pushed events received so far. */
   readonly events: number
   /** Socket errors seen (after the handshake). */
@@ -91,6 +94,9 @@ export class CallTimeoutError extends Error {
   readonly code = 'BENCH_TIMEOUT'
 }
 
+/** command_ids are unique across the clients of a run: the journal replays one it has seen in a context. */
+let commandSeq = 0
+
 /** Opens a WebSocket to /ws (subprotocol mpos-bridge) and matches answers to requests by command_id. */
 export async function wsClient(url: string): Promise<Client> {
   const ws = new WebSocket(url, 'mpos-bridge')
@@ -101,8 +107,9 @@ export async function wsClient(url: string): Promise<Client> {
     ws.once('unexpected-response', (_req, res) => reject(new Error(`handshake answered ${res.statusCode}`)))
   })
   ws.on('error', (err) => errors.push(err.message))
-  const pending = new Map<number, (m: Answer) => void>()
-  let seq = 0
+  const pending = new Map<unknown, (m: Answer) => void>()
+  /** Requests sent without a command_id, answered in order. */
+  const unnamed: Array<(m: Answer) => void> = []
   let events = 0
   ws.on('message', (raw) => {
     const m = JSON.parse(raw.toString()) as Answer
@@ -110,6 +117,7 @@ export async function wsClient(url: string): Promise<Client> {
       events++
       return
     }
+    if (m.command_id === undefined) return unnamed.shift()?.(m)
     pending.get(m.command_id)?.(m)
     pending.delete(m.command_id)
   })
@@ -118,18 +126,20 @@ export async function wsClient(url: string): Promise<Client> {
     pending.clear()
   })
   return {
-    call: (request, timeoutMs = 30_000) =>
+    call: (request, timeoutMs = 30_000, commandId?: string | null) =>
       new Promise((resolve, reject) => {
-        const id = ++seq
+        const id = commandId === undefined ? ++commandSeq : commandId
         const timer = setTimeout(() => {
-          pending.delete(id)
+          if (id !== null) pending.delete(id)
           reject(new CallTimeoutError(`${String(request.command)} unanswered after ${timeoutMs} ms`))
         }, timeoutMs)
-        pending.set(id, (m) => {
+        const settle = (m: Answer) => {
           clearTimeout(timer)
           resolve(m)
-        })
-        ws.send(JSON.stringify({ ...request, command_id: id }))
+        }
+        if (id === null) unnamed.push(settle)
+        else pending.set(id, settle)
+        ws.send(JSON.stringify(id === null ? request : { ...request, command_id: id }))
       }),
     get events() {
       return events

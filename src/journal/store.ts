@@ -199,6 +199,10 @@ export class Journal {
         `INSERT INTO commands (context, command_id, command, fingerprint, request, state, created_at, updated_at)
          VALUES (@context, @key, @command, @fingerprint, @request, 'running', @now, @now)`,
       ),
+      restart: db.prepare(
+        `INSERT OR REPLACE INTO commands (context, command_id, command, fingerprint, request, state, created_at, updated_at)
+         VALUES (@context, @key, @command, @fingerprint, @request, 'running', @now, @now)`,
+      ),
       complete: db.prepare(
         `UPDATE commands SET state = 'done', answer = @answer, awaiting_finish = @awaiting, updated_at = @now
          WHERE context = @context AND command_id = @key AND state = 'running'`,
@@ -214,6 +218,11 @@ export class Journal {
     }
   }
 
+  /** The journal's clock. */
+  now(): number {
+    return this.#now()
+  }
+
   find(context: string, key: string): Entry | undefined {
     const row = this.#q.find.get(context, key)
     return row ? toEntry(row) : undefined
@@ -222,6 +231,11 @@ export class Journal {
   /** Records a command as it starts. */
   begin(e: Pick<Entry, 'context' | 'key' | 'command' | 'fingerprint' | 'request'>): void {
     this.#q.begin.run({ context: e.context, key: e.key, command: e.command, fingerprint: e.fingerprint, request: JSON.stringify(e.request), now: this.#now() })
+  }
+
+  /** Records a command as it starts again under a command_id it had in an earlier run (see the gate). */
+  restart(e: Pick<Entry, 'context' | 'key' | 'command' | 'fingerprint' | 'request'>): void {
+    this.#q.restart.run({ context: e.context, key: e.key, command: e.command, fingerprint: e.fingerprint, request: JSON.stringify(e.request), now: this.#now() })
   }
 
   /**

@@ -144,8 +144,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     (socket) => {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
-      serveConnection(socket, { runtime: runtime!, metrics, log, limits, gate })
-      serveConnection(socket, { runtime: runtime!, metrics, log, limits, clock })
+      serveConnection(socket, { runtime: runtime!, metrics, log, limits, gate, clock })
     },
   )
 

@@ -28,6 +28,13 @@ const MONEY_FIELDS: Partial<Record<string, string[]>> = {
   finish_payment: ['success', 'response_code', 'emv_data'],
 }
 
+/**
+ * Commands about the live pinpad session, which a restart ends: their answers from an earlier run
+ * are not replayed (an `initialize` replayed after a restart would claim a pinpad that is not open);
+ * the same command_id runs them again. The money commands replay across restarts.
+ */
+const SESSION_COMMANDS = new Set(['initialize', 'cancel', 'close'])
+
 /** Answers that end a context's pending payment (its finish is no longer owed). */
 const SETTLING = new Set(['finish_payment', 'cancel', 'close'])
 
@@ -70,11 +77,14 @@ export class JournalGate {
   readonly #undelivered = new Map<string, Record<string, unknown>[]>()
   /** Payments awaiting their finish, by context (read at each status: kept in memory). */
   #pending = new Map<string, PendingFinish[]>()
+  /** When this run began (the journal's clock): entries before it are from an earlier run. */
+  readonly #since: number
 
   constructor(
     readonly journal: Journal,
     readonly log: Logger,
   ) {
+    this.#since = journal.now()
     this.#refreshPending()
   }
 
@@ -92,8 +102,11 @@ export class JournalGate {
     const key = JSON.stringify(commandId)
     const fp = fingerprint(request)
     const entry = this.journal.find(context, key)
-    if (!entry) {
-      this.journal.begin({ context, key, command: request.command, fingerprint: fp, request: storable(request) })
+    const earlierRun = entry !== undefined && entry.state !== 'running' && SESSION_COMMANDS.has(entry.command) && entry.createdAt < this.#since
+    if (!entry || earlierRun) {
+      const record = { context, key, command: request.command, fingerprint: fp, request: storable(request) }
+      if (earlierRun) this.journal.restart(record)
+      else this.journal.begin(record)
       this.#running.set(slot(context, key), { owner: conn, waiters: new Set() })
       return false
     }

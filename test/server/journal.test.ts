@@ -108,6 +108,12 @@ t.test('a restart: running commands are interrupted, a payment awaiting its fini
   t.match(await page.request({ command: 'close' }), { success: true })
   t.notOk('awaiting_finish' in (await page.request({ command: 'status' })).response)
   t.same(JSON.parse((await httpGet(`${second.httpUrl}/status`)).body).awaiting_finish, [])
+  // initialize is about the live pinpad, which the restart ended: its command_id runs it again.
+  const again = await page.request({ command: 'initialize', encryption_key: EK, device_id: 1, command_id: 'i1' })
+  t.match(again, { success: true, command_id: 'i1' })
+  t.notOk('replayed' in again, 'not replayed from the earlier run')
+  t.ok(link.some((e) => e.type === 'command' && e.id === 'OPN'), 'the pinpad was opened')
+  t.match(await page.request({ command: 'initialize', encryption_key: EK, device_id: 1, command_id: 'i1' }), { success: true, replayed: true }, 'within this run it replays')
 })
 
 t.test('a second bridge on the same data directory is refused with a clear error', async (t) => {
