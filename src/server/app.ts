@@ -190,7 +190,9 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   log.info({ url, apiUrl: sandbox ? `${apiUrl} (embedded sandbox)` : apiUrl, devices: runtime.devices().length }, 'mpos-bridge listening')
 
   // Card hashes 24 h after their finish, entries after the retention period: at start and hourly.
-  const pruning = clock.setInterval(() => prune(journal, log), 3600_000)
+  // The cadence is real time: an hourly timer on a test's auto-advancing clock would always be the
+  // next thing to jump to. What gets pruned is judged on the bridge's clock (the journal's `now`).
+  const pruning = setInterval(() => prune(journal, log), 3600_000)
   pruning.unref()
 
   let closing: Promise<void> | undefined
@@ -205,7 +207,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
         // Pinpads first (payments cancelled, CLO) while clients still get their answers, then sockets (1001).
         await runtime.shutdown()
         await app.close()
-        clock.clearInterval(pruning)
+        clearInterval(pruning)
         journal.close()
       })()),
   }

@@ -836,8 +836,8 @@ t.test('sessions: replies by command_id, events, close', async (t) => {
   t.same(Object.keys(b.runtime.root.getSnapshot().context.sessions), ['1'], 'the bridge forgot the closed session')
 })
 
-t.test('a connection drops: its payment is cancelled unless another connection is attached', async (t) => {
-  await t.test('the only connection goes: the payment is cancelled on the pinpad', async (t) => {
+t.test('a connection drops: its payment runs on (the journal keeps its answer)', async (t) => {
+  await t.test('the only connection goes: the payment runs on, nothing is cancelled on the pinpad', async (t) => {
     const b = await bridge(t)
     const pad = b.pads[0]!
     const rec = recorder(pad)
@@ -848,14 +848,15 @@ t.test('a connection drops: its payment is cancelled unless another connection i
     await b.reach('device:1', stateAt('awaitingCard'))
     const mark = rec.mark()
     c.close()
-    await b.reach('device:1', stateAt('cancelling'))
-    await b.settle('device:1', stateAt('ready'))
-    t.ok(rec.since(mark).includes('EOT'), 'CAN/EOT on the pinpad')
-    await b.until(() => pad.display.screen.source === 'DSP', 'the idle screen')
-    t.same(pad.display.screen.lines, IDLE_LINES)
+    await b.until(() => b.runtime.sessionCount === 0, 'the page gone')
+    await b.clock.sleep(50)
+    t.ok(matchesState(stateAt('awaitingCard'), b.valueOf('device:1') as StateValue), 'the payment still waits for the card')
+    t.notOk(rec.since(mark).includes('EOT'), 'no CAN/EOT on the pinpad')
+    pad.cardholder.options.autoCard = 'visa-credit'
+    pad.cardholder.present('visa-credit')
+    await b.reach('device:1', stateAt('awaitingFinish'))
     const other = b.client()
-    t.match(await statusOf(other, 'shop'), { status: 'initialized', device_state: 'ready' })
-    t.notOk((await statusOf(other, 'shop')).running_command, 'nothing left running')
+    t.match(await statusOf(other, 'shop'), { status: 'initialized', device_state: 'awaitingFinish' }, 'the customer finished: it awaits finish_payment')
   })
 
   await t.test('another connection is attached: the payment goes on and it gets the events', async (t) => {
@@ -880,7 +881,7 @@ t.test('a connection drops: its payment is cancelled unless another connection i
     t.equal((await till.call('shop', { command: 'finish_payment', success: true, response_code: '0000' })).success, true, 'and finishes it')
   })
 
-  await t.test('the payer left first: when the last attached connection goes too, the payment is cancelled', async (t) => {
+  await t.test('the payer left first, then the last attached connection: the payment still runs on', async (t) => {
     const b = await bridge(t)
     const pad = b.pads[0]!
     const payer = b.client()
@@ -893,8 +894,12 @@ t.test('a connection drops: its payment is cancelled unless another connection i
     payer.close()
     await b.until(() => b.runtime.sessionCount === 1, 'the payer gone')
     till.close()
-    await b.reach('device:1', stateAt('cancelling'))
-    await b.settle('device:1', stateAt('ready'))
+    await b.until(() => b.runtime.sessionCount === 0, 'both gone')
+    await b.clock.sleep(50)
+    t.ok(matchesState(stateAt('awaitingCard'), b.valueOf('device:1') as StateValue), 'the payment still waits for the card')
+    pad.cardholder.options.autoCard = 'visa-credit'
+    pad.cardholder.present('visa-credit')
+    await b.reach('device:1', stateAt('awaitingFinish'))
   })
 })
 

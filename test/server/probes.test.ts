@@ -77,6 +77,7 @@ t.test('/status: version, uptime since start, devices, contexts, connections', a
       { id: 2, name: 'MOBI PIN 10 (virtual)', manufacturer: 'Gertec', kind: 'virtual', path: 'virtual:2' },
     ],
     contexts: [],
+    awaiting_finish: [],
   })
 
   const a = await Client.open(t, rig.wsUrl, { clock })
