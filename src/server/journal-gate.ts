@@ -62,6 +62,9 @@ interface Running {
   waiters: Set<GateConnection>
 }
 
+/** payment_status events kept per context for a page that comes back (get_result keeps every answer). */
+const UNDELIVERED_PER_CONTEXT = 8
+
 const slot = (context: string, key: string) => `${context}\u0000${key}`
 
 export interface PendingFinish {
@@ -175,7 +178,9 @@ export class JournalGate {
     // Nobody left to receive a payment's outcome: the next connection on the context gets it.
     if (!told && command === 'process_payment' && response) {
       const event = { event: 'payment_status', context, status: response.status, result: response, command_id: commandId }
-      this.#undelivered.set(context, [...(this.#undelivered.get(context) ?? []), event])
+      // Bounded: a context nobody comes back to keeps only its latest outcomes here (get_result has them all).
+      this.#undelivered.set(context, [...(this.#undelivered.get(context) ?? []), event].slice(-UNDELIVERED_PER_CONTEXT))
+      this.log.info({ context, command_id: commandId, status: response.status }, 'payment answered after its connection left: kept for the next connection on the context')
     }
   }
 
