@@ -38,3 +38,20 @@ const RUNS = fuzzRuns()
 t.test(`the host link survives ${RUNS} hostile pinpads and serves the next command`, async (t) => {
   await runPropertyInWorker(t, new URL('../fuzz/host-link.ts', import.meta.url), 'hostLinkProperty', RUNS)
 })
+
+// The oracle itself: seed 1970615002 sent a frame whose last CRC byte (SYN) was corrupted, and a
+// spontaneous frame's SYN landed in that very slot, so the wire held a good packet after all.
+t.test('the oracle takes packets the wire formed by interleaving, not only those meant to be good', async (t) => {
+  const { framesOnWire } = await import('../fuzz/host-link.js')
+  const { encodeFrame } = await import('../../src/abecs/frame.js')
+  const data = Buffer.from('GIX000028\x80\x01\x00\x10VPP0000000000288\x80\x07\x00\x042.12', 'latin1')
+  const good = encodeFrame(data)
+  t.equal(good.at(-1), 0x16, 'its CRC ends with SYN')
+  const broken = Buffer.from(good)
+  broken[broken.length - 1]! ^= 1
+  t.same(framesOnWire(broken), [], 'a corrupted CRC is no packet')
+  const other = encodeFrame(Buffer.from('GIX000000', 'latin1'))
+  const interleaved = Buffer.concat([broken.subarray(0, -1), other, broken.subarray(-1)])
+  t.same(framesOnWire(interleaved), [data, Buffer.from('GIX000000', 'latin1')], 'the SYN in the CRC slot completes the first packet, and starts the second')
+  t.same(framesOnWire(Buffer.concat([Buffer.of(0x13, 0x16), good, Buffer.from('noise')])), [data], 'found behind noise')
+})

@@ -124,6 +124,35 @@ const goodFrames = (c: Chunk) => {
   return bytes.length >= whole.length && bytes.subarray(bytes.length - whole.length).equals(whole) ? [c.data] : []
 }
 
+/**
+ * Every good packet present in the bytes as they went down the wire: from each SYN, the unescaped
+ * data up to ETB and two CRC bytes that check out (§2.2.1). Chunks interleave in time (a spontaneous
+ * frame's SYN may land in the CRC slot of a frame whose CRC byte was corrupted from SYN): the wire,
+ * not the scenario's intent, says what a receiver could have taken. Written independently of
+ * FrameDecoder; permissive on timing (a 2 s gap only ever loses packets).
+ */
+export function framesOnWire(wire: Buffer, maxLength = 4096): Buffer[] {
+  const found: Buffer[] = []
+  for (let i = 0; i < wire.length; i++) {
+    if (wire[i] !== SYN) continue
+    const data: number[] = []
+    for (let j = i + 1; j < wire.length && data.length <= maxLength; j++) {
+      const b = wire[j]!
+      if (b === SYN) break // a restart: scanned from there on its own
+      if (b === ETB) {
+        if (j + 2 < wire.length && ((wire[j + 1]! << 8) | wire[j + 2]!) === abecsCrc(Buffer.from(data), ETB)) found.push(Buffer.from(data))
+        break
+      }
+      if (b === DC3) {
+        const next = wire[++j]
+        if (next === undefined || next === SYN) break
+        data.push((next - 0x20) & 0xff)
+      } else data.push(b)
+    }
+  }
+  return found
+}
+
 interface Emission {
   delayMs: number
   chunk: Chunk
@@ -253,6 +282,8 @@ const scenario: fc.Arbitrary<HostScenario> = fc.oneof(...HOST_COMMANDS.map(scena
 class FuzzPeer {
   readonly violations: string[] = []
   readonly goodSent: Buffer[] = []
+  /** Every byte written to the host, in order (see framesOnWire). */
+  readonly #wire: Buffer[] = []
   commands = 0
   naks = 0
   cans = 0
@@ -293,7 +324,10 @@ class FuzzPeer {
       this.goodSent.push(...goodFrames(em.chunk))
       const parts = pieces(chunkBytes(em.chunk), em.delivery)
       for (const part of parts) {
-        this.#at(at, () => this.stream.write(part))
+        this.#at(at, () => {
+          this.#wire.push(part)
+          this.stream.write(part)
+        })
         at += em.delivery.gapMs
       }
     }
@@ -306,6 +340,11 @@ class FuzzPeer {
       if (!this.#stopped) fn()
     }, ms)
     this.#timers.add(timer)
+  }
+
+  /** Packets the host may legitimately have taken: those meant to be good and any the wire formed. */
+  goodOnWire(): Buffer[] {
+    return [...this.goodSent, ...framesOnWire(Buffer.concat(this.#wire))]
   }
 
   stop(): void {
@@ -424,14 +463,15 @@ async function hostCase(s: HostScenario, clock: VirtualClock, crashes: () => unk
   if (peer.naks > t.maxResponseNaks) fail(`the host NAKed ${peer.naks} answers (§2.2.2.2: at most ${t.maxResponseNaks})`)
   if (cansDuringExchange > t.maxCancels) fail(`the host sent CAN ${cansDuringExchange} times (§2.2.2.3: at most ${t.maxCancels})`)
   // NTM messages reach the caller only from good NTM packets (§2.3.3).
-  const sentNotes = new Set(peer.goodSent.filter((p) => p.subarray(0, 3).toString('latin1') === 'NTM').map((p) => p.subarray(9).toString('latin1')))
+  const good = peer.goodOnWire()
+  const sentNotes = new Set(good.filter((p) => p.subarray(0, 3).toString('latin1') === 'NTM').map((p) => p.subarray(9).toString('latin1')))
   for (const note of notes) if (!sentNotes.has(note)) fail(`notified ${JSON.stringify(note)}, which the pinpad never sent in a good NTM packet`)
 
   const o: Outcome = outcome
   count(o.ok ? 'answered' : String(o.error?.code).replace('MPOS_ERR_', ''))
   if (o.ok) {
     const got = JSON.stringify(o.value)
-    if (!peer.goodSent.some((p) => clientView(s.command, p) === got)) fail(`answered ${got}, which the pinpad never sent in a good frame`)
+    if (!good.some((p) => clientView(s.command, p) === got)) fail(`answered ${got}, which the pinpad never sent in a good frame`)
   } else {
     const code: string | undefined = o.error?.code
     if (!code || !(LINK_ERRORS.has(code) || ANSWER_ERRORS.has(code))) fail(`failed with an untyped or unexpected error: ${describe(o)}`)
@@ -441,7 +481,7 @@ async function hostCase(s: HostScenario, clock: VirtualClock, crashes: () => unk
     // A sealed packet (DC2 first, §5.2) carries no readable id: the secure errors need one of those.
     const sealed = code === 'MPOS_ERR_SECURE_SESSION' || code === 'MPOS_ERR_SECURE_PACKET'
     const fromGood = (p: Buffer) => (sealed ? p[0] === DC2 : ['ERR', s.command].includes(p.subarray(0, 3).toString('latin1')))
-    if (ANSWER_ERRORS.has(code) && !peer.goodSent.some(fromGood)) {
+    if (ANSWER_ERRORS.has(code) && !good.some(fromGood)) {
       fail(`${describe(o)} though the pinpad never sent a good ${sealed ? 'sealed (DC2) frame' : 'frame with that id'}`)
     }
   }
