@@ -22,3 +22,6 @@ function findPackageDir(): string {
 export const PACKAGE_DIR = findPackageDir()
 
 export const packagePath = (...parts: string[]) => path.join(PACKAGE_DIR, ...parts)
+
+/** The package's version (package.json). */
+export const PACKAGE_VERSION = (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version
