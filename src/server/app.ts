@@ -149,7 +149,8 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     },
   )
 
-  const hub = options.devtools ? new DevtoolsHub(clock) : undefined
+  // An actor is live while the bridge's actor system knows its systemId.
+  const hub = options.devtools ? new DevtoolsHub(clock, (actor) => runtime?.root.system.get(actor) !== undefined) : undefined
   if (hub) registerDevtools(app as unknown as FastifyInstance, { hub, runtime: () => runtime, policy, clock })
 
   // The /ws protocol as an AsyncAPI 3.0 document: the same text as docs/asyncapi.json (npm run asyncapi).

@@ -159,6 +159,16 @@ t.test('the inspector follows a payment on the device diagram; its log filters, 
   await waitActive(page, 'device:1', /^connected\.ready$/, 'after the prompt')
   await page.screenshot({ path: `${ARTIFACTS}inspector.png`, fullPage: true })
 
+  // A context name is the client's: drawn as text, never as markup.
+  const evil = '<img src=x onerror="window.__xss=1">'
+  const other = await Client.open(t, rig.wsUrl)
+  t.match(await other.request({ command: 'status', context: evil }), { success: true })
+  await page.waitForFunction((name) => [...((globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ getAttribute(n: string): string | null }> } }).document.querySelectorAll('.actor'))].some((el) => el.getAttribute('data-actor') === `context:${name}`), evil, { timeout: WAIT_MS })
+  t.equal(await page.evaluate(`document.querySelectorAll('#inspector img').length`), 0, 'no element made of a context name')
+  t.equal(await page.evaluate('window.__xss'), undefined, 'no script ran')
+  t.ok(((await page.evaluate(`[...document.querySelectorAll('#filter-context option')].map((o) => o.value)`)) as string[]).includes(evil), 'the name is a filter option, as text')
+  other.terminate()
+
   // Filter by actor, then by context.
   await page.selectOption('#filter-actor', 'device:1')
   const deviceRows = await rows(page)

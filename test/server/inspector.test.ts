@@ -6,6 +6,7 @@
  */
 import t from 'tap'
 import { sanitize } from '../../src/bridge/sanitize.js'
+import { DevtoolsHub, LOG_LIMIT } from '../../src/server/devtools/hub.js'
 import { findCard } from '../../src/simulator/cards.js'
 import { TYPED_VALUES } from '../fixtures/typed-values.js'
 import { Client, EK, httpGet, startBridge, type Message } from './helpers.js'
@@ -61,4 +62,22 @@ t.test('sanitize: the cardholder name and typed digits are hidden; state names a
   let deep: Record<string, unknown> = { pan: 'x' }
   for (let i = 0; i < 12; i++) deep = { next: deep }
   t.notOk(JSON.stringify(sanitize(deep)).includes('"pan"'), 'nothing deeper than it looks passes unexamined')
+})
+
+t.test('the hub forgets ended actors by itself, without a page asking (a session per connection would pile up)', async (t) => {
+  const live = new Set<string>()
+  const hub = new DevtoolsHub(undefined, (actor) => live.has(actor))
+  const gone: string[] = []
+  hub.on('gone', (actor) => gone.push(actor))
+  for (let i = 1; i <= 2500; i++) {
+    const actor = `session:${i}`
+    live.add(actor)
+    hub.record({ actor, type: '@xstate.event', machine: 'session', event: { type: 'xstate.init' } })
+    hub.record({ actor, type: '@xstate.snapshot', machine: 'session', snapshot: { value: 'open' } })
+    live.delete(actor) // the connection closes
+  }
+  t.ok(gone.length >= 2500 - 128, `ended sessions were forgotten on the way (${gone.length})`)
+  t.same(hub.actors(), [], 'none is shown')
+  t.equal(hub.log().length, LOG_LIMIT, 'the log is bounded')
+  t.ok(hub.log().every((e) => e.state === 'open'), 'each event with the state it led to')
 })

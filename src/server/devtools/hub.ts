@@ -58,9 +58,17 @@ export class DevtoolsHub extends EventEmitter<HubEvents> {
    */
   readonly #pending = new Map<string, LogEntry[]>()
   #seq = 0
+  /** Past this many actors, the ended ones are forgotten (every connection leaves a session behind). */
+  #pruneAt = 64
 
-  /** `clock`: what `updatedAt` and `at` are read from (default: the real one). */
-  constructor(readonly clock: Clock = systemClock) {
+  /**
+   * `clock`: what `updatedAt` and `at` are read from (default: the real one). `isLive`: whether an
+   * actor (by systemId) still runs — the bridge's actor system knows it (default: all do).
+   */
+  constructor(
+    readonly clock: Clock = systemClock,
+    readonly isLive: (actor: string) => boolean = () => true,
+  ) {
     super()
   }
 
@@ -69,6 +77,10 @@ export class DevtoolsHub extends EventEmitter<HubEvents> {
     // Promise and callback actors (readCard, watchLink…) have no diagram: their events go to the log only.
     const view = e.machine ? (this.#actors.get(e.actor) ?? { actor: e.actor, machine: e.machine, updatedAt: 0 }) : undefined
     if (view) {
+      if (!this.#actors.has(e.actor) && this.#actors.size >= this.#pruneAt) {
+        this.prune()
+        this.#pruneAt = Math.max(64, this.#actors.size * 2)
+      }
       this.#actors.set(e.actor, view)
       view.updatedAt = now
       if (e.context !== undefined && (e.machine === 'context' || e.machine === 'device')) view.contextName = e.context
@@ -106,16 +118,16 @@ export class DevtoolsHub extends EventEmitter<HubEvents> {
     this.emit('update', view)
   }
 
-  /** The machine actors with a state; with `isLive`, those that ended are forgotten first. */
-  actors(isLive?: (actor: string) => boolean): ActorView[] {
-    if (isLive) this.prune(isLive)
+  /** The live machine actors with a state (those that ended are forgotten first). */
+  actors(): ActorView[] {
+    this.prune()
     return [...this.#actors.values()].filter((a) => a.state !== undefined)
   }
 
   /** Forgets the actors that ended (`gone` for each): their diagrams leave the page. */
-  prune(isLive: (actor: string) => boolean): void {
+  prune(): void {
     for (const name of [...this.#actors.keys()]) {
-      if (isLive(name)) continue
+      if (this.isLive(name)) continue
       this.#actors.delete(name)
       for (const entry of this.#pending.get(name) ?? []) this.emit('log', entry)
       this.#pending.delete(name)

@@ -82,11 +82,8 @@ export function registerDevtools(app: FastifyInstance, deps: DevtoolsDeps): void
     }
   })
 
-  // An actor is live while the bridge's actor system knows its systemId.
-  const isLive = (name: string) => deps.runtime()?.root.system.get(name) !== undefined
-
   app.get('/devtools/state', { onRequest }, async () => ({
-    actors: deps.hub.actors(isLive),
+    actors: deps.hub.actors(),
     log: deps.hub.log(),
     pinpads: pinpads(deps.runtime()),
     cards: TEST_CARDS.map((c) => ({ name: c.name, description: c.description })),
@@ -99,13 +96,13 @@ export function registerDevtools(app: FastifyInstance, deps: DevtoolsDeps): void
     const onUpdate = (view: unknown) => send({ type: 'actor', view })
     const onLog = (entry: unknown) => send({ type: 'log', entry })
     const onGone = (actor: string) => send({ type: 'gone', actor })
-    send({ type: 'init', actors: deps.hub.actors(isLive), log: deps.hub.log(), pinpads: pinpads(deps.runtime()) })
+    send({ type: 'init', actors: deps.hub.actors(), log: deps.hub.log(), pinpads: pinpads(deps.runtime()) })
     deps.hub.on('update', onUpdate)
     deps.hub.on('log', onLog)
     deps.hub.on('gone', onGone)
     const clock = deps.clock ?? systemClock
     const timer = clock.setInterval(() => {
-      deps.hub.prune(isLive)
+      deps.hub.prune()
       send({ type: 'pinpads', pinpads: pinpads(deps.runtime()) })
     }, 500)
     req.raw.on('close', () => {
