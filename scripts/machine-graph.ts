@@ -188,6 +188,14 @@ const q = (s: string) => `"${esc(s)}"`
 /** A multi-line label, one centred line each. */
 const dotLabel = (lines: string[]) => `"${lines.map(esc).join('\\n')}"`
 
+/**
+ * The SVG element of a state carries `id="state:<path>"` (the state's path from the machine id:
+ * `device.connected.ready`) and `class="state <type>"`, so a page can highlight the active
+ * state nodes of a live snapshot (src/server/devtools: the inspector).
+ */
+export const svgStateId = (path: string) => `state:${path}`
+const svgId = (n: GraphNode) => `id=${q(svgStateId(n.id))}, class=${q(`state ${n.type}`)}`
+
 export function toDot(machine: AnyStateMachine): string {
   const g = machineGraph(machine)
   const out: string[] = []
@@ -221,13 +229,13 @@ export function toDot(machine: AnyStateMachine): string {
   const emit = (n: GraphNode, indent: string) => {
     if (n.children.length) {
       out.push(`${indent}subgraph ${q(`cluster_${n.id}`)} {`)
-      out.push(`${indent}  label=${dotLabel(nodeLines(n))}; style=rounded;`)
+      out.push(`${indent}  label=${dotLabel(nodeLines(n))}; style=rounded; ${svgId(n).replace(', ', '; ')};`)
       out.push(`${indent}  ${q(anchor(n.id))} [shape=point, width=0.12, label=""];`)
       for (const c of n.children) emit(c, `${indent}  `)
       out.push(`${indent}}`)
     } else {
       const final = n.type === 'final' ? ', peripheries=2' : ''
-      out.push(`${indent}${q(n.id)} [label=${dotLabel(nodeLines(n))}${final}];`)
+      out.push(`${indent}${q(n.id)} [label=${dotLabel(nodeLines(n))}${final}, ${svgId(n)}];`)
     }
   }
 
@@ -235,7 +243,7 @@ export function toDot(machine: AnyStateMachine): string {
     out.push(`  ${q(anchor(g.root.id))} [shape=point, width=0.12, label=""];`)
     for (const c of g.root.children) emit(c, '  ')
   } else {
-    out.push(`  ${q(g.root.id)} [label=${dotLabel(nodeLines(g.root).slice(0, 1 + g.root.invokes.length))}];`)
+    out.push(`  ${q(g.root.id)} [label=${dotLabel(nodeLines(g.root).slice(0, 1 + g.root.invokes.length))}, ${svgId(g.root)}];`)
   }
   // Initial transitions: from the compound's anchor point to its initial child.
   const initials = (n: GraphNode) => {

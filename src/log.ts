@@ -14,7 +14,7 @@ import pino, { type DestinationStream, type Logger, type LevelWithSilent, type L
 export type { Logger }
 
 /** Field names that could carry card data (or a customer's typed data) if someone ever logged a raw object. */
-const CARD_DATA_FIELDS = [
+export const CARD_DATA_FIELDS = [
   'pan',
   'card_number',
   'cardNumber',

@@ -46,7 +46,7 @@ export interface RuntimeOptions {
    */
   onAnswer?: (envelope: Envelope, reply: Reply) => void
   /** Called with every machine event, sanitized (live inspection in development). */
-  inspect?: (event: { actor: string; type: string; snapshot?: unknown; event?: unknown }) => void
+  inspect?: (record: InspectRecord) => void
   /**
    * The clock of everything that waits or measures time: the machines' delays (every actor of
    * the system), the links and the open budget, the virtual pinpads, discovery's polling, the
@@ -239,13 +239,49 @@ export class BridgeRuntime {
   }
 }
 
+/** What the inspector is given of one XState inspection event (sanitized: no keys, no card data). */
+export interface InspectRecord {
+  /** The actor's systemId ("bridge", "context:default", "device:1", "session:1"), else its id. */
+  actor: string
+  type: '@xstate.snapshot' | '@xstate.event'
+  /** The machine the actor runs (its id: "device", "context"…); absent for promise and callback actors. */
+  machine?: string
+  /** The bridge context the actor belongs to (its own, its owner's) or the event names. */
+  context?: string
+  /** The actor that sent the event, when another one did. */
+  source?: string
+  snapshot?: { value?: unknown; context?: unknown; status?: unknown }
+  event?: unknown
+}
+
+type Ref = AnyActorRef & { systemId?: string; _parent?: Ref; logic?: { id?: unknown; root?: unknown } }
+const nameOf = (ref: Ref) => ref.systemId ?? ref.id
+
+/** The context an actor serves: itself, or the nearest ancestor that is a context ("context:NAME"). */
+function contextOf(ref: Ref | undefined, event: unknown): string | undefined {
+  for (let r = ref; r; r = r._parent) if (r.systemId?.startsWith('context:')) return r.systemId.slice('context:'.length)
+  // Sessions and the bridge serve many contexts: the event says which (a request, a reply, a push).
+  const e = event as { context?: unknown; reply?: { context?: unknown }; event?: { context?: unknown }; envelope?: { context?: unknown } } | undefined
+  const named = e?.context ?? e?.reply?.context ?? e?.event?.context ?? e?.envelope?.context
+  return typeof named === 'string' ? named : undefined
+}
+
 function inspectEvent(e: InspectionEvent, sink: NonNullable<RuntimeOptions['inspect']>): void {
   if (e.type !== '@xstate.snapshot' && e.type !== '@xstate.event') return
+  const ref = e.actorRef as Ref
+  const machine = ref.logic?.root !== undefined && typeof ref.logic.id === 'string' ? ref.logic.id : undefined
+  const event = e.type === '@xstate.event' ? e.event : undefined
+  const context = contextOf(ref, event)
+  const source = e.type === '@xstate.event' && e.sourceRef && e.sourceRef !== e.actorRef ? nameOf(e.sourceRef as Ref) : undefined
+  const snapshot = 'snapshot' in e ? (e.snapshot as { value?: unknown; context?: unknown; status?: unknown }) : undefined
   sink({
     // systemIds name the actors ("bridge", "context:default", "device:1"…); children without one by their id.
-    actor: (e.actorRef as AnyActorRef & { systemId?: string }).systemId ?? (e.actorRef as AnyActorRef).id,
+    actor: nameOf(ref),
     type: e.type,
-    ...('snapshot' in e ? { snapshot: sanitize({ value: (e.snapshot as { value?: unknown }).value, context: (e.snapshot as { context?: unknown }).context }) } : {}),
-    ...(e.type === '@xstate.event' ? { event: sanitize(e.event) } : {}),
+    ...(machine ? { machine } : {}),
+    ...(context !== undefined ? { context } : {}),
+    ...(source !== undefined ? { source } : {}),
+    ...(snapshot ? { snapshot: sanitize({ value: snapshot.value, context: snapshot.context, status: snapshot.status }) as InspectRecord['snapshot'] } : {}),
+    ...(event !== undefined ? { event: sanitize(event) } : {}),
   })
 }

@@ -18,6 +18,7 @@ import { ForbiddenHostError, ForbiddenOriginError } from '../errors.js'
 import { httpRefusal } from './wire.js'
 import { Journal } from '../journal/store.js'
 import { JournalGate } from './journal-gate.js'
+import { asyncApiText } from './asyncapi/document.js'
 
 /** Opens the journal's session: what was running when the bridge last stopped is interrupted, what awaits a finish is said. */
 function startJournal(journal: Journal, log: Logger): JournalGate {
@@ -148,8 +149,13 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     },
   )
 
-  const hub = options.devtools ? new DevtoolsHub(clock) : undefined
+  // An actor is live while the bridge's actor system knows its systemId.
+  const hub = options.devtools ? new DevtoolsHub(clock, (actor) => runtime?.root.system.get(actor) !== undefined) : undefined
   if (hub) registerDevtools(app as unknown as FastifyInstance, { hub, runtime: () => runtime, policy, clock })
+
+  // The /ws protocol as an AsyncAPI 3.0 document: the same text as docs/asyncapi.json (npm run asyncapi).
+  let asyncApi: string | undefined
+  app.get('/asyncapi.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send((asyncApi ??= asyncApiText())))
 
   registerProbes(app as unknown as FastifyInstance, {
     runtime: () => runtime,

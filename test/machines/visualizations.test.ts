@@ -45,6 +45,18 @@ t.test('every state and every transition of every machine is in its diagrams', a
   }
 })
 
+t.test('every state is an SVG element with a stable id and class (the inspector highlights it)', async (t) => {
+  const files = await renderAll()
+  for (const { name, machine } of await allMachines()) {
+    const svg = files.get(`${name}.svg`)!
+    const g = machineGraph(machine)
+    for (const id of universe(machine).states) {
+      if (id === machine.id && g.root.children.length > 0) continue // a root with children is the whole drawing
+      t.match(svg, new RegExp(`<g id="state:${id.replace(/\./g, '\\.')}" class="(node|cluster) state (atomic|compound|parallel|final)">`), `${name}.svg: ${id}`)
+    }
+  }
+})
+
 t.test('what the device diagram says', async (t) => {
   const machines = Object.fromEntries((await allMachines()).map((m) => [m.name, m.machine]))
   const mmd = toMermaid(machines.device!)
@@ -127,6 +139,6 @@ t.test('the generator on a machine with after, always, invoke, nesting and a fin
   )
   const dot = toDot(machine)
   t.match(dot, /"sample\.b\.__anchor" -> "sample\.c" \[label="done\.job \[small\]", ltail="cluster_sample\.b"\]/)
-  t.match(dot, /"sample\.c" \[label="c", peripheries=2\]/, 'final state drawn with a double border')
+  t.match(dot, /"sample\.c" \[label="c", peripheries=2, id="state:sample\.c", class="state final"\]/, 'final state drawn with a double border')
   t.match(dot, /"sample\.__anchor" -> "sample\.a"/, 'initial state')
 })

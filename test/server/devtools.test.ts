@@ -281,7 +281,7 @@ function firstEvent(url: string, headers: Record<string, string> = {}): Promise<
 t.test('the other devtools routes: the same Origin check, nothing taken from the request', async (t) => {
   const rig = await startBridge(t, { devtools: true })
   const evil = { origin: 'https://evil.example' }
-  for (const route of ['/devtools', '/devtools/state', '/devtools/events', '/devtools/diagrams/device.svg']) {
+  for (const route of ['/devtools', '/devtools/state', '/devtools/events', '/devtools/diagrams/device.svg', '/devtools/assets/main.js']) {
     const res = await httpGet(`${rig.httpUrl}${route}`, evil)
     t.equal(res.status, 403, `${route}: a foreign page is refused`)
     t.match(JSON.parse(res.body), { success: false, code: 'MPOS_ERR_FORBIDDEN_ORIGIN' })
@@ -289,7 +289,18 @@ t.test('the other devtools routes: the same Origin check, nothing taken from the
 
   const page = await httpGet(`${rig.httpUrl}/devtools`)
   t.equal(page.status, 200, 'the page')
-  t.equal(page.headers['content-security-policy'], "frame-ancestors 'none'", 'no other site may frame its buttons')
+  t.match(page.headers['content-security-policy'], /(^|; )frame-ancestors 'none'(;|$)/, 'no other site may frame its buttons')
+  t.match(page.headers['content-security-policy'], /(^|; )default-src 'self'(;|$)/, 'the page loads only its own files (it works offline)')
+  t.match(page.headers['content-security-policy'], /(^|; )script-src 'self'(;|$)/, 'no inline script')
+  for (const asset of ['main.js', 'inspector.js', 'pinpads.js', 'devtools.css']) {
+    const res = await httpGet(`${rig.httpUrl}/devtools/assets/${asset}`)
+    t.equal(res.status, 200, `${asset} is served by the bridge`)
+    t.match(res.headers['content-type'], asset.endsWith('.js') ? /^text\/javascript/ : /^text\/css/)
+    t.notMatch(res.body, /https?:\/\//, `${asset} loads nothing from another origin`)
+  }
+  for (const name of ['..%2Fdevtools.css', 'index.html', 'x.js', 'MAIN.js']) {
+    t.equal((await httpGet(`${rig.httpUrl}/devtools/assets/${name}`)).status, 404, `asset ${name}: 404`)
+  }
   t.equal(page.headers['x-frame-options'], 'DENY')
 
   const state = await httpGet(`${rig.httpUrl}/devtools/state`, { origin: `http://127.0.0.1:${rig.port}` })
@@ -299,7 +310,7 @@ t.test('the other devtools routes: the same Origin check, nothing taken from the
   const sse = await firstEvent(`${rig.httpUrl}/devtools/events`)
   t.equal(sse.status, 200, 'the event stream')
   t.equal(sse.type, 'text/event-stream')
-  t.match(sse.body, /^data: \{"type":"(actor|pinpads)"/)
+  t.match(sse.body, /^data: \{"type":"init","actors":\[/, 'it starts with everything known')
 
   for (const name of ['..%2F..%2Fpackage.json', '%2E%2E', 'device.SVG', 'x.svg']) {
     t.equal((await httpGet(`${rig.httpUrl}/devtools/diagrams/${name}`)).status, 404, `diagram ${name}: 404`)

@@ -1,12 +1,12 @@
 /**
- * `/devtools`: a page to develop against — the live state of every machine, the virtual
- * pinpads' displays, and buttons to act as the cardholder (present a card, type the PIN,
- * press CANCEL, pull the cable) or inject link faults. Opt-in (`serve --devtools`); it only
+ * `/devtools`: a page to develop against — the live inspector (every machine actor drawn as its
+ * diagram with its current state highlighted, the event log), the virtual pinpads' displays, and
+ * buttons to act as the cardholder (present a card, type the PIN, press CANCEL, pull the cable)
+ * or inject link faults. The page is static files (web/devtools/). Opt-in (`serve --devtools`); it only
  * ever drives virtual pinpads; every route passes the same Origin check as `/ws`, and the control
  * bodies are validated with JSON Schema (./schema.ts) before anything reaches a pinpad.
  */
 import { readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import type { ErrorObject } from 'ajv'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { BridgeRuntime } from '../../bridge/runtime.js'
@@ -14,7 +14,7 @@ import { TEST_CARDS } from '../../simulator/cards.js'
 import type { LinkFaults } from '../../simulator/pinpad-link.js'
 import { checkOrigin, type AccessPolicy } from '../security.js'
 import type { DevtoolsHub } from './hub.js'
-import { DEVTOOLS_PAGE } from './page.js'
+import { packagePath } from '../files.js'
 import { ACTION_SCHEMA, compileDevtoolsSchema, describeDevtoolsError, PARAMS_SCHEMA, type DevtoolsAction } from './schema.js'
 import { DevtoolsInvalidError, NoVirtualPinpadError, ForbiddenOriginError } from '../../errors.js'
 import { httpRefusal } from '../wire.js'
@@ -28,7 +28,25 @@ export interface DevtoolsDeps {
   clock?: Clock
 }
 
-const VISUALIZATIONS = fileURLToPath(new URL('../../../visualizations/', import.meta.url))
+/** Not resolved from this file: the compiled build (dist/src/…) must find them too. */
+const VISUALIZATIONS = packagePath('visualizations')
+const ASSETS = packagePath('web', 'devtools')
+const ASSET_TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' }
+
+/**
+ * The page loads only its own files: no inline script, no other origin (it works offline); no
+ * other site may frame it (its buttons act on the pinpads).
+ */
+export const DEVTOOLS_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ')
 
 /** Bodies are a few dozen bytes; anything much larger is not a control request. */
 const BODY_LIMIT = 4096
@@ -48,28 +66,49 @@ export function registerDevtools(app: FastifyInstance, deps: DevtoolsDeps): void
   app.get('/devtools', { onRequest }, async (_req, reply) =>
     reply
       .type('text/html; charset=utf-8')
-      // Its buttons act on the pinpads: no other site may frame it and have them clicked.
-      .header('content-security-policy', "frame-ancestors 'none'")
+      .header('content-security-policy', DEVTOOLS_CSP)
       .header('x-frame-options', 'DENY')
-      .send(DEVTOOLS_PAGE),
+      .send(await readFile(`${ASSETS}/index.html`)),
   )
+
+  app.get('/devtools/assets/:name', { onRequest }, async (req, reply) => {
+    const name = (req.params as { name: string }).name
+    const m = /^[a-z-]+\.(js|css)$/.exec(name)
+    if (!m) return reply.code(404).send()
+    try {
+      return reply.type(ASSET_TYPES[m[1]!]!).header('cache-control', 'no-cache').send(await readFile(`${ASSETS}/${name}`))
+    } catch {
+      return reply.code(404).send()
+    }
+  })
 
   app.get('/devtools/state', { onRequest }, async () => ({
     actors: deps.hub.actors(),
+    log: deps.hub.log(),
     pinpads: pinpads(deps.runtime()),
     cards: TEST_CARDS.map((c) => ({ name: c.name, description: c.description })),
   }))
 
-  // Server-sent events: every machine update as it happens.
+  // Server-sent events: first everything known, then every machine update and event as it happens.
   app.get('/devtools/events', { onRequest }, (req, reply) => {
     reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
     const send = (data: unknown) => reply.raw.write(`data: ${JSON.stringify(data)}\n\n`)
     const onUpdate = (view: unknown) => send({ type: 'actor', view })
+    const onLog = (entry: unknown) => send({ type: 'log', entry })
+    const onGone = (actor: string) => send({ type: 'gone', actor })
+    send({ type: 'init', actors: deps.hub.actors(), log: deps.hub.log(), pinpads: pinpads(deps.runtime()) })
     deps.hub.on('update', onUpdate)
+    deps.hub.on('log', onLog)
+    deps.hub.on('gone', onGone)
     const clock = deps.clock ?? systemClock
-    const timer = clock.setInterval(() => send({ type: 'pinpads', pinpads: pinpads(deps.runtime()) }), 500)
+    const timer = clock.setInterval(() => {
+      deps.hub.prune()
+      send({ type: 'pinpads', pinpads: pinpads(deps.runtime()) })
+    }, 500)
     req.raw.on('close', () => {
       deps.hub.off('update', onUpdate)
+      deps.hub.off('log', onLog)
+      deps.hub.off('gone', onGone)
       clock.clearInterval(timer)
     })
   })
@@ -78,7 +117,7 @@ export function registerDevtools(app: FastifyInstance, deps: DevtoolsDeps): void
     const name = (req.params as { name: string }).name
     if (!/^[a-z]+\.svg$/.test(name)) return reply.code(404).send()
     try {
-      return reply.type('image/svg+xml').send(await readFile(`${VISUALIZATIONS}${name}`))
+      return reply.type('image/svg+xml').send(await readFile(`${VISUALIZATIONS}/${name}`))
     } catch {
       return reply.code(404).send()
     }
