@@ -21,7 +21,7 @@ let bridge, padId = null, busy = false
 function say(text, kind) { const el = $('state'); el.textContent = text; el.dataset.kind = kind || '' }
 function log(text) { const li = document.createElement('li'); li.textContent = new Date().toLocaleTimeString() + '  ' + text; $('log').prepend(li) }
 function outcome(kind, title, detail) {
-  const el = $('outcome'); el.dataset.outcome = kind; el.hidden = false
+  const el = $('outcome'); el.dataset.outcome = kind; el.hidden = false; $('prompt').textContent = ''; say('ready')
   el.querySelector('b').textContent = title; el.querySelector('span').textContent = detail || ''
 }
 function setBusy(on) { busy = on; $('pay').disabled = on; $('cancel').disabled = !on; $('amount').disabled = on }
@@ -65,7 +65,7 @@ async function afterPayment(p, payment) {
   if (payment.status !== 'accepted') {
     await finish(p, { success: false }).catch(() => {})
     saved.clear()
-    const kind = payment.status === 'canceled' ? 'cancelled' : 'declined'
+    const kind = payment.status === 'canceled' ? 'cancelled' : payment.status === 'rejected' ? 'declined' : 'failed'
     return outcome(kind, payment.status === 'canceled' ? 'Cancelled' : 'Not paid (' + payment.status + ')', payment.error || '')
   }
   if (!p.auth) {
@@ -85,7 +85,6 @@ async function afterPayment(p, payment) {
   if (p.auth.paid && f.approved) outcome('approved', 'Approved', money(p.amount) + ' · authorization ' + p.auth.authorization)
   else if (p.auth.paid) outcome('declined', 'Declined by the card', 'the chip refused the approval: reverse the authorization')
   else outcome('declined', 'Declined', 'acquirer response ' + p.auth.code)
-  say('ready')
 }
 
 function finish(p, params) {
@@ -96,7 +95,6 @@ function finish(p, params) {
 function failed(e) {
   log('error ' + (e.code || '') + ': ' + e.message)
   outcome('failed', 'Failed', (e.code ? e.code + ': ' : '') + e.message)
-  say('ready')
   if (!saved.get()?.auth) saved.clear()
 }
 
@@ -174,7 +172,7 @@ try {
 
 export const DEMO_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mpos-bridge demo POS</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <style>
 *{box-sizing:border-box}body{font:15px system-ui,sans-serif;margin:0;background:#eef0f3;color:#1d2330}
 header{background:#1d2330;color:#fff;padding:10px 20px;display:flex;justify-content:space-between}

@@ -20,7 +20,7 @@ export function registerDemo(app: FastifyInstance, policy: AccessPolicy): void {
       `script-src 'self' ${SCRIPT_HASH}`,
       `connect-src 'self' ws://${host} wss://${host}`,
       "style-src 'unsafe-inline'",
-      "img-src 'self'",
+      "img-src 'self' data:",
       "base-uri 'none'",
       "form-action 'none'",
       "frame-ancestors 'none'",
