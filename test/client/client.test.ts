@@ -6,6 +6,7 @@
  * running — with the pinpad asked for one payment only.
  */
 import t, { type Test } from 'tap'
+import { readFile } from 'node:fs/promises'
 import WebSocket from 'ws'
 import { connect, BridgeError, type Bridge, type ConnectionEvent, type ConnectOptions, type PinpadMessageEvent, type StatusEvent } from '../../src/client/index.js'
 import { EK, recordLink, startBridge, type Rig } from '../server/helpers.js'
@@ -179,4 +180,14 @@ t.test('without reconnect, a dropped connection rejects what was in flight', asy
   t.match(await payment, { code: 'MPOS_ERR_CONNECTION_LOST', command: 'process_payment', commandId: 'dropped' })
   t.match(closed, [{ state: 'closed', error: { code: 'MPOS_ERR_CONNECTION_LOST' } }])
   t.equal(bridge.state, 'closed')
+})
+
+t.test('the package export mpos-bridge/client is the built module with its types', async (t) => {
+  const spec = 'mpos-bridge/client'
+  t.match(import.meta.resolve(spec), /\/dist\/src\/client\/index\.js$/)
+  const built = (await import(spec)) as typeof import('../../src/client/index.js')
+  t.type(built.connect, 'function')
+  t.type(built.BridgeError, 'function')
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { exports: Record<string, { types: string }> }
+  await t.resolves(readFile(new URL(`../../${pkg.exports['./client']!.types}`, import.meta.url)), 'the .d.ts exists')
 })
