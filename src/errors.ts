@@ -310,3 +310,17 @@ export const CommandInterruptedError = createError<[string, string]>(
   'MPOS_ERR_COMMAND_INTERRUPTED',
   '%s %s was interrupted (the bridge stopped before it answered): look at the pinpad and status, then send a new command_id',
 )
+
+// --- The browser client (src/client/index.ts) -----------------------------------------------------
+// The client has no imports (it is served to pages as one module): it rejects with these codes by
+// name, and test/architecture.test.ts checks that every code it uses is defined here.
+/** A call got no answer within its timeout: (command, ms). The bridge may still be working on it. */
+export const ClientTimeoutError = createError<[string, number]>('MPOS_ERR_CLIENT_TIMEOUT', 'No answer to %s within %d ms')
+/** The first connection could not be opened (refused handshake, nothing listening): (reason). */
+export const ConnectionFailedError = createError<[string]>('MPOS_ERR_CONNECTION_FAILED', 'Cannot connect to the bridge: %s')
+/** The connection dropped and the call cannot be recovered (not journaled, never received, or reconnection given up): (reason). */
+export const ConnectionLostError = createError<[string]>('MPOS_ERR_CONNECTION_LOST', 'The connection to the bridge was lost: %s')
+/** `disconnect()` was called while the call waited, or a call came after it. */
+export const ClientDisconnectedError = createError('MPOS_ERR_CLIENT_DISCONNECTED', 'The client is disconnected')
+/** GET /client.js before the client was built (`npm run build:client`; `npm ci` runs it). */
+export const ClientNotBuiltError = createError('MPOS_ERR_CLIENT_NOT_BUILT', 'The browser client is not built: run npm run build:client', 503)

@@ -14,6 +14,9 @@ import { registerProbes } from './probes.js'
 import { DEFAULT_CONNECTION_LIMITS, serveConnection, type ConnectionLimits } from './connection.js'
 import { DevtoolsHub } from './devtools/hub.js'
 import { registerDevtools } from './devtools/routes.js'
+import { registerPinpadControl } from './devtools/pinpad-control.js'
+import { registerClientScript } from './demo/client-script.js'
+import { registerDemo } from './demo/routes.js'
 import { ForbiddenHostError, ForbiddenOriginError } from '../errors.js'
 import { httpRefusal } from './wire.js'
 import { Journal } from '../journal/store.js'
@@ -58,6 +61,11 @@ export interface ServerOptions {
   version?: string
   /** Serve /devtools: live machines and virtual-pinpad controls (development). */
   devtools?: boolean
+  /**
+   * Serve the demo POS page at `/` and the virtual pinpads' controls it uses, when a virtual
+   * pinpad is offered (`serve` turns it on unless `--no-demo`; off by default here).
+   */
+  demo?: boolean
   /** Days the journal keeps its entries (default 7). */
   journalRetentionDays?: number
   /** The journal's clock (tests move it to see card hashes removed and entries pruned). */
@@ -149,9 +157,15 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     },
   )
 
+  // The browser client, for any allowed page to import.
+  registerClientScript(app as unknown as FastifyInstance, policy)
   // An actor is live while the bridge's actor system knows its systemId.
   const hub = options.devtools ? new DevtoolsHub(clock, (actor) => runtime?.root.system.get(actor) !== undefined) : undefined
   if (hub) registerDevtools(app as unknown as FastifyInstance, { hub, runtime: () => runtime, policy, clock })
+  const demo = options.demo === true && options.simulator
+  // The pinpad controls without the machines' state: the demo page needs the first, not the second.
+  if (hub || demo) registerPinpadControl(app as unknown as FastifyInstance, { runtime: () => runtime, policy })
+  if (demo) registerDemo(app as unknown as FastifyInstance, policy)
 
   // The /ws protocol as an AsyncAPI 3.0 document: the same text as docs/asyncapi.json (npm run asyncapi).
   let asyncApi: string | undefined

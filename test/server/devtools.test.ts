@@ -15,7 +15,7 @@ import type { VirtualDevice } from '../../src/simulator/virtual-device.js'
 const DEFAULT_FAULTS = { stalled: false, nakNext: 0, corruptNext: 0, dropNext: 0, responseDelayMs: 0, garbageNext: 0, held: false }
 const INVALID = 'MPOS_ERR_DEVTOOLS_INVALID'
 const FAULT_LIST = 'stalled, nakNext, corruptNext, dropNext, responseDelayMs, garbageNext, held'
-const ACTION_LIST = 'present, pin, key, choose, enter, remove, unplug, plug, fault'
+const ACTION_LIST = 'present, pin, key, choose, enter, remove, unplug, plug, auto, fault'
 
 interface Post {
   /** Sent verbatim instead of JSON.stringify(body). */
@@ -93,6 +93,11 @@ t.test('every action the API offers is accepted and reaches the virtual pinpad',
   await ok({ action: 'plug' }, 'plug, addressed by the id it had')
   t.equal(device.present, true, 'the cable is back')
 
+  await ok({ action: 'auto', on: false }, 'auto off')
+  t.match(pad.cardholder.options, { autoCard: null, autoPin: null }, 'nobody acts unless clicked')
+  await ok({ action: 'auto', on: true }, 'auto on')
+  t.match(pad.cardholder.options, { autoCard: 'visa-credit', autoPin: '1234' }, 'the customer acts alone again')
+
   t.same([...FAULT_NAMES].sort(), Object.keys(pad.faults).sort(), 'the schema knows every link fault of the pinpad')
   const set = async (fault: string, value: number | boolean) => {
     await ok({ action: 'fault', fault, value }, `${fault} = ${value}`)
@@ -169,6 +174,8 @@ t.test('bodies and parameters outside the schema: 400 naming the field, nothing 
   await refused({ action: 'remove', card: 'visa-credit' }, 'card is not allowed')
   await refused({ action: 'unplug', id: 2 }, 'id is not allowed')
   await refused({ action: 'plug', force: true }, 'force is not allowed')
+  await refused({ action: 'auto' }, 'on is required')
+  await refused({ action: 'auto', on: 'yes' }, 'on must be a boolean (got "yes")')
 
   // fault: the name
   for (const fault of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'Stalled', 'nakNext ', 'baudRate']) {

@@ -52,6 +52,8 @@ export type DevtoolsAction =
   | { action: 'remove' }
   | { action: 'unplug' }
   | { action: 'plug' }
+  /** The cardholder acts on their own (visa-credit, PIN 1234) or waits for clicks. */
+  | { action: 'auto'; on: boolean }
   | FaultAction
 
 /** An object with exactly these fields (`action` first, always required). */
@@ -62,7 +64,7 @@ const branch = (action: string, properties: Record<string, object> = {}, require
   additionalProperties: false,
 })
 
-export const ACTIONS = ['present', 'pin', 'key', 'choose', 'enter', 'remove', 'unplug', 'plug', 'fault'] as const satisfies ReadonlyArray<DevtoolsAction['action']>
+export const ACTIONS = ['present', 'pin', 'key', 'choose', 'enter', 'remove', 'unplug', 'plug', 'auto', 'fault'] as const satisfies ReadonlyArray<DevtoolsAction['action']>
 
 export const ACTION_SCHEMA = {
   type: 'object',
@@ -76,6 +78,7 @@ export const ACTION_SCHEMA = {
     branch('remove'),
     branch('unplug'),
     branch('plug'),
+    branch('auto', { on: { type: 'boolean' } }, ['on']),
     {
       type: 'object',
       properties: { action: { const: 'fault' } },
