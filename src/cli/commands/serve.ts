@@ -24,6 +24,7 @@ export const serveCommand: Command = {
     'allowed-origin': { type: 'string', multiple: true, value: 'ORIGIN', env: 'MPOS_BRIDGE_ALLOWED_ORIGIN', description: 'A web origin allowed to connect, e.g. https://pos.example.com or http://*.shop.local:* (local origins always are)' },
     'log-level': { type: 'string', value: 'LEVEL', default: 'info', env: 'MPOS_BRIDGE_LOG_LEVEL', description: LEVELS.join(', ') },
     'journal-days': { type: 'string', value: 'N', default: '7', env: 'MPOS_BRIDGE_JOURNAL_DAYS', description: 'Days the payment journal keeps its entries (card hashes: 24 h after the payment is finished)' },
+    'require-pairing': { type: 'boolean', env: 'MPOS_BRIDGE_REQUIRE_PAIRING', description: 'Only pages paired with `mpos-bridge pair` may use the pinpads (see README "Pairing")' },
     devtools: { type: 'boolean', env: 'MPOS_BRIDGE_DEVTOOLS', description: 'Serve /devtools: the live state of every machine and controls for the virtual pinpads' },
   },
   async run(values) {
@@ -70,6 +71,7 @@ export const serveCommand: Command = {
       logger,
       runtime: { baudRate: baud },
       devtools: values.devtools === true,
+      requirePairing: values['require-pairing'] === true,
       journalRetentionDays: journalDays,
       version: pkg.version,
     })
