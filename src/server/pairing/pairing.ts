@@ -26,8 +26,8 @@ import {
 export const CODE_TTL_MS = 2 * 60_000
 export const MAX_WRONG_TRIES = 5
 /** `pair` attempts the whole bridge takes per window (beyond them: MPOS_ERR_PAIRING_RATE_LIMITED, not counted as tries). */
-export const PAIR_ATTEMPTS_PER_WINDOW = 5
-export const PAIR_WINDOW_MS = 10_000
+export const PAIR_ATTEMPTS_PER_WINDOW = 10
+export const PAIR_WINDOW_MS = 60_000
 /** Tokens start with this, so a token that leaked into a log or a file can be recognised. */
 export const TOKEN_PREFIX = 'mpb_'
 
