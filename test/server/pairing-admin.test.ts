@@ -7,7 +7,7 @@ import t from 'tap'
 import { readFileSync, statSync } from 'node:fs'
 import { networkInterfaces } from 'node:os'
 import path from 'node:path'
-import { Client, EK, httpRequest, screenText, startBridge, type Rig } from './helpers.js'
+import { Client, EK, httpRequest, memoryLogger, screenText, startBridge, type Rig } from './helpers.js'
 import { ADMIN_SECRET_FILE } from '../../src/server/pairing/admin.js'
 
 const POS = 'http://localhost:5173'
@@ -88,7 +88,8 @@ t.test('issue a code, list the pairings, revoke one', async (t) => {
 })
 
 t.test('with on_pinpad the code is also on a free pinpad until it is used', async (t) => {
-  const rig = await startBridge(t, { requirePairing: true })
+  const { logger, lines } = memoryLogger('trace')
+  const rig = await startBridge(t, { requirePairing: true, logger })
   const issued = await admin(rig, 'POST', '/code', { body: { on_pinpad: true, device_id: 2 } })
   t.match(issued, { status: 200, body: { pinpad: { device_id: 2 } } })
   t.same(screenText(rig.pinpads[1]!), ['PAREAMENTO', issued.body.code])
@@ -107,4 +108,8 @@ t.test('with on_pinpad the code is also on a free pinpad until it is used', asyn
   const replaced = await admin(rig, 'POST', '/code', { body: {} })
   await rig.until(() => !screenText(rig.pinpads[0]!).includes(first.body.code), 'a replaced code leaves the screen')
   t.ok(replaced.body.code)
+  const logged = JSON.stringify(lines())
+  t.match(logged, /pairing code shown on the pinpad/)
+  for (const code of [issued.body.code, other.body.code, first.body.code, replaced.body.code]) t.notMatch(logged, new RegExp(`(?<!\\d)${code}(?!\\d)`), 'no code in any log line, trace level included')
+  t.notMatch(logged, secretOf(rig), 'nor the secret')
 })
