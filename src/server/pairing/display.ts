@@ -30,6 +30,8 @@ export class PinpadCodeDisplay {
   #current: DisplaySession | undefined
   /** Bumped by every show and clear: a show overtaken by them stops. */
   #generation = 0
+  /** The clears under way: a new show waits for the pinpad (and the context's name) to be free. */
+  #clearing: Promise<void> = Promise.resolve()
 
   constructor(
     readonly runtime: () => BridgeRuntime | undefined,
@@ -38,7 +40,8 @@ export class PinpadCodeDisplay {
   ) {}
 
   async show(code: string, deviceId?: number): Promise<DisplayResult> {
-    await this.clear()
+    void this.clear()
+    await this.#clearing
     const generation = ++this.#generation
     const runtime = this.runtime()
     if (!runtime) return { ok: false, error: coded(new NoDeviceError()) }
@@ -70,13 +73,14 @@ export class PinpadCodeDisplay {
   }
 
   /** Closes the pinpad showing a code (CLO) and ends the bridge's session. */
-  async clear(): Promise<void> {
+  clear(): Promise<void> {
     this.#generation++
     const session = this.#current
     this.#current = undefined
-    if (!session) return
-    await this.#ask(session, { command: 'close' })
-    session.handle.close()
+    if (!session) return this.#clearing
+    const closed = this.#ask(session, { command: 'close' }).then(() => session.handle.close())
+    this.#clearing = Promise.all([this.#clearing, closed]).then(() => undefined)
+    return this.#clearing
   }
 
   /** One request of the bridge's session, and its reply. */
