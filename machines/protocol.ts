@@ -27,6 +27,9 @@ export type Request =
   /** Beyond the original: customer prompts on the pinpad (MNU §3.3.13, GCD §3.3.8; 2.x pinpads only). */
   | ({ command: 'pinpad_menu' } & MenuRequest)
   | ({ command: 'pinpad_input' } & InputRequest)
+  /** Beyond the original: pairing (src/server/pairing/), answered before the session, never reaches a context. */
+  | { command: 'pair'; code: string }
+  | { command: 'authenticate'; token: string }
 
 export type CommandName = Request['command']
 

@@ -324,3 +324,45 @@ export const ConnectionLostError = createError<[string]>('MPOS_ERR_CONNECTION_LO
 export const ClientDisconnectedError = createError('MPOS_ERR_CLIENT_DISCONNECTED', 'The client is disconnected')
 /** GET /client.js before the client was built (`npm run build:client`; `npm ci` runs it). */
 export const ClientNotBuiltError = createError('MPOS_ERR_CLIENT_NOT_BUILT', 'The browser client is not built: run npm run build:client', 503)
+
+// --- Pairing (src/server/pairing/) ---------------------------------------------------------------
+/** With --require-pairing, before `pair` or `authenticate`: (the command refused, why). */
+export const NotPairedError = createError<[string, string]>(
+  'MPOS_ERR_NOT_PAIRED',
+  '%s refused: %s. Until then only list_devices, status, pair and authenticate are allowed',
+)
+/** (tries left before the code is locked) */
+export const PairingCodeWrongError = createError<[number]>('MPOS_ERR_PAIRING_CODE_WRONG', 'Wrong pairing code (%d tries left)')
+/** No code can be used now: (why — expired, already used, none issued). */
+export const PairingCodeExpiredError = createError<[string]>(
+  'MPOS_ERR_PAIRING_CODE_EXPIRED',
+  'No pairing code is valid: %s. Ask the shop for a new one (mpos-bridge pair)',
+)
+/** (how many wrong tries locked it) */
+export const PairingLockedError = createError<[number]>(
+  'MPOS_ERR_PAIRING_LOCKED',
+  'Pairing is locked after %d wrong codes: the code is void. Ask the shop for a new one (mpos-bridge pair)',
+)
+/** (attempts allowed, per how many seconds) */
+export const PairingRateLimitedError = createError<[number, number]>(
+  'MPOS_ERR_PAIRING_RATE_LIMITED',
+  'Too many pairing attempts: at most %d per %d seconds on this bridge; try again shortly',
+)
+export const PairingTokenUnknownError = createError<[]>('MPOS_ERR_PAIRING_TOKEN_UNKNOWN', 'Unknown pairing token: pair this page again')
+export const PairingTokenRevokedError = createError<[]>('MPOS_ERR_PAIRING_TOKEN_REVOKED', 'This pairing token was revoked: pair this page again')
+/** (the origin the token was issued to, this connection's) */
+export const PairingWrongOriginError = createError<[string, string]>(
+  'MPOS_ERR_PAIRING_WRONG_ORIGIN',
+  'This pairing token was issued to %s, not to %s',
+)
+/** The admin route refused a request: (why — not loopback, a browser Origin). */
+export const AdminForbiddenError = createError<[string]>('MPOS_ERR_ADMIN_FORBIDDEN', 'Forbidden: %s', 403)
+/** (why — no secret, a wrong one) */
+export const AdminUnauthorizedError = createError<[string]>('MPOS_ERR_ADMIN_UNAUTHORIZED', 'Unauthorized: %s', 401)
+/** (the pairing id) */
+export const PairingNotFoundError = createError<[string]>('MPOS_ERR_PAIRING_NOT_FOUND', 'No live pairing with id %s', 404)
+/** The CLI could not reach the running bridge's admin route: (the URL, why). */
+export const BridgeUnreachableError = createError<[string, string]>(
+  'MPOS_ERR_BRIDGE_UNREACHABLE',
+  'The bridge at %s could not be reached (%s): is `mpos-bridge serve` running with this --data-dir and port?',
+)

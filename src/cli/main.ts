@@ -6,9 +6,10 @@ import { simulateCommand } from './commands/simulate.js'
 import { serveCommand } from './commands/serve.js'
 import { decryptCommand } from './commands/decrypt.js'
 import { journalCommand } from './commands/journal.js'
+import { pairCommand } from './commands/pair.js'
 import { INTERNAL_ERROR_CODE, UsageError } from '../errors.js'
 
-const COMMANDS: Command[] = [serveCommand, devicesCommand, probeCommand, simulateCommand, journalCommand, decryptCommand]
+const COMMANDS: Command[] = [serveCommand, devicesCommand, probeCommand, simulateCommand, journalCommand, pairCommand, decryptCommand]
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2

@@ -1,7 +1,8 @@
 /**
  * The payment journal: every money command that carries a `command_id` — its request (secrets
  * removed), its state and the answer exactly as sent — in one SQLite file of the data directory
- * (better-sqlite3, WAL). The only module with SQL in it.
+ * (better-sqlite3, WAL). The only module with SQL in it, with pairings.ts (the pairing tokens,
+ * a table of the same database).
  *
  * Never stored: a card number, a track, a PIN block, a key. The card hash and the cardholder's name
  * stay in a payment's answer only while they may be needed: they are removed 24 hours after the
@@ -15,6 +16,7 @@ import Database from 'better-sqlite3'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { DataDirLockedError, JournalOpenError } from '../errors.js'
+import { PAIRINGS_MIGRATION, PairingTable } from './pairings.js'
 
 export const JOURNAL_FILE = 'journal.sqlite'
 export const LOCK_FILE = 'journal.lock'
@@ -77,6 +79,7 @@ const MIGRATIONS = [
    ) WITHOUT ROWID;
    CREATE INDEX commands_by_time ON commands (created_at);
    CREATE INDEX commands_awaiting ON commands (awaiting_finish) WHERE awaiting_finish = 1;`,
+  PAIRINGS_MIGRATION,
 ]
 
 interface Row {
@@ -135,6 +138,8 @@ export class Journal {
   readonly #now: () => number
   readonly retentionMs: number
   readonly #q: ReturnType<Journal['prepare']>
+  /** The pairing tokens (hashed), in the same database. */
+  readonly pairings: PairingTable
   #closed = false
 
   private constructor(file: string, db: Database.Database, lock: Database.Database | undefined, options: JournalOptions) {
@@ -144,6 +149,7 @@ export class Journal {
     this.#now = options.now ?? Date.now
     this.retentionMs = (options.retentionDays ?? DEFAULT_RETENTION_DAYS) * 24 * 3600_000
     this.#q = this.prepare()
+    this.pairings = new PairingTable(db, this.#now)
   }
 
   /** Opens (creating or migrating) the journal; refuses a data directory another bridge holds. */

@@ -22,6 +22,9 @@ import { httpRefusal } from './wire.js'
 import { Journal } from '../journal/store.js'
 import { JournalGate } from './journal-gate.js'
 import { asyncApiText } from './asyncapi/document.js'
+import { PairingService } from './pairing/pairing.js'
+import { PinpadCodeDisplay } from './pairing/display.js'
+import { registerPairingAdmin, writeAdminSecret } from './pairing/admin.js'
 
 /** Opens the journal's session: what was running when the bridge last stopped is interrupted, what awaits a finish is said. */
 function startJournal(journal: Journal, log: Logger): JournalGate {
@@ -66,6 +69,11 @@ export interface ServerOptions {
    * pinpad is offered (`serve` turns it on unless `--no-demo`; off by default here).
    */
   demo?: boolean
+  /**
+   * Only paired pages may use the pinpads (README "Pairing"): until a connection has sent
+   * `authenticate` (or `pair`) it may only list_devices, status, pair and authenticate.
+   */
+  requirePairing?: boolean
   /** Days the journal keeps its entries (default 7). */
   journalRetentionDays?: number
   /** The journal's clock (tests move it to see card hashes removed and entries pruned). */
@@ -85,6 +93,8 @@ export interface BridgeServer {
   runtime: BridgeRuntime
   /** The payment journal (src/journal/). */
   journal: Journal
+  /** Pairing codes and tokens (src/server/pairing/). */
+  pairing: PairingService
   metrics: BridgeMetrics
   /** The address it listens on, once started. */
   url: string
@@ -101,6 +111,10 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     ...(options.journalRetentionDays !== undefined ? { retentionDays: options.journalRetentionDays } : {}),
   })
   const gate = startJournal(journal, log)
+  const pairingLog = log.child({ component: 'pairing' })
+  const pairing = new PairingService(journal.pairings, clock, pairingLog)
+  // The admin route's secret (pairing/admin.ts): new at every start, 0600.
+  const adminSecret = writeAdminSecret(options.dataDir)
   const metrics = new BridgeMetrics()
   const policy: AccessPolicy = {
     allowedOrigins: [...DEFAULT_ALLOWED_ORIGINS, ...(options.allowedOrigins ?? [])],
@@ -150,12 +164,25 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
         }
       },
     },
-    (socket) => {
+    (socket, request) => {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
-      serveConnection(socket, { runtime: runtime!, metrics, log, limits, gate, clock })
+      serveConnection(socket, {
+        runtime: runtime!,
+        metrics,
+        log,
+        limits,
+        gate,
+        clock,
+        pairing: { service: pairing, required: options.requirePairing === true },
+        ...(request.headers.origin !== undefined ? { origin: request.headers.origin } : {}),
+      })
     },
   )
+
+  const display = new PinpadCodeDisplay(() => runtime, clock, pairingLog)
+  pairing.onCodeEnded = () => void display.clear()
+  registerPairingAdmin(app as unknown as FastifyInstance, { service: pairing, display, secret: adminSecret, log: pairingLog })
 
   // The browser client, for any allowed page to import.
   registerClientScript(app as unknown as FastifyInstance, policy)
@@ -207,7 +234,10 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   })
   await runtime.start()
   runtime.registry.on('removed', () => metrics.linkErrors.inc({ kind: 'device-removed' }))
-  log.info({ url, apiUrl: sandbox ? `${apiUrl} (embedded sandbox)` : apiUrl, devices: runtime.devices().length }, 'mpos-bridge listening')
+  log.info(
+    { url, apiUrl: sandbox ? `${apiUrl} (embedded sandbox)` : apiUrl, devices: runtime.devices().length, require_pairing: options.requirePairing === true },
+    'mpos-bridge listening',
+  )
 
   // Card hashes 24 h after their finish, entries after the retention period: at start and hourly.
   // The cadence is real time: an hourly timer on a test's auto-advancing clock would always be the
@@ -220,11 +250,13 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     app: app as unknown as FastifyInstance,
     runtime,
     journal,
+    pairing,
     metrics,
     url,
     close: () =>
       (closing ??= (async () => {
         // Pinpads first (payments cancelled, CLO) while clients still get their answers, then sockets (1001).
+        pairing.close()
         await runtime.shutdown()
         await app.close()
         clearInterval(pruning)

@@ -15,6 +15,8 @@ import { InternalError, InvalidMessageError, RateLimitedError } from '../errors.
 import { coded } from '../../machines/types.js'
 import type { GateConnection, JournalGate } from './journal-gate.js'
 import { systemClock, type Clock } from '../clock.js'
+import { ConnectionPairing } from './pairing/gate.js'
+import { originOf, type PairingService } from './pairing/pairing.js'
 
 export interface ConnectionLimits {
   /** Larger messages get MPOS_ERR_MESSAGE_TOO_LARGE (above 1 MiB the socket closes with 1009). */
@@ -47,6 +49,10 @@ export interface ConnectionDeps {
   gate?: JournalGate
   /** The clock of the rate limits, the command durations and the cut-off grace (default: the real one). */
   clock?: Clock
+  /** Pairing (pair, authenticate); `required`: --require-pairing. */
+  pairing?: { service: PairingService; required: boolean }
+  /** The handshake's Origin header (absent for non-browser clients). */
+  origin?: string
 }
 
 /** A token bucket: `burst` tokens, refilled at `rate` per second. */
@@ -97,11 +103,17 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
   }
 
   const gate = deps.gate
+  const pairing = deps.pairing ? new ConnectionPairing(deps.pairing.service, originOf(deps.origin), deps.pairing.required) : undefined
+  /** What an unpaired connection must not see is held back here (pairing/gate.ts). */
+  const deliver = (payload: Record<string, unknown>) => {
+    const allowed = pairing ? pairing.outgoing(payload) : payload
+    if (allowed) send(allowed)
+  }
   const session = runtime.openSession(
     (message: Outgoing) => {
-      if (message.kind !== 'reply') return send(toWire(message))
+      if (message.kind !== 'reply') return deliver(toWire(message))
       observeReply(message, now(), metrics, log, session.id)
-      send(gate ? gate.outgoing(toWire(message)) : toWire(message))
+      deliver(gate ? gate.outgoing(toWire(message)) : toWire(message))
     },
     // The connection's actor failed (a bug): this connection alone is closed.
     () => {
@@ -113,7 +125,7 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
     id: session.id,
     send: (payload) => {
       if (payload.replayed === true) log.info({ session: session.id, command: payload.command, context: payload.context, command_id: payload.command_id }, 'replayed')
-      send(payload)
+      deliver(payload)
     },
     get open() {
       return !cut && socket.readyState === socket.OPEN
@@ -139,7 +151,15 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
         ? { ok: false, error: coded(new InvalidMessageError('Binary messages are not accepted: send JSON text')), context: DEFAULT_CONTEXT }
         : parseMessage(raw.toString(), limits.maxMessageBytes)
       if (!parsed.ok) return refuse(parsed.error, parsed)
-      if (gate?.intercept(handle, parsed.context, parsed.request, parsed.command_id)) return
+      const answered = pairing?.intercept(parsed.context, parsed.request, parsed.command_id)
+      if (answered) {
+        const { payload } = answered
+        metrics.commands.inc({ command: parsed.request.command, outcome: payload.success ? 'success' : 'error' })
+        log.info({ session: session.id, command: parsed.request.command, context: parsed.context, command_id: parsed.command_id, success: payload.success, code: payload.code, pairing: answered.pairing }, 'command')
+        return send(payload)
+      }
+      // An unpaired connection's status is not handed the outcomes the journal keeps for a returning page.
+      if ((!pairing || pairing.trusted) && gate?.intercept(handle, parsed.context, parsed.request, parsed.command_id)) return
       session.send(parsed.context, parsed.request, parsed.command_id, now())
     } catch (err) {
       // A bug, not the client's fault: this message fails, the bridge and every connection go on.
@@ -153,6 +173,7 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
   })
   socket.on('close', () => {
     metrics.connections.dec()
+    pairing?.close()
     session.close()
     log.info({ session: session.id }, 'connection closed')
   })

@@ -28,6 +28,8 @@ export const COMMANDS = [
   'pinpad_menu',
   'pinpad_input',
   'get_result',
+  'pair',
+  'authenticate',
 ] as const
 
 /** ISO-8859-1 text without control characters: the "S" format of §1.3 that MNU's texts use. */
@@ -57,6 +59,15 @@ const bodies: Record<(typeof COMMANDS)[number], object> = {
   get_result: {
     required: ['target_command_id'],
     properties: { target_command_id: { anyOf: [{ type: 'string', maxLength: 128 }, { type: 'integer' }] } },
+  },
+  // Beyond the original protocol: pairing (src/server/pairing/). A code is 6 digits; a token, base64url.
+  pair: {
+    required: ['code'],
+    properties: { code: { type: 'string', pattern: '^[0-9]{6}$' } },
+  },
+  authenticate: {
+    required: ['token'],
+    properties: { token: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' } },
   },
   initialize: {
     required: ['encryption_key'],

@@ -146,3 +146,31 @@ t.test('a journal from a newer bridge is refused, not rewritten', async (t) => {
   t.throws(() => readJournal(d), { code: 'MPOS_ERR_JOURNAL' })
   Journal.open({ dir: await dir(t) }).close()
 })
+
+t.test('a journal of the first schema is migrated: its commands kept, the pairings table added', async (t) => {
+  const d = await dir(t)
+  // Version 1, as the bridge before pairing made it.
+  const old = new Database(path.join(d, JOURNAL_FILE))
+  old.exec(`CREATE TABLE commands (context TEXT NOT NULL, command_id TEXT NOT NULL, command TEXT NOT NULL, fingerprint TEXT NOT NULL, request TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('running', 'done', 'interrupted')), answer TEXT, awaiting_finish INTEGER NOT NULL DEFAULT 0, finished_at INTEGER,
+    redacted INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (context, command_id)) WITHOUT ROWID;
+    CREATE INDEX commands_by_time ON commands (created_at);
+    CREATE INDEX commands_awaiting ON commands (awaiting_finish) WHERE awaiting_finish = 1;`)
+  old.prepare("INSERT INTO commands (context, command_id, command, fingerprint, request, state, created_at, updated_at) VALUES ('till', '\"p1\"', 'process_payment', '[]', '{}', 'done', 1, 1)").run()
+  old.pragma('user_version = 1')
+  old.close()
+  let now = 1_700_000_000_000
+  const j = Journal.open({ dir: d, now: () => now })
+  t.equal(j.find('till', '"p1"')?.state, 'done', 'the command is kept')
+  const id = j.pairings.add('http://localhost:5173', 'ab'.repeat(32))
+  now += 1000
+  j.pairings.touch(id)
+  t.same(j.pairings.list(), [{ id, origin: 'http://localhost:5173', createdAt: 1_700_000_000_000, lastUsedAt: 1_700_000_001_000 }])
+  t.equal(j.pairings.revoke(id), true)
+  t.equal(j.pairings.revoke(id), false, 'once')
+  t.match(j.pairings.byTokenHash('ab'.repeat(32)), { id, revokedAt: 1_700_000_001_000 })
+  j.close()
+  const reader = readJournal(d)!
+  t.equal(reader.pairings.list().length, 1, 'the read-only reader knows the new schema')
+  reader.close()
+})

@@ -113,6 +113,18 @@ t.test('card hashes, encryption keys, card fields, cardholder names', async (t) 
   t.same(kinds(line({ data: `804D000B${Buffer.from(TYPED_VALUES.ptyCpf).toString('latin1')}` })), ['typed value'], 'inside a GCD answer')
 })
 
+t.test('pairing secrets: tokens, codes, the admin secret', async (t) => {
+  const token = `mpb_${'Zk3_-q'.repeat(7)}x`
+  t.same(kinds(line({ response: { token, origin: 'http://localhost:5173' } })), ['pairing secret'], 'a token in an answer')
+  t.same(kinds(`authenticate with ${token}`), ['pairing secret'], 'a token in text')
+  t.same(kinds(line({ token: 'Qk3ZqP0aXb9YdE2fGh5iJk' })), ['pairing secret'], 'any long value of a token field')
+  t.same(kinds(line({ command: 'pair', code: '042917' })), ['pairing secret'], 'a code as a request carries it')
+  t.same(kinds('GET /x?code=042917'), ['pairing secret'])
+  t.same(kinds(`authorization: Bearer ${'ab12'.repeat(16)}`), ['pairing secret'], "the admin route's secret")
+  t.same(kinds(line({ command: 'pair', success: false, code: 'MPOS_ERR_PAIRING_CODE_WRONG', pairing: 3, origin: 'http://localhost:5173' })), [], 'what the pairing log lines hold')
+  t.same(kinds(line({ expires_at: '2026-12-05T08:12:00.000Z', code: 'MPOS_ERR_RATE_LIMITED', status: 200, port: 204817 })), [])
+})
+
 t.test('what the real logs hold passes', async (t) => {
   const clean = [
     line({ component: 'bridge', device: '1', type: 'send', command: 'GOX', bytes: 180, attempt: 1 }, 'link'),

@@ -14,7 +14,9 @@
  * - an encryption key not masked the way the code masks it (`ek_test_…Ll23`);
  * - card fields (card_number, card_track_2, PP_PAN…) with a value that is not redacted or masked;
  * - the test cardholders' names;
- * - what the tests have customers type for pinpad_input (GCD's clear data, test/fixtures/typed-values.ts).
+ * - what the tests have customers type for pinpad_input (GCD's clear data, test/fixtures/typed-values.ts);
+ * - pairing secrets: a pairing token (`mpb_…`, or any long value of a `token` field), a pairing code
+ *   (6 digits as a `code` field's value), the admin route's secret (`Bearer` and 64 hex digits).
  */
 import { createReadStream } from 'node:fs'
 import { readdir } from 'node:fs/promises'
@@ -28,6 +30,7 @@ import { tdesEncryptEcb } from '../../src/crypto/des.js'
 import { cardHolderDisplayName } from '../../src/card/card-hash.js'
 import { chipOfflinePin, chipOnlinePin, contactless, magstripeCredit, magstripeDebitPin } from '../card/fixtures.js'
 import { TYPED_VALUES } from '../fixtures/typed-values.js'
+import { TOKEN_PREFIX } from '../../src/server/pairing/pairing.js'
 
 export type FindingKind =
   | 'card number'
@@ -39,8 +42,9 @@ export type FindingKind =
   | 'card field'
   | 'cardholder name'
   | 'typed value'
+  | 'pairing secret'
 
-export const FINDING_KINDS: readonly FindingKind[] = ['card number', 'track 2', 'track 1', 'PIN block', 'card hash', 'encryption key', 'card field', 'cardholder name', 'typed value']
+export const FINDING_KINDS: readonly FindingKind[] = ['card number', 'track 2', 'track 1', 'PIN block', 'card hash', 'encryption key', 'card field', 'cardholder name', 'typed value', 'pairing secret']
 
 export interface Finding {
   kind: FindingKind
@@ -101,6 +105,11 @@ const CARD_HASH = /(?<![A-Za-z0-9+/])(\d{1,20})_([A-Za-z0-9+/]{64,}={0,2})/g
 const BASE64_BODY = /(?<![A-Za-z0-9+/_])[A-Za-z0-9+/]{300,}={0,2}/g
 const NOT_HEX = /[G-Zg-z+/]/
 const ENCRYPTION_KEY = /(?:ek|ak)_(?:test|live)_[A-Za-z0-9]{4,}/g
+const PAIRING_TOKEN = new RegExp(`${TOKEN_PREFIX}[A-Za-z0-9_-]{16,}`, 'g')
+const TOKEN_FIELD = /"token"\s*:\s*"([^"]{16,})"/g
+/** A pairing code where a request or answer would carry it (error codes are MPOS_ERR_…, never digits). */
+const PAIRING_CODE = /"code"\s*:\s*"(\d{6})"|(?<![A-Za-z0-9_])code=(\d{6})(?!\d)/g
+const ADMIN_SECRET = /Bearer\s+[0-9a-f]{64}/gi
 const BUFFER_JSON = /\{"type":"Buffer","data":\[([0-9,]*)\]\}/g
 
 interface Known {
@@ -183,6 +192,10 @@ export function createScanner(options: ScannerOptions = {}): Scanner {
     }
     for (const [name, how] of known.names) if (text.includes(name)) add('cardholder name', name, how)
     for (const [what, value] of Object.entries(TYPED_VALUES)) if (text.includes(value)) add('typed value', value, `pinpad_input's ${what}`)
+    for (const m of text.matchAll(PAIRING_TOKEN)) add('pairing secret', m[0], 'a pairing token')
+    for (const m of text.matchAll(TOKEN_FIELD)) if (!m[1]!.startsWith(TOKEN_PREFIX)) add('pairing secret', m[1]!, 'in "token"')
+    for (const m of text.matchAll(PAIRING_CODE)) add('pairing secret', m[1] ?? m[2]!, 'a pairing code')
+    for (const m of text.matchAll(ADMIN_SECRET)) add('pairing secret', m[0], "the admin route's secret")
   }
 
   return {

@@ -25,6 +25,7 @@ export const serveCommand: Command = {
     'log-level': { type: 'string', value: 'LEVEL', default: 'info', env: 'MPOS_BRIDGE_LOG_LEVEL', description: LEVELS.join(', ') },
     'journal-days': { type: 'string', value: 'N', default: '7', env: 'MPOS_BRIDGE_JOURNAL_DAYS', description: 'Days the payment journal keeps its entries (card hashes: 24 h after the payment is finished)' },
     'no-demo': { type: 'boolean', env: 'MPOS_BRIDGE_NO_DEMO', description: 'Do not serve the demo POS page at / (served with the virtual pinpad)' },
+    'require-pairing': { type: 'boolean', env: 'MPOS_BRIDGE_REQUIRE_PAIRING', description: 'Only pages paired with `mpos-bridge pair` may use the pinpads (see README "Pairing")' },
     devtools: { type: 'boolean', env: 'MPOS_BRIDGE_DEVTOOLS', description: 'Serve /devtools: the live state of every machine and controls for the virtual pinpads' },
   },
   async run(values) {
@@ -72,6 +73,7 @@ export const serveCommand: Command = {
       runtime: { baudRate: baud },
       devtools: values.devtools === true,
       demo: !values['no-demo'],
+      requirePairing: values['require-pairing'] === true,
       journalRetentionDays: journalDays,
       version: pkg.version,
     })

@@ -89,6 +89,14 @@ export const RESPONSES: Partial<Record<CommandName, Schema | null>> = {
     },
     ['target_command_id', 'state'],
   ),
+  pair: object(
+    {
+      token: str('The pairing token (send it with authenticate on later connections); shown once, stored hashed'),
+      origin: str('The Origin the token is bound to ("null" for a client that sends none)'),
+    },
+    ['token', 'origin'],
+  ),
+  authenticate: object({ origin: str('The Origin the token is bound to') }, ['origin']),
 }
 
 /** Every event the bridge pushes (a message with an `event` field). The mapped type makes a new event a compile error here. */
