@@ -100,6 +100,8 @@ export interface BridgeServer {
 export async function createBridgeServer(options: ServerOptions): Promise<BridgeServer> {
   const log = options.logger
   const clock = options.clock ?? systemClock
+  // A missing or broken certificate stops the start before anything is opened.
+  const credentials = options.tls ? new TlsCredentials(options.tls) : undefined
   // First: a second bridge on the same data directory stops here, before it touches anything.
   const journal = Journal.open({
     dir: options.dataDir,
@@ -115,7 +117,6 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits }
   // Through a LogController: the top-level disableRequestLogging prints a deprecation warning on
   // stderr, a non-JSON line among the JSON log lines.
-  const credentials = options.tls ? new TlsCredentials(options.tls) : undefined
   const tlsOnly = credentials && options.tls?.only
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }),
@@ -205,7 +206,8 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
       await app.close().catch(() => {})
       throw err
     })
-  const url = address.replace('0.0.0.0', '127.0.0.1')
+  // With a serverFactory Fastify names the address http:// whatever the server is.
+  const url = address.replace('0.0.0.0', '127.0.0.1').replace(/^http:/, tlsOnly ? 'https:' : 'http:')
   if (tlsOnly) tlsPort = Number(new URL(url).port)
   // The certificate names localhost: the name a page uses to reach it.
   const tlsUrl = tlsPort !== undefined ? `https://localhost:${tlsPort}` : undefined
