@@ -9,9 +9,10 @@ import { decryptCommand } from './commands/decrypt.js'
 import { journalCommand } from './commands/journal.js'
 import { certCommand } from './commands/cert.js'
 import { configCommand } from './commands/config.js'
+import { serviceCommand } from './commands/service.js'
 import { ConfigError, INTERNAL_ERROR_CODE, UsageError } from '../errors.js'
 
-const COMMANDS: Command[] = [serveCommand, configCommand, certCommand, devicesCommand, probeCommand, simulateCommand, journalCommand, decryptCommand]
+const COMMANDS: Command[] = [serveCommand, configCommand, certCommand, serviceCommand, devicesCommand, probeCommand, simulateCommand, journalCommand, decryptCommand]
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2

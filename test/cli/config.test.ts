@@ -139,7 +139,7 @@ t.test('serve --config: the file\'s settings are used', async (t) => {
     })
   })
   t.not(new URL(url).port, '2000', 'port 0 from the file: any free port')
-  t.equal((await (await fetch(`${url}/health`)).json()).status, 'ok')
+  t.equal(((await (await fetch(`${url}/health`)).json()) as { status: string }).status, 'ok')
   child.kill('SIGTERM')
   t.equal(await exited, 0)
 })
