@@ -143,3 +143,11 @@ t.test('serve --config: the file\'s settings are used', async (t) => {
   child.kill('SIGTERM')
   t.equal(await exited, 0)
 })
+
+t.test('README: the configuration table has a row for every key', async (t) => {
+  const readme = await import('node:fs/promises').then((fs) => fs.readFile(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8'))
+  for (const [name, o] of Object.entries(serveCommand.options)) {
+    if (o.file === false) continue
+    t.match(readme, new RegExp(`^\\| \`${configKey(name)}\` .*\\| \`--${name}\` \\| \`${o.env}\` \\|`, 'm'), `${configKey(name)} is documented`)
+  }
+})
