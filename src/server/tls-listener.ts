@@ -7,7 +7,7 @@ import https from 'node:https'
 import type { Duplex } from 'node:stream'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyInstance } from 'fastify'
-import { loadServerCredentials, type ServerCredentials } from '../tls/certs.js'
+import { loadServerCredentials, type ServerCredentials } from '../tls/credentials.js'
 
 export interface TlsOptions {
   /** PEM files: the server certificate (chain) and its private key. */

@@ -7,12 +7,15 @@ import 'reflect-metadata' // @peculiar/x509's dependency injection (tsyringe) ne
 import * as x509 from '@peculiar/x509'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { GeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints, id_ce_nameConstraints } from '@peculiar/asn1-x509'
-import { X509Certificate, randomBytes, webcrypto } from 'node:crypto'
+import { randomBytes, webcrypto } from 'node:crypto'
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { existsSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import path from 'node:path'
 import { CertificateError } from '../errors.js'
+import { certificateExpiry } from './credentials.js'
+import { tlsFiles, type TlsFiles } from './files.js'
+
+export { tlsFiles, type TlsFiles }
 
 x509.cryptoProvider.set(webcrypto as never)
 
@@ -23,19 +26,6 @@ export const CA_DAYS = 3650
 /** Under the 398 days browsers accept for a server certificate. */
 export const SERVER_DAYS = 397
 export const SERVER_NAMES = { dns: ['localhost'], ip: ['127.0.0.1', '::1'] }
-
-export interface TlsFiles {
-  dir: string
-  caCert: string
-  caKey: string
-  cert: string
-  key: string
-}
-
-export const tlsFiles = (dataDir: string): TlsFiles => {
-  const dir = path.join(dataDir, 'tls')
-  return { dir, caCert: path.join(dir, 'ca.crt'), caKey: path.join(dir, 'ca.key'), cert: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key') }
-}
 
 const serial = () => {
   const b = randomBytes(16)
@@ -154,35 +144,4 @@ export async function ensureCertificates(dataDir: string, options: { renew?: boo
     created.push('server')
   }
   return { files, created, caExpires: ca.notAfter, serverExpires: certificateExpiry(readFileSync(files.cert, 'utf8')) }
-}
-
-/** The expiry of the first certificate of a PEM file. */
-export function certificateExpiry(pem: string): Date {
-  return new Date(new X509Certificate(pem).validTo)
-}
-
-export interface ServerCredentials {
-  cert: string
-  key: string
-  expires: Date
-  certFile: string
-}
-
-/** The certificate and key `serve --tls` uses (the data directory's unless named). */
-export function loadServerCredentials(certFile: string, keyFile: string): ServerCredentials {
-  let cert: string
-  let key: string
-  try {
-    cert = readFileSync(certFile, 'utf8')
-    key = readFileSync(keyFile, 'utf8')
-  } catch (err) {
-    throw new CertificateError(`${(err as NodeJS.ErrnoException).path ?? certFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): run mpos-bridge cert first`)
-  }
-  let expires: Date
-  try {
-    expires = certificateExpiry(cert)
-  } catch (err) {
-    throw new CertificateError(`${certFile} is not a PEM certificate (${(err as Error).message})`)
-  }
-  return { cert, key, expires, certFile }
 }

@@ -9,6 +9,10 @@ import https from 'node:https'
 import { chmod, readFile, stat } from 'node:fs/promises'
 import { X509Certificate } from 'node:crypto'
 import WebSocket from 'ws'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { LOG_CAPTURE_ENV } from '../../src/log.js'
 import { ensureCertificates, tlsFiles } from '../../src/tls/certs.js'
 import { Client, EK, startBridge, tempDir } from './helpers.js'
 
@@ -114,4 +118,17 @@ t.test('serve --tls without a certificate: a coded error naming the way out', as
   const dataDir = await tempDir(t)
   const files = tlsFiles(dataDir)
   await t.rejects(startBridge(t, { dataDir, tls: { certFile: files.cert, keyFile: files.key, port: 0 } }), { code: 'MPOS_ERR_TLS_CERT', message: /mpos-bridge cert/ })
+})
+
+t.test('mpos-bridge cert prints where the files are and how to trust the CA on each system', async (t) => {
+  const dataDir = await tempDir(t)
+  const bin = fileURLToPath(new URL('../../bin/mpos-bridge.js', import.meta.url))
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MPOS_') || k === LOG_CAPTURE_ENV))
+  const { stdout } = await promisify(execFile)(process.execPath, [bin, 'cert', '--data-dir', dataDir], { env })
+  const ca = tlsFiles(dataDir).caCert
+  t.match(stdout, `certutil -addstore -f Root "${ca}"`, 'Windows')
+  t.match(stdout, `security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain "${ca}"`, 'macOS')
+  t.match(stdout, `sudo cp "${ca}" /usr/local/share/ca-certificates/mpos-bridge-ca.crt && sudo update-ca-certificates`, 'Debian/Ubuntu')
+  t.match(stdout, /Firefox[\s\S]*Authorities → Import/, 'Firefox')
+  t.equal((await stat(tlsFiles(dataDir).key)).mode & 0o777, 0o600)
 })

@@ -1,7 +1,6 @@
 /** `mpos-bridge cert`: the local CA and the server certificate for `serve --tls`, in the data directory. */
 import { defaultDataDir } from '../data-dir.js'
 import { CONFIG_ENV } from '../config.js'
-import { ensureCertificates, SERVER_NAMES } from '../../tls/certs.js'
 import { trustSteps } from '../../tls/trust-steps.js'
 import type { Command } from '../command.js'
 
@@ -17,6 +16,8 @@ export const certCommand: Command = {
   },
   async run(values) {
     const dataDir = (values['data-dir'] as string | undefined) ?? defaultDataDir()
+    // Loaded here: the X.509 library is for this command only, not for every start of the CLI.
+    const { ensureCertificates, SERVER_NAMES } = await import('../../tls/certs.js')
     const result = await ensureCertificates(dataDir, { renew: values.renew === true })
     const { files } = result
     const lines = [
@@ -25,6 +26,7 @@ export const certCommand: Command = {
       `  certificate: ${files.cert} (key ${files.key}, mode 0600), for ${[...SERVER_NAMES.dns, ...SERVER_NAMES.ip].join(', ')}, expires ${result.serverExpires.toISOString()}`,
       '',
     ]
+    if (values.renew === true) lines.push('A running bridge serves the new certificate after SIGHUP (systemctl reload-or-restart mpos-bridge) or a restart.', '')
     if (result.created.includes('ca') && values.renew === true) lines.push('The CA was renewed too (it had less than a certificate\'s life left): trust the new one.', '')
     if (!values.quiet) lines.push(trustSteps(files.caCert), '')
     process.stdout.write(lines.join('\n'))

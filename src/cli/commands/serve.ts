@@ -6,7 +6,7 @@ import { defaultDataDir } from '../data-dir.js'
 import { UsageError } from '../../errors.js'
 import type { Command } from '../command.js'
 import { CONFIG_ENV, CONFIG_FILE_NAME } from '../config.js'
-import { tlsFiles } from '../../tls/certs.js'
+import { tlsFiles } from '../../tls/files.js'
 import pkg from '../../../package.json' with { type: 'json' }
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']

@@ -63,7 +63,9 @@ export const serviceCommand: Command = {
     if (positionals[0] !== 'install' || positionals.length !== 1) throw new UsageError('service', 'say: mpos-bridge service install --systemd | --windows')
     if (Boolean(values.systemd) === Boolean(values.windows)) throw new UsageError('service', 'choose one of --systemd and --windows')
     const root = packageRoot()
-    const bin = path.join(root, 'bin', 'mpos-bridge.js')
+    // The program the package's manifest names (the sources through tsx, or a compiled build).
+    const manifest = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }
+    const bin = path.join(root, manifest.bin['mpos-bridge']!)
     const config = values.config ? path.resolve(values.config as string) : undefined
     const dataDir = values['data-dir'] ? path.resolve(values['data-dir'] as string) : undefined
     const out = (s: string) => process.stdout.write(`${s}\n`)
