@@ -93,7 +93,12 @@ t.test('a bad file: errors that name the key and what it may be', async (t) => {
 t.test('config --print: values and sources, secrets masked; serve refuses a bad file with exit 2', async (t) => {
   const dataDir = await tempDir(t)
   const file = await configFile(t, { port: 2100, apiUrl: 'https://ek_live_x:s3cret@api.example.com/1', tlsKey: '/etc/mpos/key.pem', logLevel: 'debug' })
-  const printed = await run(['config', '--print', '--json', '--config', file, '--data-dir', dataDir, '--log-level', 'warn'], { MPOS_BRIDGE_PORT: '2200' })
+  const bad = await configFile(t, { logLevel: 'loud' })
+  const [printed, table, serve] = await Promise.all([
+    run(['config', '--print', '--json', '--config', file, '--data-dir', dataDir, '--log-level', 'warn'], { MPOS_BRIDGE_PORT: '2200' }),
+    run(['config', '--print', '--config', file, '--data-dir', dataDir]),
+    run(['serve', '--config', bad, '--data-dir', dataDir]),
+  ])
   t.equal(printed.code, 0, printed.stderr)
   const { file: shownFile, settings } = JSON.parse(printed.stdout)
   t.equal(shownFile, file)
@@ -107,12 +112,9 @@ t.test('config --print: values and sources, secrets masked; serve refuses a bad 
     dataDir: { value: dataDir, source: 'flag' },
   })
   t.notMatch(printed.stdout, /s3cret|key\.pem/, 'no secret printed')
-  const table = await run(['config', '--print', '--config', file, '--data-dir', dataDir])
   t.match(table.stdout, /^port\s+2100\s+file$/m)
   t.match(table.stdout, /^journalDays\s+7\s+default$/m)
 
-  const bad = await configFile(t, { logLevel: 'loud' })
-  const serve = await run(['serve', '--config', bad, '--data-dir', dataDir])
   t.equal(serve.code, 2)
   t.match(JSON.parse(serve.stderr), { error: { code: 'MPOS_ERR_CONFIG', message: /logLevel must be one of/ } })
 })

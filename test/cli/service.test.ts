@@ -76,9 +76,9 @@ t.test('--dry-run writes nothing and says what it would do; usage errors', async
   t.match(r.stdout, /^Environment="MPOS_BRIDGE_DATA_DIR=\/srv\/mpos bridge"$/m, 'a path with a space, quoted for systemd')
   t.match(r.stdout, /install -d -o nobody -m 0700 "\/srv\/mpos bridge"/)
   t.notOk(existsSync(unit), 'nothing written')
-  for (const args of [['service'], ['service', 'install'], ['service', 'install', '--systemd', '--windows'], ['service', 'remove', '--systemd']]) {
-    const bad = await run(args)
-    t.equal(bad.code, 2, args.join(' '))
+  const usage = [['service'], ['service', 'install'], ['service', 'install', '--systemd', '--windows'], ['service', 'remove', '--systemd']]
+  for (const [i, bad] of (await Promise.all(usage.map((args) => run(args)))).entries()) {
+    t.equal(bad.code, 2, usage[i]!.join(' '))
     t.match(JSON.parse(bad.stderr), { error: { code: 'MPOS_ERR_USAGE' } })
   }
 })
