@@ -4,6 +4,7 @@
  */
 import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { createSecureContext } from 'node:tls'
 import { CertificateError } from '../errors.js'
 
 /** The expiry of the first certificate of a PEM file. */
@@ -33,6 +34,12 @@ export function loadServerCredentials(certFile: string, keyFile: string): Server
     expires = certificateExpiry(cert)
   } catch (err) {
     throw new CertificateError(`${certFile} is not a PEM certificate (${(err as Error).message})`)
+  }
+  try {
+    // A key that is not the certificate's (or not a key) fails here, before anything listens.
+    createSecureContext({ cert, key })
+  } catch (err) {
+    throw new CertificateError(`${certFile} and its key do not make a usable pair (${(err as Error).message})`)
   }
   return { cert, key, expires, certFile }
 }

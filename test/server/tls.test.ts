@@ -118,6 +118,13 @@ t.test('serve --tls without a certificate: a coded error naming the way out', as
   const dataDir = await tempDir(t)
   const files = tlsFiles(dataDir)
   await t.rejects(startBridge(t, { dataDir, tls: { certFile: files.cert, keyFile: files.key, port: 0 } }), { code: 'MPOS_ERR_TLS_CERT', message: /mpos-bridge cert/ })
+  // A key that is not the certificate's: refused before anything opens (the data directory stays free).
+  await ensureCertificates(dataDir)
+  const other = await tempDir(t)
+  await ensureCertificates(other)
+  await t.rejects(startBridge(t, { dataDir, tls: { certFile: files.cert, keyFile: tlsFiles(other).key, port: 0 } }), { code: 'MPOS_ERR_TLS_CERT', message: /usable pair/ })
+  const rig = await startBridge(t, { dataDir, tls: { certFile: files.cert, keyFile: files.key, port: 0 } })
+  t.ok(rig.server.tlsUrl, 'then the same data directory starts with the right key')
 })
 
 t.test('mpos-bridge cert prints where the files are and how to trust the CA on each system', async (t) => {
