@@ -199,6 +199,10 @@ export const TerminalFileError = createError<[string]>('MPOS_ERR_TERMINAL_FILE',
 
 // --- Command line --------------------------------------------------------------------------------
 export const UsageError = createError<[string, string]>('MPOS_ERR_USAGE', 'mpos-bridge %s: %s')
+/** A configuration file that cannot be read, is not JSON or fails its schema: (the file, what is wrong, naming the key). */
+export const ConfigError = createError<[string, string]>('MPOS_ERR_CONFIG', 'Configuration file %s: %s')
+/** `mpos-bridge cert`, or `serve --tls` without a usable certificate: (what is wrong). */
+export const CertificateError = createError<[string]>('MPOS_ERR_TLS_CERT', 'TLS certificate: %s')
 
 // --- The /ws protocol: messages ----------------------------------------------------------------
 export const MessageTooLargeError = createError<[number]>('MPOS_ERR_MESSAGE_TOO_LARGE', 'Messages are limited to %d bytes')
@@ -219,6 +223,8 @@ export const RateLimitedError = createError<[number]>('MPOS_ERR_RATE_LIMITED', '
 export const ForbiddenHostError = createError<[string]>('MPOS_ERR_FORBIDDEN_HOST', 'Forbidden: %s', 403)
 /** (why the Origin is refused) */
 export const ForbiddenOriginError = createError<[string]>('MPOS_ERR_FORBIDDEN_ORIGIN', 'Forbidden: %s', 403)
+/** The bridge is stopping (SIGTERM): new connections and new work are refused; what runs may end. */
+export const ShuttingDownError = createError<[]>('MPOS_ERR_SHUTTING_DOWN', 'The bridge is shutting down: it takes no new work', 503)
 /** A devtools control request that fails its schema: (the description). */
 export const DevtoolsInvalidError = createError<[string]>('MPOS_ERR_DEVTOOLS_INVALID', '%s', 400)
 /** The devtools control API names a virtual pinpad that does not exist: (its id). */

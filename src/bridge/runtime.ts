@@ -207,6 +207,17 @@ export class BridgeRuntime {
     })
   }
 
+  /** Contexts in the middle of something (a payment, a prompt, opening or closing): not idle, not ready. */
+  busyContexts(): string[] {
+    return this.contexts()
+      .filter(({ state }) => {
+        if (state === 'idle') return false
+        const activity = (state as { initialized?: { activity?: unknown } } | undefined)?.initialized?.activity
+        return activity !== 'ready'
+      })
+      .map((c) => c.name)
+  }
+
   devices(): DeviceEntry[] {
     return this.registry.list()
   }

@@ -1,5 +1,6 @@
 /** `mpos-bridge <command>`: the command-line entry point. */
-import { commandHelp, parseCommandArgs, type Command } from './command.js'
+import { commandHelp, type Command } from './command.js'
+import { resolveCommandArgs } from './config.js'
 import { devicesCommand } from './commands/devices.js'
 import { probeCommand } from './commands/probe.js'
 import { simulateCommand } from './commands/simulate.js'
@@ -7,9 +8,12 @@ import { serveCommand } from './commands/serve.js'
 import { decryptCommand } from './commands/decrypt.js'
 import { journalCommand } from './commands/journal.js'
 import { pairCommand } from './commands/pair.js'
-import { INTERNAL_ERROR_CODE, UsageError } from '../errors.js'
+import { certCommand } from './commands/cert.js'
+import { configCommand } from './commands/config.js'
+import { serviceCommand } from './commands/service.js'
+import { ConfigError, INTERNAL_ERROR_CODE, UsageError } from '../errors.js'
 
-const COMMANDS: Command[] = [serveCommand, devicesCommand, probeCommand, simulateCommand, journalCommand, pairCommand, decryptCommand]
+const COMMANDS: Command[] = [serveCommand, configCommand, certCommand, serviceCommand, devicesCommand, probeCommand, simulateCommand, journalCommand, pairCommand, decryptCommand]
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2
@@ -42,12 +46,13 @@ export async function main(argv: string[]): Promise<number> {
     return 0
   }
   try {
-    const { values, positionals } = parseCommandArgs(command, rest)
-    return await command.run(values, positionals)
+    // The configuration file's keys are serve's options: the other commands read the ones they share.
+    const { values, positionals, resolved } = resolveCommandArgs(command, rest, process.env, serveCommand.options)
+    return await command.run(values, positionals, resolved)
   } catch (err) {
     const e = err as { code?: string; message: string }
     process.stderr.write(`${JSON.stringify({ error: { code: e.code ?? INTERNAL_ERROR_CODE, message: e.message } })}\n`)
-    return err instanceof UsageError ? 2 : 1
+    return err instanceof UsageError || err instanceof ConfigError ? 2 : 1
   }
 }
 

@@ -46,6 +46,10 @@ function prune(journal: Journal, log: Logger): void {
   }
 }
 import { systemClock, type Clock } from '../clock.js'
+import { closeTlsServer, createTlsServer, listenBeside, reloadInto, TlsCredentials, type TlsOptions } from './tls-listener.js'
+import type { Server as HttpsServer } from 'node:https'
+import { ShuttingDownError } from '../errors.js'
+import { injectFetch } from './inject-fetch.js'
 
 export interface ServerOptions {
   host: string
@@ -83,6 +87,13 @@ export interface ServerOptions {
    * otherwise), the rate limiter's, the command durations', the probes' (default: the real one).
    */
   clock?: Clock
+  /** https:// and wss:// beside the plain listener, or alone (src/server/tls-listener.ts). */
+  tls?: TlsOptions
+  /**
+   * On close, how long a command already running (a payment waiting for its card…) may go on to
+   * its own end before it is cancelled on the wire (default 0: cancelled at once). New work is refused meanwhile.
+   */
+  shutdownGraceMs?: number
 }
 
 export const WS_SUBPROTOCOL = 'mpos-bridge'
@@ -96,14 +107,20 @@ export interface BridgeServer {
   /** Pairing codes and tokens (src/server/pairing/). */
   pairing: PairingService
   metrics: BridgeMetrics
-  /** The address it listens on, once started. */
+  /** The address it listens on, once started (https:// with `tls.only`). */
   url: string
+  /** https://localhost:PORT when TLS is served beside the plain listener (or alone). */
+  tlsUrl?: string
+  /** Reads the TLS certificate and key again (after `mpos-bridge cert --renew`); the new expiry. */
+  reloadTls(): Date | undefined
   close(): Promise<void>
 }
 
 export async function createBridgeServer(options: ServerOptions): Promise<BridgeServer> {
   const log = options.logger
   const clock = options.clock ?? systemClock
+  // A missing or broken certificate stops the start before anything is opened.
+  const credentials = options.tls ? new TlsCredentials(options.tls) : undefined
   // First: a second bridge on the same data directory stops here, before it touches anything.
   const journal = Journal.open({
     dir: options.dataDir,
@@ -123,7 +140,13 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits }
   // Through a LogController: the top-level disableRequestLogging prints a deprecation warning on
   // stderr, a non-JSON line among the JSON log lines.
-  const app = Fastify({ loggerInstance: log.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }) })
+  const tlsOnly = credentials && options.tls?.only
+  const app = Fastify({
+    loggerInstance: log.child({ component: 'http' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    ...(tlsOnly ? { serverFactory: (handler: Parameters<typeof createTlsServer>[1]) => createTlsServer(credentials, handler) } : {}),
+  })
+  let draining = false
   const sockets = new Set<WebSocket>()
 
   await app.register(websocket, {
@@ -148,6 +171,9 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   })
 
   const sandbox = options.apiUrl === undefined
+  // With TLS alone, the bridge reaches its embedded sandbox in-process (Fastify's inject) rather
+  // than over a TLS connection to itself that would have to trust the local CA.
+  const sandboxFetch = injectFetch(app as unknown as FastifyInstance)
   let runtime: BridgeRuntime | undefined
   let apiUrl = options.apiUrl ?? ''
   if (sandbox) await app.register(sandboxAcquirer, { prefix: '/sandbox/1', dataDir: options.dataDir })
@@ -157,6 +183,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     {
       websocket: true,
       preValidation: async (request, reply) => {
+        if (draining) return reply.code(503).send(httpRefusal(new ShuttingDownError()))
         const origin = checkOrigin(request.headers.origin, policy)
         if (!origin.ok) {
           log.warn({ origin: request.headers.origin }, 'refused: origin')
@@ -176,6 +203,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
         clock,
         pairing: { service: pairing, required: options.requirePairing === true },
         ...(request.headers.origin !== undefined ? { origin: request.headers.origin } : {}),
+        draining: () => draining,
       })
     },
   )
@@ -207,16 +235,32 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     sessions: () => sockets.size,
     awaitingFinish: () => gate.awaitingFinish(),
     clock,
+    ...(credentials ? { tls: () => credentials.status(clock.now()) } : {}),
+    ...(tlsOnly && sandbox ? { fetch: sandboxFetch } : {}),
+    draining: () => draining,
   })
 
   // A bridge that cannot listen lets go of the data directory at once (its lock).
-  const address = await app.listen({ host: options.host, port: options.port }).catch(async (err: unknown) => {
-    journal.close()
-    await app.close().catch(() => {})
-    throw err
-  })
-  const url = address.replace('0.0.0.0', '127.0.0.1')
-  apiUrl = options.apiUrl ?? `${url}/sandbox/1`
+  let tlsServer: HttpsServer | undefined
+  let tlsPort: number | undefined
+  const address = await app
+    .listen({ host: options.host, port: tlsOnly ? options.tls!.port : options.port })
+    .then(async (address) => {
+      if (credentials && !tlsOnly) ({ server: tlsServer, port: tlsPort } = await listenBeside(app as unknown as FastifyInstance, credentials, options.host))
+      return address
+    })
+    .catch(async (err: unknown) => {
+      journal.close()
+      await app.close().catch(() => {})
+      throw err
+    })
+  // With a serverFactory Fastify names the address http:// whatever the server is.
+  const url = address.replace('0.0.0.0', '127.0.0.1').replace(/^http:/, tlsOnly ? 'https:' : 'http:')
+  if (tlsOnly) tlsPort = Number(new URL(url).port)
+  // The certificate names localhost: the name a page uses to reach it.
+  const tlsUrl = tlsPort !== undefined ? `https://localhost:${tlsPort}` : undefined
+  // The embedded sandbox is reached over the plain listener; with TLS alone, over TLS trusting the certificate's CA.
+  apiUrl = options.apiUrl ?? `${tlsOnly ? tlsUrl : url}/sandbox/1`
   runtime = new BridgeRuntime({
     dataDir: options.dataDir,
     apiUrl,
@@ -227,6 +271,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     clock,
     ...(hub ? { inspect: (e) => hub.record(e) } : {}),
     onAnswer: (envelope, reply) => gate.onAnswer(envelope, reply),
+    ...(tlsOnly && sandbox ? { acquirer: { fetch: sandboxFetch } } : {}),
     onLinkTrace: (_device, trace) => {
       if (trace.type === 'nak' || trace.type === 'bad-response' || trace.type === 'stale') metrics.linkErrors.inc({ kind: trace.type })
     },
@@ -234,10 +279,11 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   })
   await runtime.start()
   runtime.registry.on('removed', () => metrics.linkErrors.inc({ kind: 'device-removed' }))
-  log.info(
-    { url, apiUrl: sandbox ? `${apiUrl} (embedded sandbox)` : apiUrl, devices: runtime.devices().length, require_pairing: options.requirePairing === true },
-    'mpos-bridge listening',
-  )
+  if (credentials) {
+    const status = credentials.status(clock.now())
+    if (status.days_left < 30) log.warn({ tls: status }, 'the TLS certificate expires soon: run mpos-bridge cert --renew')
+  }
+  log.info({ url, ...(tlsUrl ? { tlsUrl } : {}), apiUrl: sandbox ? `${apiUrl} (embedded sandbox)` : apiUrl, devices: runtime.devices().length, require_pairing: options.requirePairing === true }, 'mpos-bridge listening')
 
   // Card hashes 24 h after their finish, entries after the retention period: at start and hourly.
   // The cadence is real time: an hourly timer on a test's auto-advancing clock would always be the
@@ -253,12 +299,23 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     pairing,
     metrics,
     url,
+    ...(tlsUrl ? { tlsUrl } : {}),
+    reloadTls: () => {
+      if (!credentials) return undefined
+      const server = tlsServer ?? (app.server as unknown as HttpsServer)
+      return reloadInto(server, credentials).expires
+    },
     close: () =>
       (closing ??= (async () => {
+        // No new work from here; what runs may end by itself within the grace, then it is cancelled.
+        draining = true
+        const graceEnd = clock.now() + (options.shutdownGraceMs ?? 0)
+        while (clock.now() < graceEnd && runtime.busyContexts().length > 0) await new Promise<void>((r) => clock.setTimeout(r, 50))
         // Pinpads first (payments cancelled, CLO) while clients still get their answers, then sockets (1001).
         pairing.close()
         await runtime.shutdown()
         await app.close()
+        if (tlsServer) await closeTlsServer(tlsServer)
         clearInterval(pruning)
         journal.close()
       })()),

@@ -11,7 +11,7 @@ import type { BridgeMetrics } from './metrics.js'
 import { parseMessage, DEFAULT_CONTEXT, type Parsed } from './validate.js'
 import { validators } from './schema.js'
 import { errorFields, observeReply, toWire } from './wire.js'
-import { InternalError, InvalidMessageError, RateLimitedError } from '../errors.js'
+import { InternalError, InvalidMessageError, RateLimitedError, ShuttingDownError } from '../errors.js'
 import { coded } from '../../machines/types.js'
 import type { GateConnection, JournalGate } from './journal-gate.js'
 import { systemClock, type Clock } from '../clock.js'
@@ -39,6 +39,9 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
 /** WebSocket close code for a client cut off for policy reasons (RFC 6455 §7.4.1). */
 export const CLOSE_POLICY = 1008
 
+/** While the bridge shuts down: what ends or looks at work already begun; anything else is refused. */
+export const ALLOWED_WHILE_DRAINING = new Set(['cancel', 'finish_payment', 'status', 'get_result', 'list_devices', 'close'])
+
 export interface ConnectionDeps {
   runtime: BridgeRuntime
   metrics: BridgeMetrics
@@ -53,6 +56,8 @@ export interface ConnectionDeps {
   pairing?: { service: PairingService; required: boolean }
   /** The handshake's Origin header (absent for non-browser clients). */
   origin?: string
+  /** The bridge is shutting down: only ALLOWED_WHILE_DRAINING commands are taken. */
+  draining?: () => boolean
 }
 
 /** A token bucket: `burst` tokens, refilled at `rate` per second. */
@@ -151,6 +156,9 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
         ? { ok: false, error: coded(new InvalidMessageError('Binary messages are not accepted: send JSON text')), context: DEFAULT_CONTEXT }
         : parseMessage(raw.toString(), limits.maxMessageBytes)
       if (!parsed.ok) return refuse(parsed.error, parsed)
+      if (deps.draining?.() && !ALLOWED_WHILE_DRAINING.has(parsed.request.command)) {
+        return refuse(coded(new ShuttingDownError()), { command: parsed.request.command, context: parsed.context, ...(parsed.command_id !== undefined ? { command_id: parsed.command_id } : {}) })
+      }
       const answered = pairing?.intercept(parsed.context, parsed.request, parsed.command_id)
       if (answered) {
         const { payload } = answered

@@ -16,6 +16,12 @@ export interface ProbeDeps {
   awaitingFinish?: () => unknown[]
   /** The clock of the uptime, the acquirer check's cache and its timeout (default: the real one). */
   clock?: Clock
+  /** The TLS certificate's expiry, when TLS is served. */
+  tls?: () => { expires_at: string; days_left: number; expired: boolean }
+  /** Shutting down: not ready, new work refused. */
+  draining?: () => boolean
+  /** The acquirer check's HTTP client (default: the global fetch). */
+  fetch?: typeof fetch
 }
 
 export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
@@ -39,7 +45,7 @@ export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
     const timer = clock.setTimeout(() => timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), 2000)
     timer.unref()
     try {
-      const res = await fetch(`${deps.apiUrl()}/transactions/card_hash_key`, { method: 'GET', signal: timeout.signal, redirect: 'manual' })
+      const res = await (deps.fetch ?? fetch)(`${deps.apiUrl()}/transactions/card_hash_key`, { method: 'GET', signal: timeout.signal, redirect: 'manual' })
       result = { reachable: true, detail: `HTTP ${res.status}` }
     } catch (err) {
       result = { reachable: false, detail: (err as Error).name === 'TimeoutError' ? 'timeout' : (err as Error).message }
@@ -57,10 +63,14 @@ export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
     const rt = runtime()
     const discovery = rt.registry.discoveryRunning ? 'running' : 'off'
     // Ready means it can take a payment: a device to use and an acquirer to make the card hash with.
-    const ready = rt.devices().length > 0 && acq.reachable
+    const tls = deps.tls?.()
+    const shuttingDown = deps.draining?.() ?? false
+    const ready = rt.devices().length > 0 && acq.reachable && !shuttingDown && !tls?.expired
     reply.code(ready ? 200 : 503)
     return {
       ready,
+      ...(shuttingDown ? { shutting_down: true } : {}),
+      ...(tls ? { tls } : {}),
       devices: rt.devices().length,
       discovery,
       acquirer: { url: deps.sandbox ? 'embedded sandbox' : deps.apiUrl(), reachable: acq.reachable, detail: acq.detail },

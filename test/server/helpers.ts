@@ -163,8 +163,10 @@ export class Client {
   }
 
   /** `clock`: the bridge's ManualClock (`rig.clock`): messages in flight hold it, waits are on it. */
-  static async open(t: Test, url: string, options: { protocol?: string | string[]; headers?: Record<string, string>; clock?: ManualClock } = {}): Promise<Client> {
-    const ws = options.protocol === undefined ? new WebSocket(url, { headers: options.headers ?? {} }) : new WebSocket(url, options.protocol, { headers: options.headers ?? {} })
+  static async open(t: Test, url: string, options: { protocol?: string | string[]; headers?: Record<string, string>; clock?: ManualClock; ca?: string } = {}): Promise<Client> {
+    // `ca`: the CA a wss:// client trusts (instead of the system's).
+    const wsOptions = { headers: options.headers ?? {}, ...(options.ca ? { ca: options.ca } : {}) }
+    const ws = options.protocol === undefined ? new WebSocket(url, wsOptions) : new WebSocket(url, options.protocol, wsOptions)
     const client = new Client(ws)
     t.teardown(() => client.terminate())
     await new Promise<void>((resolve, reject) => {
