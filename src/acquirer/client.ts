@@ -20,6 +20,7 @@ import type { TerminalUpdates, TerminalUpdatesOptions } from '../tables/types.js
 import { sleep, systemClock, type Clock } from '../clock.js'
 import { AcquirerAbortedError, AcquirerBadResponseError, AcquirerConfigError, AcquirerRejectedError, AcquirerTimeoutError, AcquirerUnauthorizedError, AcquirerUnavailableError, AcquirerUnreachableError } from '../errors.js'
 import { maskEncryptionKey } from './encryption-key.js'
+import { compileOnFirstUse } from '../lazy-validator.js'
 
 /** The subset of a pino logger the client uses. */
 export interface AcquirerLogger {
@@ -71,7 +72,7 @@ interface CardHashKeyResponse {
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true })
-const validateCardHashKey: ValidateFunction<CardHashKeyResponse> = ajv.compile<CardHashKeyResponse>(CARD_HASH_KEY_SCHEMA)
+const validateCardHashKey: ValidateFunction<CardHashKeyResponse> = compileOnFirstUse(() => ajv.compile<CardHashKeyResponse>(CARD_HASH_KEY_SCHEMA))
 
 type Failure = { kind: 'timeout' } | { kind: 'network'; reason: string; cause: unknown } | { kind: 'status'; status: number }
 

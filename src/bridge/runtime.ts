@@ -11,10 +11,9 @@ import { deviceMachine } from '../../machines/device.machine.js'
 import { sessionMachine, type Outgoing } from '../../machines/session.machine.js'
 import type { Envelope, Reply, Request } from '../../machines/protocol.js'
 import { DeviceRegistry, type DeviceEntry } from '../transport/registry.js'
-import { VirtualDevice } from '../simulator/virtual-device.js'
+import type { VirtualDevice } from '../simulator/virtual-device.js'
 import { SerialDiscovery } from '../transport/discovery.js'
-import { VirtualPinpad, type VirtualPinpadOptions } from '../simulator/virtual-pinpad.js'
-import { factoryTables } from '../simulator/defaults.js'
+import type { VirtualPinpad, VirtualPinpadOptions } from '../simulator/virtual-pinpad.js'
 import { CardVault } from '../card/vault.js'
 import { AcquirerClient, type AcquirerClientOptions } from '../acquirer/client.js'
 import { TablesStore } from '../tables/store.js'
@@ -85,18 +84,6 @@ export class BridgeRuntime {
   constructor(readonly options: RuntimeOptions) {
     this.logger = options.logger ?? silentLogger
     const clock = (this.clock = options.clock ?? systemClock)
-    const virtual: VirtualDevice[] = []
-    for (let i = 1; i <= (options.virtualPinpads ?? 1); i++) {
-      const pinpad = new VirtualPinpad({
-        tables: factoryTables(),
-        clock,
-        ...options.simulator,
-        identity: { serialNumber: `VPP${String(i).padStart(13, '0')}`, ...options.simulator?.identity },
-      })
-      this.virtualPinpads.push(pinpad)
-      virtual.push(new VirtualDevice(pinpad, `virtual:${i}`))
-      this.#virtualDevices.push(virtual.at(-1)!)
-    }
     const discovery =
       options.discovery || options.serialPaths?.length
         ? new SerialDiscovery({
@@ -106,8 +93,8 @@ export class BridgeRuntime {
             clock,
           })
         : undefined
+    // The virtual pinpads are added by start(): the simulator is loaded only when they are offered.
     this.registry = new DeviceRegistry<VirtualDevice>({
-      virtual,
       ...(discovery ? { discovery } : {}),
       ...(options.baudRate ? { defaultBaudRate: options.baudRate } : {}),
     })
@@ -157,11 +144,20 @@ export class BridgeRuntime {
       clock,
       ...(inspect ? { inspect: (e: InspectionEvent) => inspectEvent(e, inspect) } : {}),
     })
-    this.registry.on('added', (d) => this.#devicesChanged([d], []))
-    this.registry.on('removed', (d) => this.#devicesChanged([], [d]))
   }
 
   async start(): Promise<void> {
+    const count = this.options.virtualPinpads ?? 1
+    if (count > 0) {
+      const { makeVirtualPinpads } = await import('./virtual-pinpads.js')
+      for (const { pinpad, device } of makeVirtualPinpads(count, this.clock, this.options.simulator)) {
+        this.virtualPinpads.push(pinpad)
+        this.#virtualDevices.push(device)
+        this.registry.addVirtual(device)
+      }
+    }
+    this.registry.on('added', (d) => this.#devicesChanged([d], []))
+    this.registry.on('removed', (d) => this.#devicesChanged([], [d]))
     // The root itself failing would stop every context: logged loudly (the process stays up for the probes).
     this.root.subscribe({ error: (err) => this.logger.fatal({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'the bridge actor failed') })
     this.root.start()

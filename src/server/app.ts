@@ -12,8 +12,7 @@ import { checkHost, checkOrigin, DEFAULT_ALLOWED_ORIGINS, type AccessPolicy } fr
 import { BridgeMetrics } from './metrics.js'
 import { registerProbes } from './probes.js'
 import { DEFAULT_CONNECTION_LIMITS, serveConnection, type ConnectionLimits } from './connection.js'
-import { DevtoolsHub } from './devtools/hub.js'
-import { registerDevtools } from './devtools/routes.js'
+import type { DevtoolsHub } from './devtools/hub.js'
 import { ForbiddenHostError, ForbiddenOriginError } from '../errors.js'
 import { httpRefusal } from './wire.js'
 import { Journal } from '../journal/store.js'
@@ -148,8 +147,9 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     },
   )
 
-  const hub = options.devtools ? new DevtoolsHub(clock) : undefined
-  if (hub) registerDevtools(app as unknown as FastifyInstance, { hub, runtime: () => runtime, policy, clock })
+  // Development only: loaded when asked for, not on every start.
+  const hub: DevtoolsHub | undefined = options.devtools ? new (await import('./devtools/hub.js')).DevtoolsHub(clock) : undefined
+  if (hub) (await import('./devtools/routes.js')).registerDevtools(app as unknown as FastifyInstance, { hub, runtime: () => runtime, policy, clock })
 
   registerProbes(app as unknown as FastifyInstance, {
     runtime: () => runtime,

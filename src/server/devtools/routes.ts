@@ -6,7 +6,6 @@
  * bodies are validated with JSON Schema (./schema.ts) before anything reaches a pinpad.
  */
 import { readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import type { ErrorObject } from 'ajv'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { BridgeRuntime } from '../../bridge/runtime.js'
@@ -19,6 +18,7 @@ import { ACTION_SCHEMA, compileDevtoolsSchema, describeDevtoolsError, PARAMS_SCH
 import { DevtoolsInvalidError, NoVirtualPinpadError, ForbiddenOriginError } from '../../errors.js'
 import { httpRefusal } from '../wire.js'
 import { systemClock, type Clock } from '../../clock.js'
+import { packagePath } from '../../package-root.js'
 
 export interface DevtoolsDeps {
   hub: DevtoolsHub
@@ -28,7 +28,8 @@ export interface DevtoolsDeps {
   clock?: Clock
 }
 
-const VISUALIZATIONS = fileURLToPath(new URL('../../../visualizations/', import.meta.url))
+// From the package root: the same folder whether this runs from src/ or from dist/src/.
+const VISUALIZATIONS = `${packagePath('visualizations')}/`
 
 /** Bodies are a few dozen bytes; anything much larger is not a control request. */
 const BODY_LIMIT = 4096
