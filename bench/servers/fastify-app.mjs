@@ -15,3 +15,8 @@ app.get('/ws', { websocket: true }, (socket) => {
 await app.listen({ host: '127.0.0.1', port })
 process.stdout.write(`${JSON.stringify({ port: app.server.address().port })}\n`)
 process.on('SIGTERM', () => app.close().then(() => process.exit(0)))
+// SIGUSR2: a full GC (under --expose-gc) and the process's memory as a JSON line on stdout.
+process.on('SIGUSR2', () => {
+  globalThis.gc?.()
+  process.stdout.write(`${JSON.stringify(process.memoryUsage())}\n`)
+})

@@ -9,3 +9,8 @@ wss.on('connection', (socket) => {
 })
 wss.on('listening', () => process.stdout.write(`${JSON.stringify({ port: wss.address().port })}\n`))
 process.on('SIGTERM', () => wss.close(() => process.exit(0)))
+// SIGUSR2: a full GC (under --expose-gc) and the process's memory as a JSON line on stdout.
+process.on('SIGUSR2', () => {
+  globalThis.gc?.()
+  process.stdout.write(`${JSON.stringify(process.memoryUsage())}\n`)
+})

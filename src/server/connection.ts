@@ -97,12 +97,13 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
   }
 
   const gate = deps.gate
+  const deliver = (message: Outgoing) => {
+    if (message.kind !== 'reply') return send(toWire(message))
+    observeReply(message, now(), metrics, log, session.id)
+    send(gate ? gate.outgoing(toWire(message)) : toWire(message))
+  }
   const session = runtime.openSession(
-    (message: Outgoing) => {
-      if (message.kind !== 'reply') return send(toWire(message))
-      observeReply(message, now(), metrics, log, session.id)
-      send(gate ? gate.outgoing(toWire(message)) : toWire(message))
-    },
+    deliver,
     // The connection's actor failed (a bug): this connection alone is closed.
     () => {
       if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error')
@@ -140,6 +141,12 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
         : parseMessage(raw.toString(), limits.maxMessageBytes)
       if (!parsed.ok) return refuse(parsed.error, parsed)
       if (gate?.intercept(handle, parsed.context, parsed.request, parsed.command_id)) return
+      // status and list_devices: answered from the actors' published state when that changes nothing.
+      const response = session.query(parsed.context, parsed.request)
+      if (response !== undefined) {
+        const { context, request, command_id } = parsed
+        return deliver({ kind: 'reply', id: '', context, command: request.command, success: true, response, ...(command_id !== undefined ? { command_id } : {}), askedAt: now() })
+      }
       session.send(parsed.context, parsed.request, parsed.command_id, now())
     } catch (err) {
       // A bug, not the client's fault: this message fails, the bridge and every connection go on.
