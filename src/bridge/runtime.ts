@@ -57,6 +57,8 @@ export interface RuntimeOptions {
   acquirer?: Omit<AcquirerClientOptions, 'baseUrl' | 'logger' | 'clock'>
   /** Where the EMV tables are kept (default: a TablesStore in `dataDir`). */
   tablesStore?: TablesStore
+  /** How long a fetched card-hash key serves the payments of one initialize (default 5 min). */
+  cardHashKeyMaxAgeMs?: number
 }
 
 type Deliver = (message: Outgoing) => void
@@ -118,6 +120,7 @@ export class BridgeRuntime {
       clock,
       ...(options.linkTimings ? { linkTimings: options.linkTimings } : {}),
       ...(options.onLinkTrace ? { onLinkTrace: options.onLinkTrace } : {}),
+      ...(options.cardHashKeyMaxAgeMs !== undefined ? { cardHashKeyMaxAgeMs: options.cardHashKeyMaxAgeMs } : {}),
     })
     const machine = bridgeMachine.provide({
       actions: {
