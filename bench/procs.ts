@@ -48,7 +48,9 @@ export const tempDataDir = () => mkdtempSync(path.join(tmpdir(), 'mpos-bench-'))
 /** Starts a server process (`args` after its script) and waits for its {"port":N} line. */
 export async function startServer(kind: ServerKind, args: string[] = []): Promise<ServerProcess> {
   const dataDir = kind === 'bridge' && !args.includes('--data-dir') ? tempDataDir() : undefined
-  const child = spawn(process.execPath, ['--expose-gc', SCRIPTS[kind], ...(dataDir ? ['--data-dir', dataDir] : []), ...args], {
+  // BENCH_PROFILE_DIR=dir: each server writes a CPU profile there when it stops (where the time goes).
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
+  const child = spawn(process.execPath, ['--expose-gc', ...profile, SCRIPTS[kind], ...(dataDir ? ['--data-dir', dataDir] : []), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'ignore'],
   })
