@@ -10,7 +10,7 @@ import { cpus, loadavg, totalmem } from 'node:os'
 import path from 'node:path'
 import WebSocket from 'ws'
 import { fmt } from './lib.js'
-import { ROOT, startServer, stopChild, tempDataDir, timeToReady, type ServerKind } from './procs.js'
+import { freePort, ROOT, startServer, stopChild, tempDataDir, timeToReady, type ServerKind } from './procs.js'
 import { closeAll, connect, maxRate, roundTrips, type Conn } from './status-load.js'
 import { cpuPerPaymentInProcess, cpuPerPaymentSerial, pacedPayments, rsaMsPerCardHash, rssOverPayments } from './payments.js'
 
@@ -136,15 +136,17 @@ async function idleFigure() {
 /** spawn → /ready 200: `node bin/mpos-bridge.js serve` (dist/) and the bare Fastify app, in turns. */
 async function coldStartFigure() {
   const dataDir = tempDataDir()
-  const port = 23000 + Math.floor(Math.random() * 20000)
-  const bridgeCmd = ['bin/mpos-bridge.js', 'serve', '--port', String(port), '--data-dir', dataDir, '--no-discovery', '--log-level', 'warn']
+  const bridgeCmd = (port: number) => ['bin/mpos-bridge.js', 'serve', '--port', String(port), '--data-dir', dataDir, '--no-discovery', '--log-level', 'warn']
   // The first start makes the sandbox's key pair (once per data directory): not what is measured.
-  await stopChild((await timeToReady(bridgeCmd, `http://127.0.0.1:${port}/ready`)).child)
+  const first = await freePort()
+  await stopChild((await timeToReady(bridgeCmd(first), `http://127.0.0.1:${first}/ready`)).child)
   const ms: Record<ServerKind, number[]> = { bridge: [], fastify: [], echo: [] }
   const rss: Record<ServerKind, number[]> = { bridge: [], fastify: [], echo: [] }
   for (let r = 0; r < P.cold; r++) {
     for (const k of ['bridge', 'fastify'] as const) {
-      const cmd = k === 'bridge' ? bridgeCmd : ['bench/servers/fastify-app.mjs', '--port', String(port)]
+      // A port free now: the machine is shared, a fixed one may be taken by then.
+      const port = await freePort()
+      const cmd = k === 'bridge' ? bridgeCmd(port) : ['bench/servers/fastify-app.mjs', '--port', String(port)]
       const t = await timeToReady(cmd, `http://127.0.0.1:${port}/ready`)
       ms[k].push(t.ms)
       rss[k].push(t.rss / 2 ** 20)

@@ -4,6 +4,7 @@
  * read from the outside (/proc) or asked for (SIGUSR2: a full GC, then process.memoryUsage()).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -107,9 +108,11 @@ export async function startServer(kind: ServerKind, args: string[] = []): Promis
 /** Spawns a command and resolves once GET `url` answers 200: ms from spawn, and the RSS then. */
 export async function timeToReady(command: string[], url: string): Promise<{ ms: number; rss: number; child: ChildProcess }> {
   const started = performance.now()
-  const child = spawn(process.execPath, command, { cwd: ROOT, stdio: 'ignore' })
+  const child = spawn(process.execPath, command, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-2000)))
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${command.join(' ')} exited ${child.exitCode} before it was ready`)
+    if (child.exitCode !== null) throw new Error(`${command.join(' ')} exited ${child.exitCode} before it was ready: ${stderr}`)
     try {
       const res = await fetch(url)
       await res.arrayBuffer()
@@ -130,4 +133,16 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   const force = setTimeout(() => child.kill('SIGKILL'), 5000)
   await exited
   clearTimeout(force)
+}
+
+/** A TCP port nobody listens on right now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
 }

@@ -104,6 +104,9 @@ export async function openLoop(conns: Conn[], rate: number, ms: number): Promise
 export async function maxRate(conns: Conn[], stepMs: number, p99Ms = 5, from = 1000, upTo = 60_000): Promise<{ rate: number; steps: Array<{ rate: number; p99: number; achieved: number }> }> {
   const steps: Array<{ rate: number; p99: number; achieved: number }> = []
   let best = 0
+  // Warm-up at the first rate, not counted: the JIT and the first GCs of both ends.
+  await openLoop(conns, from, Math.max(1000, stepMs))
+  await new Promise((resolve) => setTimeout(resolve, 200))
   for (let rate = from; rate <= upTo; rate = Math.round(rate * 1.25)) {
     const r = await openLoop(conns, rate, stepMs)
     steps.push({ rate, p99: r.p99, achieved: r.achieved })

@@ -54,8 +54,8 @@ const QUERIES: ReadonlySet<string> = new Set(['status', 'list_devices', 'get_res
 export function observeReply(message: Extract<Outgoing, { kind: 'reply' }>, now: number, metrics: BridgeMetrics, log: Logger, session: string): void {
   const durationMs = message.askedAt !== undefined ? now - message.askedAt : undefined
   const payment = message.command === 'process_payment' && message.success ? (message.response as PaymentResult | undefined)?.status : undefined
-  metrics.commands.inc({ command: message.command, outcome: message.success ? 'success' : 'error' })
-  if (durationMs !== undefined) metrics.latency.observe({ command: message.command }, durationMs / 1000)
+  metrics.commandDone(message.command, message.success ? 'success' : 'error')
+  if (durationMs !== undefined) metrics.commandLatency(message.command, durationMs / 1000)
   if (payment) metrics.payments.inc({ status: payment })
   const level = QUERIES.has(message.command) ? 'debug' : 'info'
   if (!log.isLevelEnabled(level)) return
