@@ -196,7 +196,7 @@ const table = [
 const note = `${quick ? 'Quick run' : 'Run'} of ${new Date().toISOString().slice(0, 16)}Z, ${machine}; 1-minute load average ${fmt(Math.min(...load), 1)}–${fmt(Math.max(...load), 1)} during the run; ${fmt((performance.now() - started) / 1000, 0)} s.`
 const dir = path.join(ROOT, 'bench/results')
 mkdirSync(dir, { recursive: true })
-const name = quick ? 'latest-quick' : 'latest'
+const name = only ? 'partial' : quick ? 'latest-quick' : 'latest'
 writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify({ date: new Date().toISOString(), quick, machine, load, params: P, rows }, null, 2)}\n`)
 writeFileSync(path.join(dir, `${name}.md`), `${note}\n\n${table}\n`)
 console.log(`\n${note}\n\n${table}\n\nwritten: bench/results/${name}.json, bench/results/${name}.md`)
