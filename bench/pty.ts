@@ -10,10 +10,15 @@ export interface PtyPair {
   readonly b: string
   /** Kills socat (SIGTERM, then SIGKILL after 2 s) and resolves once it has exited. Idempotent. */
   close(): Promise<void>
+  /** With `countBytes`: the bytes socat has carried, both ways, since the last reset. */
+  bytes(): number
+  resetBytes(): void
 }
 
-export async function openPtyPair(timeoutMs = 5000): Promise<PtyPair> {
-  const child = spawn('socat', ['-d', '-d', 'pty,raw,echo=0', 'pty,raw,echo=0'], { stdio: ['ignore', 'ignore', 'pipe'] })
+/** `countBytes`: socat -v reports each transfer's length on stderr, summed here (the wire's bytes). */
+export async function openPtyPair(timeoutMs = 5000, options: { countBytes?: boolean } = {}): Promise<PtyPair> {
+  const child = spawn('socat', ['-d', '-d', ...(options.countBytes ? ['-v'] : []), 'pty,raw,echo=0', 'pty,raw,echo=0'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let carried = 0
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve())
     child.once('error', () => resolve()) // spawn failed: there is no process to wait for
@@ -57,9 +62,20 @@ export async function openPtyPair(timeoutMs = 5000): Promise<PtyPair> {
       }
       child.stderr!.on('data', onStderr)
     })
-    // Keep draining stderr so socat never blocks on a full pipe.
+    // Keep draining stderr so socat never blocks on a full pipe (and count what -v reports).
+    if (options.countBytes) child.stderr!.on('data', (text: string) => {
+      for (const m of text.matchAll(/length=(\d+)/g)) carried += Number(m[1])
+    })
     child.stderr!.resume()
-    return { a: paths[0]!, b: paths[1]!, close }
+    return {
+      a: paths[0]!,
+      b: paths[1]!,
+      close,
+      bytes: () => carried,
+      resetBytes: () => {
+        carried = 0
+      },
+    }
   } catch (err) {
     await close()
     throw err

@@ -125,7 +125,8 @@ export interface CardInput extends PinpadInput {
   cardRef: string
   amount: number
 }
-export interface KeyInput {
+/** `pinpad`: the session (one initialize) whose payments share the key. */
+export interface KeyInput extends PinpadInput {
   encryptionKey: string
 }
 export interface HashInput {

@@ -296,7 +296,7 @@ export const deviceMachine = deviceSetup.createMachine({
                   invoke: {
                     id: 'fetchCardHashKey',
                     src: 'fetchCardHashKey',
-                    input: ({ context }) => ({ encryptionKey: context.connect.encryptionKey }),
+                    input: ({ context }) => ({ encryptionKey: context.connect.encryptionKey, pinpad: context.pinpad! }),
                     onDone: { target: 'fetched', actions: assign({ payment: ({ context, event }) => ({ ...context.payment!, key: event.output }) }) },
                   },
                 },

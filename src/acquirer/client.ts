@@ -13,13 +13,13 @@
  * the card (the two run in parallel), not before the payment starts.
  */
 import { Ajv, type ValidateFunction } from 'ajv'
-import { createPublicKey } from 'node:crypto'
-import type { CardHashKey } from '../card/card-hash.js'
+import { rsaPublicKey, type CardHashKey } from '../card/card-hash.js'
 import { schemaErrors, validateEmvTables } from '../tables/schema.js'
 import type { TerminalUpdates, TerminalUpdatesOptions } from '../tables/types.js'
 import { sleep, systemClock, type Clock } from '../clock.js'
 import { AcquirerAbortedError, AcquirerBadResponseError, AcquirerConfigError, AcquirerRejectedError, AcquirerTimeoutError, AcquirerUnauthorizedError, AcquirerUnavailableError, AcquirerUnreachableError } from '../errors.js'
 import { maskEncryptionKey } from './encryption-key.js'
+import { compileOnFirstUse } from '../lazy-validator.js'
 
 /** The subset of a pino logger the client uses. */
 export interface AcquirerLogger {
@@ -71,7 +71,7 @@ interface CardHashKeyResponse {
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true })
-const validateCardHashKey: ValidateFunction<CardHashKeyResponse> = ajv.compile<CardHashKeyResponse>(CARD_HASH_KEY_SCHEMA)
+const validateCardHashKey: ValidateFunction<CardHashKeyResponse> = compileOnFirstUse(() => ajv.compile<CardHashKeyResponse>(CARD_HASH_KEY_SCHEMA))
 
 type Failure = { kind: 'timeout' } | { kind: 'network'; reason: string; cause: unknown } | { kind: 'status'; status: number }
 
@@ -114,8 +114,8 @@ export class AcquirerClient {
     const body = res.body
     if (!validateCardHashKey(body)) throw new AcquirerBadResponseError(what, schemaErrors(validateCardHashKey, 'response'))
     try {
-      const key = createPublicKey(body.public_key)
-      if (key.asymmetricKeyType !== 'rsa') throw new Error(`a ${key.asymmetricKeyType} key`)
+      // Parsed here once and kept: the card hash uses the same parsed key.
+      rsaPublicKey(body.public_key)
     } catch (err) {
       throw new AcquirerBadResponseError(what, 'public_key is not an RSA public key in PEM', { cause: err })
     }

@@ -9,12 +9,11 @@ import { contextMachine } from '../../machines/context.machine.js'
 import { publicDeviceState } from '../../machines/context-values.js'
 import { deviceMachine } from '../../machines/device.machine.js'
 import { sessionMachine, type Outgoing } from '../../machines/session.machine.js'
-import type { Envelope, Reply, Request } from '../../machines/protocol.js'
+import type { Envelope, PushEvent, Reply, Request } from '../../machines/protocol.js'
 import { DeviceRegistry, type DeviceEntry } from '../transport/registry.js'
-import { VirtualDevice } from '../simulator/virtual-device.js'
+import type { VirtualDevice } from '../simulator/virtual-device.js'
 import { SerialDiscovery } from '../transport/discovery.js'
-import { VirtualPinpad, type VirtualPinpadOptions } from '../simulator/virtual-pinpad.js'
-import { factoryTables } from '../simulator/defaults.js'
+import type { VirtualPinpad, VirtualPinpadOptions } from '../simulator/virtual-pinpad.js'
 import { CardVault } from '../card/vault.js'
 import { AcquirerClient, type AcquirerClientOptions } from '../acquirer/client.js'
 import { TablesStore } from '../tables/store.js'
@@ -23,6 +22,7 @@ import type { LinkTimings, LinkTrace } from '../abecs/link.js'
 import { silentLogger, type Logger } from '../log.js'
 import { sleep, systemClock, type Clock } from '../clock.js'
 import { sanitize } from './sanitize.js'
+import { QueryAnswers } from './queries.js'
 
 export interface RuntimeOptions {
   dataDir: string
@@ -57,6 +57,8 @@ export interface RuntimeOptions {
   acquirer?: Omit<AcquirerClientOptions, 'baseUrl' | 'logger' | 'clock'>
   /** Where the EMV tables are kept (default: a TablesStore in `dataDir`). */
   tablesStore?: TablesStore
+  /** How long a fetched card-hash key serves the payments of one initialize (default 5 min). */
+  cardHashKeyMaxAgeMs?: number
 }
 
 type Deliver = (message: Outgoing) => void
@@ -64,6 +66,11 @@ type Deliver = (message: Outgoing) => void
 export interface SessionHandle {
   id: string
   send: (context: string, request: Request, commandId?: string | number, askedAt?: number) => void
+  /**
+   * `status` or `list_devices` answered from the actors' published state (src/bridge/queries.ts):
+   * the response, or undefined when the request must be sent.
+   */
+  query: (context: string, request: Request) => unknown
   close: () => void
 }
 
@@ -81,22 +88,13 @@ export class BridgeRuntime {
   /** Called when a session actor fails: the server closes its socket. */
   readonly #onSessionFault = new Map<string, () => void>()
   #sessionSeq = 0
+  /** Connections that have sent nothing yet: no session actor; device events reach them from here. */
+  readonly #unspawned = new Set<string>()
+  #queries: QueryAnswers | undefined
 
   constructor(readonly options: RuntimeOptions) {
     this.logger = options.logger ?? silentLogger
     const clock = (this.clock = options.clock ?? systemClock)
-    const virtual: VirtualDevice[] = []
-    for (let i = 1; i <= (options.virtualPinpads ?? 1); i++) {
-      const pinpad = new VirtualPinpad({
-        tables: factoryTables(),
-        clock,
-        ...options.simulator,
-        identity: { serialNumber: `VPP${String(i).padStart(13, '0')}`, ...options.simulator?.identity },
-      })
-      this.virtualPinpads.push(pinpad)
-      virtual.push(new VirtualDevice(pinpad, `virtual:${i}`))
-      this.#virtualDevices.push(virtual.at(-1)!)
-    }
     const discovery =
       options.discovery || options.serialPaths?.length
         ? new SerialDiscovery({
@@ -106,8 +104,8 @@ export class BridgeRuntime {
             clock,
           })
         : undefined
+    // The virtual pinpads are added by start(): the simulator is loaded only when they are offered.
     this.registry = new DeviceRegistry<VirtualDevice>({
-      virtual,
       ...(discovery ? { discovery } : {}),
       ...(options.baudRate ? { defaultBaudRate: options.baudRate } : {}),
     })
@@ -122,6 +120,7 @@ export class BridgeRuntime {
       clock,
       ...(options.linkTimings ? { linkTimings: options.linkTimings } : {}),
       ...(options.onLinkTrace ? { onLinkTrace: options.onLinkTrace } : {}),
+      ...(options.cardHashKeyMaxAgeMs !== undefined ? { cardHashKeyMaxAgeMs: options.cardHashKeyMaxAgeMs } : {}),
     })
     const machine = bridgeMachine.provide({
       actions: {
@@ -157,11 +156,20 @@ export class BridgeRuntime {
       clock,
       ...(inspect ? { inspect: (e: InspectionEvent) => inspectEvent(e, inspect) } : {}),
     })
-    this.registry.on('added', (d) => this.#devicesChanged([d], []))
-    this.registry.on('removed', (d) => this.#devicesChanged([], [d]))
   }
 
   async start(): Promise<void> {
+    const count = this.options.virtualPinpads ?? 1
+    if (count > 0) {
+      const { makeVirtualPinpads } = await import('./virtual-pinpads.js')
+      for (const { pinpad, device } of makeVirtualPinpads(count, this.clock, this.options.simulator)) {
+        this.virtualPinpads.push(pinpad)
+        this.#virtualDevices.push(device)
+        this.registry.addVirtual(device)
+      }
+    }
+    this.registry.on('added', (d) => this.#devicesChanged([d], []))
+    this.registry.on('removed', (d) => this.#devicesChanged([], [d]))
     // The root itself failing would stop every context: logged loudly (the process stays up for the probes).
     this.root.subscribe({ error: (err) => this.logger.fatal({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'the bridge actor failed') })
     this.root.start()
@@ -174,14 +182,20 @@ export class BridgeRuntime {
     const id = String(++this.#sessionSeq)
     this.#deliverers.set(id, deliver)
     if (onFault) this.#onSessionFault.set(id, onFault)
-    this.root.send({ type: 'SESSION.OPEN', sessionId: id })
+    // The session actor is spawned by the connection's first request that needs one: an idle
+    // connection (a page that has not asked anything yet) costs no actor.
+    this.#unspawned.add(id)
     const ref = () => this.root.getSnapshot().context.sessions[id]
+    const queries = (this.#queries ??= new QueryAnswers(this.root))
     return {
       id,
-      send: (context, request, commandId, askedAt) =>
-        ref()?.send({ type: 'CLIENT.REQUEST', context, request, ...(commandId !== undefined ? { command_id: commandId } : {}), ...(askedAt !== undefined ? { askedAt } : {}) }),
+      send: (context, request, commandId, askedAt) => {
+        if (this.#unspawned.delete(id)) this.root.send({ type: 'SESSION.OPEN', sessionId: id })
+        ref()?.send({ type: 'CLIENT.REQUEST', context, request, ...(commandId !== undefined ? { command_id: commandId } : {}), ...(askedAt !== undefined ? { askedAt } : {}) })
+      },
+      query: (context, request) => queries.answer(this.#unspawned.has(id) ? undefined : ref(), context, request),
       close: () => {
-        this.root.send({ type: 'SESSION.CLOSE', sessionId: id })
+        if (!this.#unspawned.delete(id)) this.root.send({ type: 'SESSION.CLOSE', sessionId: id })
         this.#deliverers.delete(id)
         this.#onSessionFault.delete(id)
       },
@@ -247,6 +261,14 @@ export class BridgeRuntime {
   #devicesChanged(added: DeviceEntry[], removed: DeviceEntry[]): void {
     const toEntry = (d: DeviceEntry): DeviceListEntry => ({ id: d.id, name: d.name, manufacturer: d.manufacturer, kind: d.kind, path: d.path })
     this.root.send({ type: 'DEVICES.CHANGED', devices: this.registry.list().map(toEntry), added: added.map(toEntry), removed: removed.map(toEntry) })
+    // Connections without a session actor yet get the same events the bridge pushes to sessions.
+    if (this.#unspawned.size === 0 || added.length + removed.length === 0) return
+    const device = (d: DeviceEntry) => ({ id: d.id, name: d.name, manufacturer: d.manufacturer })
+    const events: PushEvent[] = [
+      ...added.map((d): PushEvent => ({ event: 'device_added', device: device(d) })),
+      ...removed.map((d): PushEvent => ({ event: 'device_removed', device: device(d) })),
+    ]
+    for (const id of this.#unspawned) for (const event of events) this.#deliverers.get(id)?.({ kind: 'event', event })
   }
 }
 

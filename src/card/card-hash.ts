@@ -78,7 +78,15 @@ export function buildCardHashForm(card: CapturedCard): string {
   return params.map(([k, v]) => `${k}=${percentEncode(v)}`).join('&')
 }
 
-function rsaPublicKey(pem: string): KeyObject {
+/** Parsed keys by PEM: parsing cost more than the RSA encryption itself, and a key serves many payments. */
+const parsedKeys = new Map<string, KeyObject>()
+/** Keys kept parsed (one per acquirer key in use; the oldest goes first). */
+const PARSED_KEYS_KEPT = 16
+
+/** The acquirer's RSA public key, parsed once per key. A PEM that is not one throws CardHashKeyInvalidError. */
+export function rsaPublicKey(pem: string): KeyObject {
+  const known = parsedKeys.get(pem)
+  if (known) return known
   let key: KeyObject
   try {
     key = createPublicKey(pem)
@@ -86,6 +94,8 @@ function rsaPublicKey(pem: string): KeyObject {
     throw new CardHashKeyInvalidError('the public key is not a PEM public key', { cause: err })
   }
   if (key.asymmetricKeyType !== 'rsa') throw new CardHashKeyInvalidError(`expected an RSA key, got ${key.asymmetricKeyType}`)
+  if (parsedKeys.size >= PARSED_KEYS_KEPT) parsedKeys.delete(parsedKeys.keys().next().value!)
+  parsedKeys.set(pem, key)
   return key
 }
 

@@ -19,7 +19,7 @@ import type {
   SyncInput,
 } from '../../machines/device.machine.js'
 import { DEFAULT_PAYMENT_TIMEOUT_MS, type CardHashKeyRef, type InputResult, type MenuResult, type PinpadHandle, type ReadCardOutput } from '../../machines/types.js'
-import { LinkCancelledError, UnreadableCardError } from '../errors.js'
+import { CardHashKeyInvalidError, LinkCancelledError, UnreadableCardError } from '../errors.js'
 import type { CardVault } from '../card/vault.js'
 import type { AcquirerClient } from '../acquirer/client.js'
 import type { TablesStore } from '../tables/store.js'
@@ -41,7 +41,11 @@ export interface DeviceActorDeps extends OpenPinpadDeps {
   logger: Logger
   /** Shown when the pinpad is idle (DSP, 2×16). */
   idleMessage?: string
+  /** How long a fetched card-hash key serves the payments of a pinpad session (default 5 min). */
+  cardHashKeyMaxAgeMs?: number
 }
+
+export const CARD_HASH_KEY_MAX_AGE_MS = 5 * 60_000
 
 /** The machine holds the handle; the actors work on the object behind it. */
 const open = (handle: PinpadHandle): Pinpad => handle as Pinpad
@@ -49,6 +53,11 @@ const open = (handle: PinpadHandle): Pinpad => handle as Pinpad
 export function createDeviceActors(deps: DeviceActorDeps) {
   const idle = deps.idleMessage ?? 'MPOS BRIDGE PRONTO'
   const clock = deps.clock ?? systemClock
+  const keyMaxAge = deps.cardHashKeyMaxAgeMs ?? CARD_HASH_KEY_MAX_AGE_MS
+  // The card-hash key of each pinpad session (one initialize): fetched by its first payment, reused
+  // by the next ones until it is too old or the card hash could not be made with it.
+  const keys = new WeakMap<PinpadHandle, { encryptionKey: string; key: CardHashKeyRef; at: number }>()
+  const refused = new WeakSet<CardHashKeyRef>()
 
   return {
     actions: {
@@ -122,7 +131,14 @@ export function createDeviceActors(deps: DeviceActorDeps) {
         return pinpad.dialect.readCard(pinpad, input.payment, input.resume, signal)
       }),
 
-      fetchCardHashKey: fromPromise<CardHashKeyRef, KeyInput>(async ({ input, signal }) => deps.acquirer.getCardHashKey(input.encryptionKey, { signal })),
+      fetchCardHashKey: fromPromise<CardHashKeyRef, KeyInput>(async ({ input, signal }) => {
+        const kept = keys.get(input.pinpad)
+        if (kept && kept.encryptionKey === input.encryptionKey && clock.now() - kept.at < keyMaxAge && !refused.has(kept.key)) return kept.key
+        keys.delete(input.pinpad)
+        const key = await deps.acquirer.getCardHashKey(input.encryptionKey, { signal })
+        keys.set(input.pinpad, { encryptionKey: input.encryptionKey, key, at: clock.now() })
+        return key
+      }),
 
       goOnChip: fromPromise(async ({ input, signal }: { input: CardInput; signal: AbortSignal }) => {
         const pinpad = open(input.pinpad)
@@ -136,6 +152,10 @@ export function createDeviceActors(deps: DeviceActorDeps) {
         if (!card) throw new UnreadableCardError('the card data is gone')
         try {
           return { cardHash: createCardHash(card, input.key) }
+        } catch (err) {
+          // The next payment asks the acquirer for a key again.
+          if (err instanceof CardHashKeyInvalidError) refused.add(input.key)
+          throw err
         } finally {
           // The card hash exists (or never will): the card data goes.
           deps.vault.drop(input.cardRef)

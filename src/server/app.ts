@@ -12,8 +12,7 @@ import { checkHost, checkOrigin, DEFAULT_ALLOWED_ORIGINS, type AccessPolicy } fr
 import { BridgeMetrics } from './metrics.js'
 import { registerProbes } from './probes.js'
 import { DEFAULT_CONNECTION_LIMITS, serveConnection, type ConnectionLimits } from './connection.js'
-import { DevtoolsHub } from './devtools/hub.js'
-import { registerDevtools } from './devtools/routes.js'
+import type { DevtoolsHub } from './devtools/hub.js'
 import { registerPinpadControl } from './devtools/pinpad-control.js'
 import { registerClientScript } from './demo/client-script.js'
 import { registerDemo } from './demo/routes.js'
@@ -214,9 +213,12 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
 
   // The browser client, for any allowed page to import.
   registerClientScript(app as unknown as FastifyInstance, policy)
-  // An actor is live while the bridge's actor system knows its systemId.
-  const hub = options.devtools ? new DevtoolsHub(clock, (actor) => runtime?.root.system.get(actor) !== undefined) : undefined
-  if (hub) registerDevtools(app as unknown as FastifyInstance, { hub, runtime: () => runtime, policy, clock })
+  // Development only: loaded when asked for, not on every start. An actor is live while the
+  // bridge's actor system knows its systemId.
+  const hub: DevtoolsHub | undefined = options.devtools
+    ? new (await import('./devtools/hub.js')).DevtoolsHub(clock, (actor) => runtime?.root.system.get(actor) !== undefined)
+    : undefined
+  if (hub) (await import('./devtools/routes.js')).registerDevtools(app as unknown as FastifyInstance, { hub, runtime: () => runtime, policy, clock })
   const demo = options.demo === true && options.simulator
   // The pinpad controls without the machines' state: the demo page needs the first, not the second.
   if (hub || demo) registerPinpadControl(app as unknown as FastifyInstance, { runtime: () => runtime, policy })

@@ -110,16 +110,17 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
   const gate = deps.gate
   const pairing = deps.pairing ? new ConnectionPairing(deps.pairing.service, originOf(deps.origin), deps.pairing.required) : undefined
   /** What an unpaired connection must not see is held back here (pairing/gate.ts). */
-  const deliver = (payload: Record<string, unknown>) => {
+  const release = (payload: Record<string, unknown>) => {
     const allowed = pairing ? pairing.outgoing(payload) : payload
     if (allowed) send(allowed)
   }
+  const deliver = (message: Outgoing) => {
+    if (message.kind !== 'reply') return release(toWire(message))
+    observeReply(message, now(), metrics, log, session.id)
+    release(gate ? gate.outgoing(toWire(message)) : toWire(message))
+  }
   const session = runtime.openSession(
-    (message: Outgoing) => {
-      if (message.kind !== 'reply') return deliver(toWire(message))
-      observeReply(message, now(), metrics, log, session.id)
-      deliver(gate ? gate.outgoing(toWire(message)) : toWire(message))
-    },
+    deliver,
     // The connection's actor failed (a bug): this connection alone is closed.
     () => {
       if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error')
@@ -130,7 +131,7 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
     id: session.id,
     send: (payload) => {
       if (payload.replayed === true) log.info({ session: session.id, command: payload.command, context: payload.context, command_id: payload.command_id }, 'replayed')
-      deliver(payload)
+      release(payload)
     },
     get open() {
       return !cut && socket.readyState === socket.OPEN
@@ -168,6 +169,12 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
       }
       // An unpaired connection's status is not handed the outcomes the journal keeps for a returning page.
       if ((!pairing || pairing.trusted) && gate?.intercept(handle, parsed.context, parsed.request, parsed.command_id)) return
+      // status and list_devices: answered from the actors' published state when that changes nothing.
+      const response = session.query(parsed.context, parsed.request)
+      if (response !== undefined) {
+        const { context, request, command_id } = parsed
+        return deliver({ kind: 'reply', id: '', context, command: request.command, success: true, response, ...(command_id !== undefined ? { command_id } : {}), askedAt: now() })
+      }
       session.send(parsed.context, parsed.request, parsed.command_id, now())
     } catch (err) {
       // A bug, not the client's fault: this message fails, the bridge and every connection go on.

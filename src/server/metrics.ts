@@ -37,4 +37,23 @@ export class BridgeMetrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'mpos_bridge_' })
   }
+
+  // Per-command children, looked up once: labelling on every answer hashed the labels each time.
+  readonly #commandChildren = new Map<string, { inc(): void }>()
+  readonly #latencyChildren = new Map<string, { observe(seconds: number): void }>()
+
+  /** A command answered (`outcome`: success, error, invalid). */
+  commandDone(command: string, outcome: string): void {
+    const key = `${command}\u0000${outcome}`
+    let child = this.#commandChildren.get(key)
+    if (!child) this.#commandChildren.set(key, (child = this.commands.labels(command, outcome)))
+    child.inc()
+  }
+
+  /** The time from a command to its answer. */
+  commandLatency(command: string, seconds: number): void {
+    let child = this.#latencyChildren.get(command)
+    if (!child) this.#latencyChildren.set(command, (child = this.latency.labels(command)))
+    child.observe(seconds)
+  }
 }

@@ -6,6 +6,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { preview } from './limits.js'
 import { GCD_PROMPTS } from '../abecs/gcd-messages.js'
 import { MNU_MAX_OPTIONS } from '../abecs/commands/prompts.js'
+import { compileOnFirstUse } from '../lazy-validator.js'
 
 /** Largest amount accepted: R$ 10 000 000,00 (12 digits fit SPE_AMOUNT N12, but nobody pays that at a till). */
 export const MAX_AMOUNT = 1_000_000_000
@@ -130,13 +131,15 @@ const bodies: Record<(typeof COMMANDS)[number], object> = {
   },
 }
 
-const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true, coerceTypes: false })
+let ajv: Ajv | undefined
+const compiler = () => (ajv ??= new Ajv({ allErrors: false, strict: true, allowUnionTypes: true, coerceTypes: false }))
 
 export const validateEnvelope: ValidateFunction<{ command: (typeof COMMANDS)[number]; context?: string; command_id?: string | number }> =
-  ajv.compile(envelope)
+  compileOnFirstUse(() => compiler().compile(envelope))
 
+/** Each command's validator is compiled when that command first arrives. */
 export const validators = Object.fromEntries(
-  Object.entries(bodies).map(([command, body]) => [command, ajv.compile({ type: 'object', ...body })]),
+  Object.entries(bodies).map(([command, body]) => [command, compileOnFirstUse(() => compiler().compile({ type: 'object', ...body }))]),
 ) as Record<(typeof COMMANDS)[number], ValidateFunction>
 
 /** The fields each command takes (besides `command`, `context`, `command_id`): nothing else travels on. */

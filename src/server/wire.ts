@@ -44,14 +44,22 @@ export function toWire(message: Outgoing): Record<string, unknown> {
   return { ...base, ...errorFields(message.error), ...(message.response !== undefined ? { response: message.response } : {}) }
 }
 
-/** One log line and the metrics of a reply on its way out: outcome and duration, never card data. */
+/** Queries: their lines are at debug (a page polling `status` would otherwise fill the log). */
+const QUERIES: ReadonlySet<string> = new Set(['status', 'list_devices', 'get_result'])
+
+/**
+ * One log line and the metrics of a reply on its way out: outcome and duration, never card data.
+ * The line is at info for every command but the queries, which log at debug.
+ */
 export function observeReply(message: Extract<Outgoing, { kind: 'reply' }>, now: number, metrics: BridgeMetrics, log: Logger, session: string): void {
   const durationMs = message.askedAt !== undefined ? now - message.askedAt : undefined
   const payment = message.command === 'process_payment' && message.success ? (message.response as PaymentResult | undefined)?.status : undefined
-  metrics.commands.inc({ command: message.command, outcome: message.success ? 'success' : 'error' })
-  if (durationMs !== undefined) metrics.latency.observe({ command: message.command }, durationMs / 1000)
+  metrics.commandDone(message.command, message.success ? 'success' : 'error')
+  if (durationMs !== undefined) metrics.commandLatency(message.command, durationMs / 1000)
   if (payment) metrics.payments.inc({ status: payment })
-  log.info(
+  const level = QUERIES.has(message.command) ? 'debug' : 'info'
+  if (!log.isLevelEnabled(level)) return
+  log[level](
     {
       session,
       command: message.command,

@@ -1,6 +1,7 @@
 /** JSON Schema of {@link EmvTables}, compiled once with ajv. */
 import { Ajv, type ValidateFunction } from 'ajv'
 import type { EmvTables } from './types.js'
+import { compileOnFirstUse } from '../lazy-validator.js'
 
 const hex = (minBytes: number, maxBytes: number) => ({
   type: 'string',
@@ -110,7 +111,11 @@ export const EMV_TABLES_SCHEMA = {
 /** One ajv instance for the whole module; additional properties are allowed (newer acquirer fields). */
 export const ajv = new Ajv({ allErrors: true, strict: true })
 
-export const validateEmvTables: ValidateFunction<EmvTables> = ajv.compile<EmvTables>(EMV_TABLES_SCHEMA)
+/** The tables' validator, compiled (and registered under its $id, which the store file's schema refers to) once. */
+export const emvTablesValidator = (): ValidateFunction<EmvTables> =>
+  (ajv.getSchema(EMV_TABLES_SCHEMA.$id) as ValidateFunction<EmvTables> | undefined) ?? ajv.compile<EmvTables>(EMV_TABLES_SCHEMA)
+
+export const validateEmvTables: ValidateFunction<EmvTables> = compileOnFirstUse(emvTablesValidator)
 
 /** ajv's errors as one line ("tables/aids/0/aid must match pattern …"); never carries data values. */
 export function schemaErrors(validate: ValidateFunction, dataVar: string): string {

@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import type { ValidateFunction } from 'ajv'
-import { ajv, EMV_TABLES_SCHEMA, schemaErrors } from './schema.js'
+import { ajv, EMV_TABLES_SCHEMA, emvTablesValidator, schemaErrors } from './schema.js'
 import type { EmvTables } from './types.js'
 import { TablesStoreError } from '../errors.js'
 import { systemClock, type Clock } from '../clock.js'
@@ -62,7 +62,14 @@ const STORE_FILE_SCHEMA = {
 } as const
 
 let validateStoreFile: ValidateFunction<StoreFile> | undefined
-const validator = () => (validateStoreFile ??= ajv.compile<StoreFile>(STORE_FILE_SCHEMA))
+// The tables' schema first: the store file's refers to it by $id.
+const validator = () => {
+  if (!validateStoreFile) {
+    emvTablesValidator()
+    validateStoreFile = ajv.compile<StoreFile>(STORE_FILE_SCHEMA)
+  }
+  return validateStoreFile
+}
 
 /** Temp files older than this are leftovers of a crash and are removed on the next save. */
 const STALE_TEMP_MS = 60_000

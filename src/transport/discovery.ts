@@ -9,7 +9,6 @@
 import { EventEmitter } from 'node:events'
 import { constants, promises as fs } from 'node:fs'
 import path from 'node:path'
-import { SerialPort } from 'serialport'
 import { SerialListError } from '../errors.js'
 import { systemClock, type Clock, type Timer } from '../clock.js'
 
@@ -90,6 +89,8 @@ const text = (v: unknown): string | undefined => {
 
 /** `SerialPort.list()` in our shape. On Linux call it only when hasUdevadm() is true. */
 export async function listWithSerialPort(platform: NodeJS.Platform = process.platform): Promise<OsPortInfo[]> {
+  // Loaded on first use: a bridge without serial discovery never loads serialport.
+  const { SerialPort } = await import('serialport')
   const ports = await SerialPort.list()
   return ports.map((p) => {
     const info = p as typeof p & { friendlyName?: string }

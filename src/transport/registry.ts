@@ -5,7 +5,6 @@
  */
 import { EventEmitter } from 'node:events'
 import type { SerialDiscovery, SerialPortEntry } from './discovery.js'
-import { openSerialPort } from './serial-port.js'
 import type { ByteStream } from './byte-stream.js'
 import { DeviceNotFoundError } from '../errors.js'
 
@@ -56,7 +55,8 @@ export class DeviceRegistry<V extends InMemoryDevice = InMemoryDevice> extends E
     super()
     this.#defaultBaudRate = options.defaultBaudRate
     this.#discovery = options.discovery
-    this.#open = options.openSerial ?? openSerialPort
+    // serialport is loaded when a serial pinpad is first opened, not at start-up.
+    this.#open = options.openSerial ?? (async (...args) => (await import('./serial-port.js')).openSerialPort(...args))
     for (const v of options.virtual ?? []) this.addVirtual(v)
     this.#discovery?.on('added', (e) => this.#addSerial(e))
     this.#discovery?.on('removed', (e) => this.#remove(e.path))

@@ -48,8 +48,8 @@ t.test('the bridge pointed at another acquirer makes card hashes that acquirer o
     pad.cardholder.present(p.card)
     const paid = await client.call({ command: 'process_payment', amount: p.amount })
     t.equal(paid.response.status, 'accepted', `${p.card}: accepted`)
-    t.equal(keyRequests(acquirer.server).length, n + 1, 'the card-hash key is fetched for every payment')
-    t.equal(keyRequests(acquirer.server)[n]!.authorization, basicHeader(EXTERNAL_KEY, 'x'))
+    t.equal(keyRequests(acquirer.server).length, 1, 'the card-hash key is fetched once per initialize, by its first payment')
+    t.equal(keyRequests(acquirer.server)[0]!.authorization, basicHeader(EXTERNAL_KEY, 'x'))
     const hash: string = paid.response.card_hash
     t.match(hash, /^ck\d+_[A-Za-z0-9+/]+={0,2}$/, 'card_hash starts with the alphanumeric key id of that server')
 
@@ -90,7 +90,6 @@ t.test('the bridge pointed at another acquirer makes card hashes that acquirer o
       'GET /api/v1/terminal/updates 200',
       'GET /api/v1/transactions/card_hash_key 200',
       'POST /api/v1/transactions 200',
-      'GET /api/v1/transactions/card_hash_key 200',
       'POST /api/v1/transactions 200',
     ],
     'what the other acquirer saw',

@@ -827,6 +827,8 @@ t.test('sessions: replies by command_id, events, close', async (t) => {
   t.ok(c.events().some((e) => e.event === 'status' && e.context === 'shop' && e.status === 'initialized'), 'status pushed to the connection that used the context')
   const watcher = b.client()
   t.equal(watcher.events().length, 0, 'nothing pushed to a connection that never used the context')
+  // Its session actor exists once it has asked something (an idle connection has none).
+  await watcher.reply(watcher.send('elsewhere', { command: 'display_message', message: 'hi' }))
   const sessionId = `session:${b.runtime.sessionCount}`
   t.equal(b.valueOf(sessionId), 'open')
   watcher.close()

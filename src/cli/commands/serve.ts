@@ -1,7 +1,7 @@
 /** `mpos-bridge serve`: the bridge itself (`npm start`). */
 import { mkdir } from 'node:fs/promises'
 import { createBridgeServer } from '../../server/app.js'
-import { createLogger } from '../../log.js'
+import { createLogger, flushLogSync } from '../../log.js'
 import { defaultDataDir } from '../data-dir.js'
 import { UsageError } from '../../errors.js'
 import type { Command } from '../command.js'
@@ -78,7 +78,7 @@ export const serveCommand: Command = {
     })
     process.on('uncaughtException', (err) => {
       logger.fatal({ err: { message: err.message, stack: err.stack } }, 'uncaught exception: exiting')
-      logger.flush?.()
+      flushLogSync(logger)
       process.exit(1)
     })
     const server = await createBridgeServer({

@@ -8,7 +8,7 @@ import { userInfo } from 'node:os'
 import path from 'node:path'
 import { UsageError } from '../../errors.js'
 import { CONFIG_ENV } from '../config.js'
-import { packageRoot } from '../package-root.js'
+import { PACKAGE_ROOT } from '../../package-root.js'
 import type { Command } from '../command.js'
 
 const SYSTEMD_TARGET = '/etc/systemd/system/mpos-bridge.service'
@@ -62,7 +62,7 @@ export const serviceCommand: Command = {
   async run(values, positionals) {
     if (positionals[0] !== 'install' || positionals.length !== 1) throw new UsageError('service', 'say: mpos-bridge service install --systemd | --windows')
     if (Boolean(values.systemd) === Boolean(values.windows)) throw new UsageError('service', 'choose one of --systemd and --windows')
-    const root = packageRoot()
+    const root = PACKAGE_ROOT
     // The program the package's manifest names (the sources through tsx, or a compiled build).
     const manifest = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }
     const bin = path.join(root, manifest.bin['mpos-bridge']!)

@@ -20,6 +20,8 @@ export const simulateCommand: Command = {
     baud: { type: 'string', value: 'N', default: '19200', env: 'MPOS_SIMULATOR_BAUD', description: 'Baud rate' },
     card: { type: 'string', value: 'NAME', default: 'visa-credit', env: 'MPOS_SIMULATOR_CARD', description: 'Test card presented when a card is asked for ("none": nobody presents one)' },
     'present-after': { type: 'string', value: 'MS', default: '1500', env: 'MPOS_SIMULATOR_PRESENT_AFTER', description: 'Delay before the card is presented' },
+    'pin-after': { type: 'string', value: 'MS', default: '300', env: 'MPOS_SIMULATOR_PIN_AFTER', description: 'Delay before the PIN (or a prompt\'s answer) is typed' },
+    'remove-after': { type: 'string', value: 'MS', default: '200', env: 'MPOS_SIMULATOR_REMOVE_AFTER', description: 'Delay before the card is taken out when asked to' },
     spec: { type: 'string', value: '1.08|2.12|2.20', default: '2.12', env: 'MPOS_SIMULATOR_SPEC', description: 'ABECS version spoken (1.08: classic commands only; 2.20: no GEN)' },
     tables: { type: 'string', value: 'FILE', env: 'MPOS_SIMULATOR_TABLES', description: 'EMV tables to start with (JSON, see README); default: a field terminal\'s, acquirers 01, 02 and 04' },
     keys: { type: 'string', value: 'FILE', env: 'MPOS_SIMULATOR_KEYS', description: 'Key slots to start with (JSON, see README); default: a field terminal\'s MK/WK and DUKPT slots' },
@@ -48,6 +50,11 @@ export const simulateCommand: Command = {
     const card = values.card as string
     if (card !== 'none') findCard(card)
     const presentAfterMs = Number(values['present-after'])
+    const pinAfterMs = Number(values['pin-after'])
+    const removeAfterMs = Number(values['remove-after'])
+    for (const [flag, ms] of [['present-after', presentAfterMs], ['pin-after', pinAfterMs], ['remove-after', removeAfterMs]] as const) {
+      if (!(ms >= 0)) throw new UsageError('simulate', `--${flag} must be a number of milliseconds, got ${values[flag]}`)
+    }
     const baudRate = Number(values.baud)
     const log = createLogger({ level: values['log-level'] as 'info', name: 'simulator' })
 
@@ -58,7 +65,7 @@ export const simulateCommand: Command = {
       // The keys file says every slot; without one, the field terminal's include the bridge's #01.
       ...(values.keys ? { dukpt: { keyIndexes: [] } } : {}),
       secure: { clearCommands: secureClear },
-      cardholder: { autoCard: card === 'none' ? null : card, presentAfterMs },
+      cardholder: { autoCard: card === 'none' ? null : card, presentAfterMs, pinAfterMs, removeAfterMs },
       link: values.pace ? { baudRate } : {},
     })
     const stream = await openSerialPort(path, { baudRate })

@@ -1,0 +1,151 @@
+/**
+ * The payment figures of bench/figures.ts: the bridge's CPU per payment with the pinpad in another
+ * process (`mpos-bridge simulate --serial` on one end of a socat pty pair), its RSS over many
+ * payments (virtual pinpad in process, zero delays), and one payment with the pinpad paced at
+ * 19,200 baud against the bytes that crossed the wire.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { constants, generateKeyPairSync, publicEncrypt } from 'node:crypto'
+import { openPtyPair, type PtyPair } from './pty.js'
+import { wsClient, type Client } from './lib.js'
+import { ROOT, startServer, stopChild, type ServerProcess } from './procs.js'
+
+const EK = 'ek_test_benchbenchbenchbench1234'
+/** The issuer's answer a shop server would pass on (8A "00", 91 ARPC + ARC). */
+const EMV = '8A023030910A01020304050607083030'
+
+async function pay(client: Client, amount = 1000): Promise<void> {
+  const paid = await client.call({ command: 'process_payment', amount }, 60_000)
+  if (paid.response?.status !== 'accepted') throw new Error(`payment: ${JSON.stringify(paid.response ?? paid)}`)
+  const finish = await client.call({ command: 'finish_payment', success: true, response_code: '0000', emv_data: EMV }, 60_000)
+  if (!finish.success) throw new Error(`finish_payment: ${finish.error}`)
+}
+
+interface SerialRig {
+  bridge: ServerProcess
+  simulator: ChildProcess
+  pty: PtyPair
+  client: Client
+  close(): Promise<void>
+}
+
+/** The bridge on one end of a pty pair, `simulate --serial` on the other, initialized. */
+async function serialRig(simulatorArgs: string[], countBytes = false): Promise<SerialRig> {
+  const pty = await openPtyPair(5000, { countBytes })
+  const simulator = spawn(
+    process.execPath,
+    ['bin/mpos-bridge.js', 'simulate', '--serial', pty.b, '--present-after', '0', '--pin-after', '0', '--remove-after', '0', '--log-level', 'warn', ...simulatorArgs],
+    { cwd: ROOT, stdio: 'ignore' },
+  )
+  await new Promise((r) => setTimeout(r, 1500)) // its port is open once it has started
+  const bridge = await startServer('bridge', ['--serial', pty.a, '--baud', '19200'])
+  const client = await wsClient(bridge.wsUrl)
+  const init = await client.call({ command: 'initialize', encryption_key: EK, device_id: 1, simple_initialize: true }, 60_000)
+  if (!init.success) throw new Error(`initialize over the pty: ${init.error}`)
+  return {
+    bridge,
+    simulator,
+    pty,
+    client,
+    close: async () => {
+      await client.close()
+      await bridge.stop()
+      await stopChild(simulator)
+      await pty.close()
+    },
+  }
+}
+
+/** The RSA part of a card hash (a 2048-bit key, a form of about 400 bytes in two blocks), in ms. */
+export function rsaMsPerCardHash(): number {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const form = Buffer.alloc(400, 'a')
+  const n = 500
+  const t0 = performance.now()
+  for (let i = 0; i < n; i++) for (let pos = 0; pos < form.length; pos += 245) publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, form.subarray(pos, pos + 245))
+  return (performance.now() - t0) / n
+}
+
+/** The bridge process's CPU per payment (ms), pinpad in its own process: per round, `count` payments. */
+export async function cpuPerPaymentSerial(rounds: number, count: number): Promise<number[]> {
+  const rig = await serialRig([])
+  try {
+    for (let i = 0; i < 10; i++) await pay(rig.client)
+    const out: number[] = []
+    for (let r = 0; r < rounds; r++) {
+      const cpu0 = rig.bridge.cpuMs()
+      for (let i = 0; i < count; i++) await pay(rig.client)
+      out.push((rig.bridge.cpuMs() - cpu0) / count)
+    }
+    return out
+  } finally {
+    await rig.close()
+  }
+}
+
+/** The same with the virtual pinpad inside the bridge's process (its CPU is then the bridge's too). */
+export async function cpuPerPaymentInProcess(rounds: number, count: number): Promise<number[]> {
+  const bridge = await startServer('bridge', ['--zero-delays'])
+  const client = await wsClient(bridge.wsUrl)
+  try {
+    const init = await client.call({ command: 'initialize', encryption_key: EK })
+    if (!init.success) throw new Error(`initialize: ${init.error}`)
+    for (let i = 0; i < 20; i++) await pay(client)
+    const out: number[] = []
+    for (let r = 0; r < rounds; r++) {
+      const cpu0 = bridge.cpuMs()
+      for (let i = 0; i < count; i++) await pay(client)
+      out.push((bridge.cpuMs() - cpu0) / count)
+    }
+    return out
+  } finally {
+    await client.close()
+    await bridge.stop()
+  }
+}
+
+/** RSS (bytes) of the bridge every `every` payments over `count` (after 100 to warm up), virtual pinpad in process. */
+export async function rssOverPayments(count: number, every: number): Promise<Array<{ payments: number; rss: number; heap: number }>> {
+  const bridge = await startServer('bridge', ['--zero-delays'])
+  const client = await wsClient(bridge.wsUrl)
+  try {
+    const init = await client.call({ command: 'initialize', encryption_key: EK })
+    if (!init.success) throw new Error(`initialize: ${init.error}`)
+    for (let i = 0; i < 100; i++) await pay(client)
+    const series: Array<{ payments: number; rss: number; heap: number }> = []
+    const read = async (payments: number) => {
+      const m = await bridge.memory()
+      series.push({ payments, rss: m.rss, heap: m.heapUsed })
+    }
+    await read(0)
+    for (let i = 1; i <= count; i++) {
+      await pay(client)
+      if (i % every === 0) await read(i)
+    }
+    return series
+  } finally {
+    await client.close()
+    await bridge.stop()
+  }
+}
+
+/** One paced payment per round: its time (process_payment + finish_payment) and the wire's bytes. */
+export async function pacedPayments(rounds: number): Promise<Array<{ ms: number; bytes: number }>> {
+  const rig = await serialRig(['--pace', '--baud', '19200'], true)
+  try {
+    await pay(rig.client) // the first one after initialize
+    const out: Array<{ ms: number; bytes: number }> = []
+    for (let r = 0; r < rounds; r++) {
+      await new Promise((resolve) => setTimeout(resolve, 300)) // the idle screen's DSP is done
+      rig.pty.resetBytes()
+      const t0 = performance.now()
+      await pay(rig.client)
+      const ms = performance.now() - t0
+      await new Promise((resolve) => setTimeout(resolve, 100)) // socat reports the last transfer
+      out.push({ ms, bytes: rig.pty.bytes() })
+    }
+    return out
+  } finally {
+    await rig.close()
+  }
+}

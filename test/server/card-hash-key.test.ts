@@ -1,0 +1,59 @@
+/**
+ * The card-hash key is fetched once per initialize and serves that session's payments (each card
+ * hash still opens with the sandbox's key); a new initialize fetches it again, and so does a
+ * payment once the key is older than its maximum age.
+ */
+import t, { type Test } from 'tap'
+import { startBridge, Client } from './helpers.js'
+
+const EK = 'ek_test_cardhashkeycardhashkey12'
+
+/** The acquirer client's fetch, counting card-hash key requests. */
+function countingFetch() {
+  const seen = { keys: 0 }
+  const fetchCounting: typeof fetch = (input, init) => {
+    if (String(input).includes('/transactions/card_hash_key')) seen.keys++
+    return fetch(input, init)
+  }
+  return { seen, fetch: fetchCounting }
+}
+
+async function pay(t: Test, c: Client, amount: number): Promise<string> {
+  const paid = await c.request({ command: 'process_payment', amount })
+  t.match(paid.response, { status: 'accepted' }, `payment of ${amount}`)
+  t.match(await c.request({ command: 'finish_payment', success: true, response_code: '0000' }), { success: true })
+  return paid.response.card_hash as string
+}
+
+t.test('one key per initialize', async (t) => {
+  const counter = countingFetch()
+  const rig = await startBridge(t, { runtime: { acquirer: { fetch: counter.fetch } } })
+  const c = await Client.open(t, rig.wsUrl)
+  t.match(await c.request({ command: 'initialize', encryption_key: EK, device_id: 1 }), { success: true })
+  const hashes = [await pay(t, c, 1000), await pay(t, c, 1001), await pay(t, c, 1002)]
+  t.equal(counter.seen.keys, 1, 'three payments, one key fetched')
+  t.equal(new Set(hashes.map((h) => h.split('_')[0])).size, 1, 'the same key id in each card hash')
+  // The sandbox opens each with its private key: a POST /transactions accepts them.
+  for (const [i, card_hash] of hashes.entries()) {
+    const res = await fetch(`${rig.server.url}/sandbox/1/transactions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${EK}:x`).toString('base64')}` },
+      body: JSON.stringify({ amount: 1000 + i, card_hash }),
+    })
+    t.equal(res.status, 200, `card hash ${i + 1} opens`)
+  }
+  t.match(await c.request({ command: 'close' }), { success: true })
+  t.match(await c.request({ command: 'initialize', encryption_key: EK, device_id: 1 }), { success: true })
+  await pay(t, c, 1003)
+  t.equal(counter.seen.keys, 2, 'a new initialize fetches a new key')
+})
+
+t.test('a key past its age is fetched again', async (t) => {
+  const counter = countingFetch()
+  const rig = await startBridge(t, { runtime: { acquirer: { fetch: counter.fetch }, cardHashKeyMaxAgeMs: 0 } })
+  const c = await Client.open(t, rig.wsUrl)
+  t.match(await c.request({ command: 'initialize', encryption_key: EK, device_id: 1 }), { success: true })
+  await pay(t, c, 1000)
+  await pay(t, c, 1001)
+  t.equal(counter.seen.keys, 2, 'each payment fetched the key')
+})
