@@ -14,5 +14,7 @@ export function compileOnFirstUse<T = unknown>(compile: () => ValidateFunction<T
     return valid
   }) as ValidateFunction<T>
   validate.errors = null
+  // The schema itself (the AsyncAPI document is made from the validators' own schemas).
+  Object.defineProperty(validate, 'schema', { get: () => (compiled ??= compile()).schema, enumerable: true })
   return validate
 }
