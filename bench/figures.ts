@@ -17,8 +17,8 @@ import { cpuPerPaymentInProcess, cpuPerPaymentSerial, pacedPayments, rsaMsPerCar
 const quick = process.argv.includes('--quick')
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',')
 const P = quick
-  ? { rounds: 3, trips: 1000, rateStepMs: 600, rateRounds: 1, idle: 1000, idleRounds: 1, cold: 3, payRounds: 2, payCount: 30, rssPayments: 600, rssEvery: 100, paced: 2 }
-  : { rounds: 7, trips: 3000, rateStepMs: 1500, rateRounds: 3, idle: 1000, idleRounds: 3, cold: 7, payRounds: 5, payCount: 100, rssPayments: 3000, rssEvery: 500, paced: 5 }
+  ? { rounds: 3, trips: 1000, rateStepMs: 600, rateRounds: 1, idle: 1000, idleRounds: 1, cold: 3, payRounds: 2, payCount: 30, rssPayments: 600, rssEvery: 100, rssWarmUp: 200, paced: 2 }
+  : { rounds: 7, trips: 3000, rateStepMs: 1500, rateRounds: 3, idle: 1000, idleRounds: 3, cold: 7, payRounds: 5, payCount: 100, rssPayments: 3000, rssEvery: 500, rssWarmUp: 2000, paced: 5 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const range = (xs: number[], digits = 0) => `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`
@@ -165,12 +165,12 @@ async function paymentFigures() {
   row({ figure: 'server CPU per payment (pinpad in its own process over a pty, zero delays)', bridge: `${fmt(median(serial), 2)} ms (${range(serial, 2)}); without the RSA of the card hash (${fmt(rsa, 2)} ms): ${fmt(net, 2)} ms`, baseline: '—', ratio: '—', goal: '≤ 2 ms, pinpad and RSA excluded', holds: net <= 2, samples: { serial, rsa } })
   const inProcess = await cpuPerPaymentInProcess(P.payRounds, P.payCount)
   row({ figure: 'server CPU per payment (virtual pinpad in process, zero delays; for comparison)', bridge: `${fmt(median(inProcess), 2)} ms (${range(inProcess, 2)}), pinpad included`, baseline: '—', ratio: '—', goal: '—', holds: null, samples: { inProcess } })
-  const series = await rssOverPayments(P.rssPayments, P.rssEvery)
+  const { start, series } = await rssOverPayments(P.rssPayments, P.rssEvery, P.rssWarmUp)
   const mid = series[Math.floor(series.length / 2)]!
   const end = series.at(-1)!
   const slope = (end.rss - mid.rss) / (end.payments - mid.payments)
   const MB = (b: number) => fmt(b / 1e6, 0)
-  row({ figure: `RSS over ${fmt(P.rssPayments, 0)} payments`, bridge: `${series.map((s) => MB(s.rss)).join(' → ')} MB; second half ${fmt(slope / 1024, 2)} KiB/payment; heap ${MB(series[0]!.heap)} → ${MB(end.heap)} MB`, baseline: '—', ratio: '—', goal: 'flat after warm-up', holds: Math.abs(end.rss - mid.rss) < 0.05 * mid.rss, samples: { series } })
+  row({ figure: `RSS over ${fmt(P.rssPayments, 0)} payments (after ${fmt(P.rssWarmUp, 0)} to warm up)`, bridge: `warm-up ${MB(start)} → ${MB(series[0]!.rss)} MB; then ${series.map((s) => MB(s.rss)).join(' → ')} MB; second half ${fmt(slope / 1024, 2)} KiB/payment; heap ${MB(series[0]!.heap)} → ${MB(end.heap)} MB`, baseline: '—', ratio: '—', goal: 'flat after warm-up', holds: Math.abs(end.rss - mid.rss) < 0.05 * mid.rss, samples: { start, series } })
   const paced = await pacedPayments(P.paced)
   const ratios = paced.map((p) => p.ms / ((p.bytes / 1920) * 1000))
   const r = median(ratios)
