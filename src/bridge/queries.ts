@@ -27,11 +27,23 @@ export class QueryAnswers {
 
   constructor(readonly root: Actor<typeof bridgeMachine>) {}
 
-  /** The response to a query, or undefined when the request must go through the actors. */
-  answer(session: SessionRef | undefined, context: string, request: Request): unknown {
+  /**
+   * The response to a query, or undefined when the request must go through the actors.
+   * `create` false (an unpaired connection under --require-pairing): a `status` naming a context
+   * that does not exist is answered as that context would answer when new — idle, no device —
+   * without creating it, so such a page cannot fill the bridge's contexts.
+   */
+  answer(session: SessionRef | undefined, context: string, request: Request, create = true): unknown {
     if (request.command === 'list_devices') return this.#listDevices()
-    if (request.command === 'status' && session) return this.#statusOf(session, context)
-    return undefined
+    if (request.command !== 'status') return undefined
+    if (!create && !Object.hasOwn(this.root.getSnapshot().context.contexts, context)) return this.#newContextStatus()
+    return session ? this.#statusOf(session, context) : undefined
+  }
+
+  /** What a context's first status answers (machines/context-setup.ts, a context that is idle). */
+  #newContextStatus(): StatusResponse {
+    const count = this.root.getSnapshot().context.devices.length
+    return { status: 'idle', connected_device_id: null, devices_available: count, available_devices: count }
   }
 
   #listDevices(): unknown[] {

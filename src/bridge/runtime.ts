@@ -70,7 +70,7 @@ export interface SessionHandle {
    * `status` or `list_devices` answered from the actors' published state (src/bridge/queries.ts):
    * the response, or undefined when the request must be sent.
    */
-  query: (context: string, request: Request) => unknown
+  query: (context: string, request: Request, create?: boolean) => unknown
   close: () => void
 }
 
@@ -193,7 +193,7 @@ export class BridgeRuntime {
         if (this.#unspawned.delete(id)) this.root.send({ type: 'SESSION.OPEN', sessionId: id })
         ref()?.send({ type: 'CLIENT.REQUEST', context, request, ...(commandId !== undefined ? { command_id: commandId } : {}), ...(askedAt !== undefined ? { askedAt } : {}) })
       },
-      query: (context, request) => queries.answer(this.#unspawned.has(id) ? undefined : ref(), context, request),
+      query: (context, request, create) => queries.answer(this.#unspawned.has(id) ? undefined : ref(), context, request, create),
       close: () => {
         if (!this.#unspawned.delete(id)) this.root.send({ type: 'SESSION.CLOSE', sessionId: id })
         this.#deliverers.delete(id)

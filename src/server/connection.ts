@@ -170,7 +170,8 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
       // An unpaired connection's status is not handed the outcomes the journal keeps for a returning page.
       if ((!pairing || pairing.trusted) && gate?.intercept(handle, parsed.context, parsed.request, parsed.command_id)) return
       // status and list_devices: answered from the actors' published state when that changes nothing.
-      const response = session.query(parsed.context, parsed.request)
+      // An unpaired connection's status does not create a context (queries.ts).
+      const response = session.query(parsed.context, parsed.request, !pairing || pairing.trusted)
       if (response !== undefined) {
         const { context, request, command_id } = parsed
         return deliver({ kind: 'reply', id: '', context, command: request.command, success: true, response, ...(command_id !== undefined ? { command_id } : {}), askedAt: now() })

@@ -28,7 +28,7 @@ function simulate(t: Test, path: string): Promise<void> {
   })
   let err = ''
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`simulate did not start:\n${err}`)), 15_000)
+    const timer = setTimeout(() => reject(new Error(`simulate did not start:\n${err}`)), 30_000)
     child.stderr!.setEncoding('utf8').on('data', (s: string) => {
       err += s
       if (/virtual pinpad ready/.test(err)) {

@@ -25,6 +25,8 @@ import { EK, tempDir } from '../server/helpers.js'
 const BIN = fileURLToPath(new URL('../../bin/mpos-bridge.js', import.meta.url))
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MPOS_') || k === LOG_CAPTURE_ENV))
 const KILLS = 20
+// 20 restarts take 100–200 s alone and more on a loaded machine: more than the suite's 300 s per file.
+t.setTimeout(900_000)
 const seed = Number(process.env.MPOS_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31))
 /** A small deterministic generator (mulberry32): the kill moments of a seed. */
 function random(s: number): () => number {

@@ -27,7 +27,7 @@ import { heldRuntime } from '../helpers/held-io.js'
 
 export const EK = 'ek_test_msSNokas032mAsdkmnklsspa4AdjzmcALl23'
 /** How long a test waits for something before failing (a hang guard, not a timing assertion). */
-export const WAIT_MS = 15_000
+export const WAIT_MS = 30_000
 
 export interface Rig {
   server: BridgeServer

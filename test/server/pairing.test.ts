@@ -13,6 +13,7 @@ import { Client, EK, memoryLogger, startBridge, type Rig } from './helpers.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { CODE_TTL_MS, PAIR_WINDOW_MS } from '../../src/server/pairing/pairing.js'
 import { JOURNAL_FILE } from '../../src/journal/store.js'
+import { MAX_CONTEXTS_PER_CONNECTION } from '../../machines/bridge.machine.js'
 import path from 'node:path'
 
 const POS = 'http://localhost:5173'
@@ -75,6 +76,25 @@ t.test('an unpaired page may list and ask the status, nothing else; the right co
   const rows = db.prepare('SELECT * FROM pairings').all() as Array<Record<string, unknown>>
   t.match(rows, [{ id: 1, origin: POS, token_sha256: createHash('sha256').update(paired.response.token).digest('hex'), revoked_at: null }])
   t.notMatch(JSON.stringify(rows), paired.response.token.slice(4))
+})
+
+t.test("an unpaired page's status creates no context: it cannot use up the bridge's contexts", async (t) => {
+  const rig = await startBridge(t, { requirePairing: true })
+  const hostile = await page(t, rig, OTHER)
+  for (let i = 0; i < 3 * MAX_CONTEXTS_PER_CONNECTION; i++) {
+    const answer = await hostile.request({ command: 'status', context: `junk-${i}` })
+    t.match(answer, { command: 'status', context: `junk-${i}`, success: true }, `junk-${i}: answered`)
+    t.same(answer.response, { status: 'idle', connected_device_id: null, devices_available: 2, available_devices: 2 }, 'as a new context would be')
+  }
+  t.same(rig.server.runtime.contexts(), [], 'no context was created')
+
+  // A paired page's status creates its context, as before; then the unpaired page sees it as it is.
+  const pos = await page(t, rig)
+  t.match(await pos.request({ command: 'pair', code: newCode(rig) }), { success: true })
+  t.match(await pos.request({ command: 'initialize', encryption_key: EK, device_id: 1, context: 'till-1' }), { success: true })
+  t.same(rig.server.runtime.contexts().map((c) => c.name), ['till-1'])
+  t.match(await hostile.request({ command: 'status', context: 'till-1' }), { success: true, response: { status: 'initialized', connected_device_id: 1 } }, 'a live context answers with its own status')
+  t.same(rig.server.runtime.contexts().map((c) => c.name), ['till-1'])
 })
 
 t.test('a client without Origin (a native POS) pairs bound to the origin "null"', async (t) => {
