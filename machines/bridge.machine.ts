@@ -14,7 +14,7 @@
 import { assign, enqueueActions, setup, type AnyEventObject } from 'xstate'
 import { contextMachine } from './context.machine.js'
 import { sessionMachine } from './session.machine.js'
-import type { Envelope, PushEvent, Reply } from './protocol.js'
+import { JOURNALED_COMMANDS, type Envelope, type PushEvent, type Reply } from './protocol.js'
 import { coded, type ErrorValue } from './types.js'
 import type { ContextRef, SessionRef } from './refs.js'
 import type { ContextEvent } from './context.machine.js'
@@ -132,17 +132,19 @@ export const bridgeMachine = setup({
         const live = contextNamed(context, name)?.getSnapshot().status === 'active'
         if (!live) {
           const others = Object.keys(context.contexts).filter((c) => c !== name)
-          if (others.length >= MAX_CONTEXTS) {
-            enqueue.sendTo(replyTo, refuseRoute(envelope, coded(new TooManyContextsError(MAX_CONTEXTS, others.slice(0, 5).join(', ')))))
-            return
+          // A journaled command refused here is recorded too: its connection may close before the
+          // refusal reaches it, and the journal must not keep it `running`.
+          const refuse = (error: ErrorValue) => {
+            const bound = refuseRoute(envelope, error)
+            enqueue.sendTo(replyTo, bound)
+            if (envelope.commandId !== undefined && JOURNALED_COMMANDS.has(envelope.request.command)) {
+              enqueue({ type: 'recordAnswer', params: { envelope, reply: bound.reply } })
+            }
           }
+          if (others.length >= MAX_CONTEXTS) return refuse(coded(new TooManyContextsError(MAX_CONTEXTS, others.slice(0, 5).join(', '))))
           const mine = others.filter((c) => context.createdBy[c] === sessionId)
           if (mine.length >= MAX_CONTEXTS_PER_CONNECTION) {
-            enqueue.sendTo(
-              replyTo,
-              refuseRoute(envelope, coded(new TooManyConnectionContextsError(MAX_CONTEXTS_PER_CONNECTION, mine.join(', ')))),
-            )
-            return
+            return refuse(coded(new TooManyConnectionContextsError(MAX_CONTEXTS_PER_CONNECTION, mine.join(', '))))
           }
           // The creator is attached from birth: an unattended idle context ends at once.
           const id = `context#${context.seq + 1}`

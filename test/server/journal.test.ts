@@ -6,7 +6,8 @@
  */
 import t from 'tap'
 import { Journal } from '../../src/journal/store.js'
-import { Client, EK, httpGet, recordLink, startBridge, tempDir } from './helpers.js'
+import { Client, EK, httpGet, recordLink, startBridge, tempDir, until } from './helpers.js'
+import { MAX_CONTEXTS_PER_CONNECTION } from '../../machines/bridge.machine.js'
 
 const cardReads = (link: ReturnType<typeof recordLink>) => link.filter((e) => e.type === 'command' && (e.id === 'GCR' || e.id === 'GCX')).length
 
@@ -74,6 +75,23 @@ t.test('get_result: unknown, running, done — from any connection', async (t) =
   const answer = await ws.reply('process_payment', 0, 'pay-r')
   t.match(await watcher.request({ command: 'get_result', target_command_id: 'pay-r' }), { response: { state: 'done', answer: { ...answer, replayed: true } } })
   t.match(await watcher.request({ command: 'get_result', context: 'other', target_command_id: 'pay-r' }), { response: { state: 'unknown' } }, 'per context')
+})
+
+t.test('a command refused before any context saw it is recorded: another connection learns it after the first closed', async (t) => {
+  const rig = await startBridge(t)
+  const ws = await Client.open(t, rig.wsUrl)
+  // The connection's own limit of live contexts: the next new name is refused by the bridge itself.
+  for (let i = 0; i < MAX_CONTEXTS_PER_CONNECTION; i++) t.match(await ws.request({ command: 'status', context: `till-${i}` }), { success: true })
+  t.match(await ws.request({ command: 'initialize', encryption_key: EK, device_id: 1, context: 'one-too-many', command_id: 'seen' }), { success: false, code: 'MPOS_ERR_TOO_MANY_CONTEXTS' })
+  // The same, and the socket closed in the same turn: the refusal has nobody to reach.
+  ws.sendRaw(JSON.stringify({ command: 'initialize', encryption_key: EK, device_id: 1, context: 'one-too-many', command_id: 'gone' }))
+  ws.ws.close()
+  await until(() => rig.server.runtime.sessionCount === 0, 'the connection to be gone')
+  const other = await Client.open(t, rig.wsUrl)
+  t.match(await other.request({ command: 'get_result', context: 'one-too-many', target_command_id: 'gone' }), {
+    success: true,
+    response: { state: 'done', command: 'initialize', answer: { success: false, code: 'MPOS_ERR_TOO_MANY_CONTEXTS', command_id: 'gone', replayed: true } },
+  })
 })
 
 t.test('a restart: running commands are interrupted, a payment awaiting its finish is listed and still answers', async (t) => {
