@@ -219,7 +219,10 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     ? new (await import('./devtools/hub.js')).DevtoolsHub(clock, (actor) => runtime?.root.system.get(actor) !== undefined)
     : undefined
   if (hub) (await import('./devtools/routes.js')).registerDevtools(app as unknown as FastifyInstance, { hub, runtime: () => runtime, policy, clock })
-  const demo = options.demo === true && options.simulator
+  // The demo authorizes with the embedded sandbox (its test key, /sandbox/1/transactions): with
+  // --api-url there is no acquirer it could authorize with, so it is not offered.
+  const demo = options.demo === true && options.simulator && sandbox
+  if (options.demo === true && options.simulator && !sandbox) log.info('the demo page is not served: it authorizes with the embedded sandbox acquirer, and --api-url names another')
   // The pinpad controls without the machines' state: the demo page needs the first, not the second.
   if (hub || demo) registerPinpadControl(app as unknown as FastifyInstance, { runtime: () => runtime, policy })
   if (demo) registerDemo(app as unknown as FastifyInstance, policy)

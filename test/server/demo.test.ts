@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import { readFile } from 'node:fs/promises'
-import { httpGet, httpRequest, startBridge } from './helpers.js'
+import { httpGet, httpRequest, memoryLogger, startBridge } from './helpers.js'
 
 const BUILT = new URL('../../dist/src/client/index.js', import.meta.url)
 
@@ -78,4 +78,10 @@ t.test('no demo without a virtual pinpad, nor when it is off', async (t) => {
   t.equal((await httpGet(`${off.httpUrl}/`)).status, 404)
   t.equal((await httpGet(`${off.httpUrl}/devtools/pinpads`)).status, 404)
   t.equal((await httpGet(`${off.httpUrl}/client.js`)).status, 200, 'the client is always served')
+  // The demo authorizes with the embedded sandbox: another acquirer (--api-url) has no use for it.
+  const { logger, lines } = memoryLogger()
+  const elsewhere = await startBridge(t, { demo: true, apiUrl: 'http://127.0.0.1:9/acquirer', logger })
+  t.equal((await httpGet(`${elsewhere.httpUrl}/`)).status, 404, 'no demo with --api-url')
+  t.equal((await httpGet(`${elsewhere.httpUrl}/devtools/pinpads`)).status, 404)
+  t.ok(lines().some((l) => /demo page is not served/.test(String(l.msg))), 'and the log says why')
 })
