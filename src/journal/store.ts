@@ -250,9 +250,15 @@ export class Journal {
    */
   complete(context: string, key: string, answer: Record<string, unknown>, flags: { awaitingFinish?: boolean; settles?: boolean } = {}): void {
     const now = this.#now()
+    const record = { context, key, answer: JSON.stringify(answer), awaiting: flags.awaitingFinish ? 1 : 0, now }
+    // One statement commits alone; the BEGIN/COMMIT pair is for the two that must go together.
+    if (!flags.settles) {
+      this.#q.complete.run(record)
+      return
+    }
     this.#db.transaction(() => {
-      if (flags.settles) this.#q.settle.run({ context, now })
-      this.#q.complete.run({ context, key, answer: JSON.stringify(answer), awaiting: flags.awaitingFinish ? 1 : 0, now })
+      this.#q.settle.run({ context, now })
+      this.#q.complete.run(record)
     })()
   }
 

@@ -168,7 +168,13 @@ export class JournalGate {
     const awaitingFinish = command === 'process_payment' && answer.success === true && typeof response?.card_hash === 'string'
     const settles = answer.success === true && SETTLING.has(command)
     this.journal.complete(context, key, answer, { awaitingFinish, settles })
-    if (awaitingFinish || settles) this.#refreshPending()
+    if (awaitingFinish) this.#refreshPending()
+    else if (settles && this.#pending.has(context)) {
+      // The settle cleared every pending payment of this context and no other's: no need to read them all again.
+      const rest = new Map(this.#pending)
+      rest.delete(context)
+      this.#pending = rest
+    }
     let told = running.owner.open
     for (const w of running.waiters) {
       if (!w.open) continue

@@ -2,8 +2,7 @@
  * A pinpad on a serial port (USB CDC-ACM, USB-serial adapter, Bluetooth rfcomm, or a pty in
  * tests) as a ByteStream. Line settings are fixed by ABECS §2.1: 8N1, no flow control.
  */
-import { read } from 'node:fs'
-import { promisify } from 'node:util'
+import { readSync, writeSync } from 'node:fs'
 import { SerialPort } from 'serialport'
 import { ByteStreamBase, type ByteStream } from './byte-stream.js'
 import { SerialOpenError, SerialOptionError } from '../errors.js'
@@ -18,54 +17,104 @@ export interface SerialPortOptions {
   baudRate?: number
 }
 
-const readAsync = promisify(read)
-
-/** The parts of serialport's Linux/macOS port binding that reading needs. */
+/** The parts of serialport's Linux/macOS port binding that reading and writing need. */
 interface UnixPortBinding {
   fd: number | null
   readonly isOpen: boolean
-  poller: { once(event: 'readable', callback: (err: Error | null) => void): unknown }
+  poller: { once(event: 'readable' | 'writable', callback: (err: Error | null) => void): unknown }
   read(buffer: Buffer, offset: number, length: number): Promise<{ bytesRead: number; buffer: Buffer }>
+  write(buffer: Buffer): Promise<void>
+  writeOperation: Promise<void> | null
 }
 
 const isUnixPortBinding = (port: unknown): port is UnixPortBinding =>
-  typeof port === 'object' && port !== null && 'fd' in port && 'poller' in port && 'read' in port
+  typeof port === 'object' && port !== null && 'fd' in port && 'poller' in port && 'read' in port && 'write' in port
 
 const canceled = (): Error => Object.assign(new Error('Port is not open'), { canceled: true })
 
+const wouldBlock = (err: unknown): boolean => {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR'
+}
+
+const waitFor = (port: UnixPortBinding, event: 'readable' | 'writable') =>
+  new Promise<void>((resolve, reject) => port.poller.once(event, (e) => (e ? reject(e) : resolve())))
+
+/** Marked as serialport's unix binding marks the errors of a port that went away. */
+function disconnectIfGone(err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException & { disconnect?: boolean }
+  if (e.code === 'EBADF' || e.code === 'ENXIO' || e.code === 'UNKNOWN' || e.errno === -1) e.disconnect = true
+  return err
+}
+
 /**
- * serialport's unix reader retries a 0-byte read at once, forever. A hung-up tty (USB pinpad
- * unplugged, or the pty's master closed) reads 0 bytes forever, so if a read was under way at
- * the unplug the process spins at 100% CPU and never reports the loss. This reader is the
- * same loop, except that end-of-file is a disconnect.
+ * serialport's unix reader reads through libuv's thread pool (a hand-off to a thread and back for
+ * every chunk, and a failed EAGAIN read after each one) and retries a 0-byte read at once,
+ * forever. The descriptor is non-blocking (O_NONBLOCK): this reader waits until the poller says
+ * it is readable, then reads at once on the main thread, one read() per chunk. A hung-up tty (USB
+ * pinpad unplugged, or the pty's master closed) reads 0 bytes forever, so if a read was under way
+ * at the unplug the process would spin at 100% CPU and never report the loss: here end-of-file is
+ * a disconnect.
  */
-function readUntilHangup(port: UnixPortBinding): UnixPortBinding['read'] {
+function readWhenReadable(port: UnixPortBinding): UnixPortBinding['read'] {
   return async (buffer, offset, length) => {
     for (;;) {
       if (!port.isOpen || port.fd === null) throw canceled()
+      await waitFor(port, 'readable')
+      if (!port.isOpen || port.fd === null) throw canceled()
+      let bytesRead: number
       try {
-        const { bytesRead } = await readAsync(port.fd, buffer, offset, length, null)
-        if (bytesRead === 0) throw Object.assign(new Error('the device hung up'), { disconnect: true })
-        return { bytesRead, buffer }
+        bytesRead = readSync(port.fd, buffer, offset, length, null)
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code
-        if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') throw err
-        if (!port.isOpen) throw canceled()
-        await new Promise<void>((resolve, reject) =>
-          port.poller.once('readable', (e) => (e ? reject(e) : resolve())),
-        )
+        if (wouldBlock(err)) continue
+        throw disconnectIfGone(err)
       }
+      if (bytesRead === 0) throw Object.assign(new Error('the device hung up'), { disconnect: true })
+      return { bytesRead, buffer }
     }
   }
 }
 
-/** The platform binding, with readUntilHangup() on Linux and macOS (Windows reads differently). */
+/**
+ * serialport's unix writer without the thread pool: the non-blocking descriptor takes at once what
+ * fits in the tty's buffer (a whole ABECS packet, normally); the rest waits for the poller.
+ */
+function writeNow(port: UnixPortBinding): UnixPortBinding['write'] {
+  const writeAll = async (buffer: Buffer): Promise<void> => {
+    let offset = 0
+    while (offset < buffer.length) {
+      if (!port.isOpen || port.fd === null) throw new Error('Port is not open')
+      try {
+        offset += writeSync(port.fd, buffer, offset, buffer.length - offset)
+      } catch (err) {
+        if (!wouldBlock(err)) throw disconnectIfGone(err)
+        await waitFor(port, 'writable')
+      }
+    }
+  }
+  return async (buffer) => {
+    if (!Buffer.isBuffer(buffer)) throw new TypeError('"buffer" is not a Buffer')
+    if (!port.isOpen) throw new Error('Port is not open')
+    // drain() awaits the write under way, as with serialport's own write.
+    port.writeOperation = (async () => {
+      if (buffer.length === 0) return
+      await writeAll(buffer)
+      port.writeOperation = null
+    })()
+    return port.writeOperation
+  }
+}
+
+/** The platform binding, with readWhenReadable() and writeNow() on Linux and macOS (Windows reads differently). */
 const baseBinding = SerialPort.binding
 const hangupAwareBinding = {
   list: () => baseBinding.list(),
   async open(options: Parameters<typeof baseBinding.open>[0]) {
     const port: unknown = await baseBinding.open(options as never)
-    if (isUnixPortBinding(port)) port.read = readUntilHangup(port)
+    if (isUnixPortBinding(port)) {
+      port.read = readWhenReadable(port)
+      port.write = writeNow(port)
+    }
     return port
   },
 } as unknown as typeof SerialPort.binding
