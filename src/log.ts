@@ -2,9 +2,10 @@
  * Logging with pino: pretty on a terminal, JSON lines otherwise. Card data never reaches a log
  * by design (nothing logs it); the redaction list is a second line of defence.
  *
- * The JSON lines go to stderr asynchronously (pino's sonic-boom, no minimum length: a line leaves
- * within a turn of the event loop, several at once under load); pino flushes them synchronously
- * when the process exits, and flushLogSync() does so before a fatal exit.
+ * The JSON lines go to stderr buffered (pino's sonic-boom): one synchronous write per 4 KiB or
+ * every 50 ms, and what is left at exit — and before a fatal exit, flushLogSync(). Not through
+ * libuv's thread pool: an asynchronous write still under way when the process exits could be
+ * overtaken by the exit's synchronous flush (lines out of order) or never happen (lines lost).
  *
  * Log capture (tests, audits): with MPOS_BRIDGE_LOG_CAPTURE=<dir> set, every logger made here —
  * createLogger(), silentLogger and their children — also writes every line at trace level, with
@@ -111,8 +112,21 @@ export function createLogger(options: LogOptions = {}): Logger {
   )
 }
 
-/** stderr, written asynchronously; pino registers a synchronous flush for the process's exit. */
-const stderrDestination = () => pino.destination({ dest: 2, sync: false })
+/** stderr, one per process (every logger shares it): see the header. */
+let stderr: pino.DestinationStream | undefined
+function stderrDestination(): pino.DestinationStream {
+  if (stderr) return stderr
+  const dest = pino.destination({ dest: 2, sync: true, minLength: 4096, periodicFlush: 50 })
+  // pino flushes at exit only the asynchronous kind.
+  process.once('exit', () => {
+    try {
+      dest.flushSync()
+    } catch {
+      // stderr gone: nothing more can be done.
+    }
+  })
+  return (stderr = dest)
+}
 
 /** Writes out what a logger still holds (before process.exit on a fatal error): synchronous. */
 export function flushLogSync(logger: Logger): void {

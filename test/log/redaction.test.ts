@@ -53,7 +53,7 @@ function run(end: string, count: number): Promise<{ code: number | null; stderr:
   })
 }
 
-t.test('the asynchronous output is flushed on exit and on a fatal error', async (t) => {
+t.test('the buffered output is flushed on exit and on a fatal error', async (t) => {
   const count = 20_000
   const exited = await run('exit', count)
   t.equal(exited.code, 0)
