@@ -10,7 +10,7 @@ import type { Logger } from '../log.js'
 import type { BridgeMetrics } from './metrics.js'
 import { parseMessage, DEFAULT_CONTEXT, type Parsed } from './validate.js'
 import { validators } from './schema.js'
-import { errorFields, observeReply, toWire } from './wire.js'
+import { errorFields, observeReply, replyText, toWire } from './wire.js'
 import { InternalError, InvalidMessageError, RateLimitedError, ShuttingDownError } from '../errors.js'
 import { coded } from '../../machines/types.js'
 import type { GateConnection, JournalGate } from './journal-gate.js'
@@ -92,10 +92,13 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
   // Refusals drain a second bucket: a client that keeps sending well over the rate is cut off.
   const patience = new TokenBucket(limits.messagesPerSecond, limits.burst * 10, now)
 
+  const sendText = (text: string) => {
+    socket.send(text)
+    if (socket.bufferedAmount > limits.maxBufferedBytes) disconnect(`more than ${limits.maxBufferedBytes} bytes of answers are waiting: the client does not read them`)
+  }
   const send = (payload: Record<string, unknown>) => {
     if (cut || socket.readyState !== socket.OPEN) return
-    socket.send(JSON.stringify(payload))
-    if (socket.bufferedAmount > limits.maxBufferedBytes) disconnect(`more than ${limits.maxBufferedBytes} bytes of answers are waiting: the client does not read them`)
+    sendText(JSON.stringify(payload))
   }
 
   const disconnect = (reason: string) => {
@@ -173,7 +176,17 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
       const response = session.query(parsed.context, parsed.request)
       if (response !== undefined) {
         const { context, request, command_id } = parsed
-        return deliver({ kind: 'reply', id: '', context, command: request.command, success: true, response, ...(command_id !== undefined ? { command_id } : {}), askedAt: now() })
+        const reply: Outgoing = { kind: 'reply', id: '', context, command: request.command, success: true, response, askedAt: now() }
+        if (command_id !== undefined) reply.command_id = command_id
+        // Nothing on the way out changes this answer (no journal entry, no payments awaiting their
+        // finish, a paired or pairing-free connection): the same bytes, as text kept per response.
+        const command = request.command
+        if (typeof response === 'object' && response !== null && command !== 'process_payment' && (!pairing || pairing.trusted) && !gate?.alters(command, context, command_id)) {
+          if (!cut && socket.readyState === socket.OPEN) sendText(replyText(command, context, command_id, response))
+          // Its figures and log line after it has gone: they are not what the client waits for.
+          return observeReply(reply, now(), metrics, log, session.id)
+        }
+        return deliver(reply)
       }
       session.send(parsed.context, parsed.request, parsed.command_id, now())
     } catch (err) {
