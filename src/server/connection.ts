@@ -158,7 +158,8 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
     try {
       parsed = isBinary
         ? { ok: false, error: coded(new InvalidMessageError('Binary messages are not accepted: send JSON text')), context: DEFAULT_CONTEXT }
-        : parseMessage(raw.toString(), limits.maxMessageBytes)
+        : // A text frame is valid UTF-8 (ws checks): its buffer's length is the text's size.
+          parseMessage(raw.toString(), limits.maxMessageBytes, undefined, Buffer.isBuffer(raw) ? raw.length : undefined)
       if (!parsed.ok) return refuse(parsed.error, parsed)
       if (deps.draining?.() && !ALLOWED_WHILE_DRAINING.has(parsed.request.command)) {
         return refuse(coded(new ShuttingDownError()), { command: parsed.request.command, context: parsed.context, ...(parsed.command_id !== undefined ? { command_id: parsed.command_id } : {}) })
@@ -176,17 +177,17 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
       const response = session.query(parsed.context, parsed.request)
       if (response !== undefined) {
         const { context, request, command_id } = parsed
-        const reply: Outgoing = { kind: 'reply', id: '', context, command: request.command, success: true, response, askedAt: now() }
-        if (command_id !== undefined) reply.command_id = command_id
+        const command = request.command
+        const askedAt = now()
+        const reply = (): Extract<Outgoing, { kind: 'reply' }> => ({ kind: 'reply', id: '', context, command, success: true, response, ...(command_id !== undefined ? { command_id } : {}), askedAt })
         // Nothing on the way out changes this answer (no journal entry, no payments awaiting their
         // finish, a paired or pairing-free connection): the same bytes, as text kept per response.
-        const command = request.command
         if (typeof response === 'object' && response !== null && command !== 'process_payment' && (!pairing || pairing.trusted) && !gate?.alters(command, context, command_id)) {
           if (!cut && socket.readyState === socket.OPEN) sendText(replyText(command, context, command_id, response))
           // Its figures and log line after it has gone: they are not what the client waits for.
-          return observeReply(reply, now(), metrics, log, session.id)
+          return observeReply(reply(), now(), metrics, log, session.id)
         }
-        return deliver(reply)
+        return deliver(reply())
       }
       session.send(parsed.context, parsed.request, parsed.command_id, now())
     } catch (err) {

@@ -22,8 +22,9 @@ export type Parsed =
   | { ok: true; request: Request; context: string; command_id?: string | number }
   | ({ ok: false; error: ErrorValue } & Echo)
 
-export function parseMessage(text: string, maxBytes: number, limits: ShapeLimits = DEFAULT_SHAPE_LIMITS): Parsed {
-  if (Buffer.byteLength(text) > maxBytes) {
+/** `bytes`: the message's size in UTF-8 when the caller has it (the socket's buffer), else measured. */
+export function parseMessage(text: string, maxBytes: number, limits: ShapeLimits = DEFAULT_SHAPE_LIMITS, bytes: number = Buffer.byteLength(text)): Parsed {
+  if (bytes > maxBytes) {
     return { ok: false, error: coded(new MessageTooLargeError(maxBytes)), context: DEFAULT_CONTEXT }
   }
   let data: unknown
