@@ -10,7 +10,7 @@ import type { Logger } from '../log.js'
 import type { BridgeMetrics } from './metrics.js'
 import { parseMessage, DEFAULT_CONTEXT, type Parsed } from './validate.js'
 import { validators } from './schema.js'
-import { errorFields, observeReply, toWire } from './wire.js'
+import { errorFields, observeReply, replyText, toWire } from './wire.js'
 import { InternalError, InvalidMessageError, RateLimitedError, ShuttingDownError } from '../errors.js'
 import { coded } from '../../machines/types.js'
 import type { GateConnection, JournalGate } from './journal-gate.js'
@@ -94,12 +94,16 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
 
   // What one turn of the event loop sends (a reply with its status and payment_status events) leaves
   // in one write: the TCP socket under ws stays corked until the turn's ticks have run. The bytes
-  // are the same, fewer syscalls carry them.
+  // are the same, fewer syscalls carry them. (A query's answer alone is not corked: sendText.)
   const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket
   let corked = false
   const uncork = () => {
     corked = false
     tcp!.uncork()
+  }
+  const sendText = (text: string) => {
+    socket.send(text)
+    if (socket.bufferedAmount > limits.maxBufferedBytes) disconnect(`more than ${limits.maxBufferedBytes} bytes of answers are waiting: the client does not read them`)
   }
   const send = (payload: Record<string, unknown>) => {
     if (cut || socket.readyState !== socket.OPEN) return
@@ -108,8 +112,7 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
       tcp.cork()
       process.nextTick(uncork)
     }
-    socket.send(JSON.stringify(payload))
-    if (socket.bufferedAmount > limits.maxBufferedBytes) disconnect(`more than ${limits.maxBufferedBytes} bytes of answers are waiting: the client does not read them`)
+    sendText(JSON.stringify(payload))
   }
 
   const disconnect = (reason: string) => {
@@ -169,7 +172,8 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
     try {
       parsed = isBinary
         ? { ok: false, error: coded(new InvalidMessageError('Binary messages are not accepted: send JSON text')), context: DEFAULT_CONTEXT }
-        : parseMessage(raw.toString(), limits.maxMessageBytes)
+        : // A text frame is valid UTF-8 (ws checks): its buffer's length is the text's size.
+          parseMessage(raw.toString(), limits.maxMessageBytes, undefined, Buffer.isBuffer(raw) ? raw.length : undefined)
       if (!parsed.ok) return refuse(parsed.error, parsed)
       if (deps.draining?.() && !ALLOWED_WHILE_DRAINING.has(parsed.request.command)) {
         return refuse(coded(new ShuttingDownError()), { command: parsed.request.command, context: parsed.context, ...(parsed.command_id !== undefined ? { command_id: parsed.command_id } : {}) })
@@ -188,7 +192,17 @@ export function serveConnection(socket: WebSocket, deps: ConnectionDeps): void {
       const response = session.query(parsed.context, parsed.request, !pairing || pairing.trusted)
       if (response !== undefined) {
         const { context, request, command_id } = parsed
-        return deliver({ kind: 'reply', id: '', context, command: request.command, success: true, response, ...(command_id !== undefined ? { command_id } : {}), askedAt: now() })
+        const command = request.command
+        const askedAt = now()
+        const reply = (): Extract<Outgoing, { kind: 'reply' }> => ({ kind: 'reply', id: '', context, command, success: true, response, ...(command_id !== undefined ? { command_id } : {}), askedAt })
+        // Nothing on the way out changes this answer (no journal entry, no payments awaiting their
+        // finish, a paired or pairing-free connection): the same bytes, as text kept per response.
+        if (typeof response === 'object' && response !== null && command !== 'process_payment' && (!pairing || pairing.trusted) && !gate?.alters(command, context, command_id)) {
+          if (!cut && socket.readyState === socket.OPEN) sendText(replyText(command, context, command_id, response))
+          // Its figures and log line after it has gone: they are not what the client waits for.
+          return observeReply(reply(), now(), metrics, log, session.id)
+        }
+        return deliver(reply())
       }
       session.send(parsed.context, parsed.request, parsed.command_id, now())
     } catch (err) {

@@ -152,6 +152,12 @@ export class JournalGate {
     return payload
   }
 
+  /** Would outgoing() record or change this successful reply? (a journaled command's, or a status while payments await their finish) */
+  alters(command: string, context: string, commandId: string | number | undefined): boolean {
+    if (commandId !== undefined && JOURNALED_COMMANDS.has(command)) return true
+    return command === 'status' && (this.#pending.get(context)?.length ?? 0) > 0
+  }
+
   /** Every payment awaiting its finish (/status, the start-up log). */
   awaitingFinish(): PendingFinish[] {
     return [...this.#pending.values()].flat()

@@ -19,6 +19,28 @@ export const DEFAULT_SHAPE_LIMITS: ShapeLimits = { maxDepth: 8, maxKeys: 64, max
 
 /** The first limit a parsed JSON value breaks, as a sentence, or undefined when it fits. */
 export function shapeViolation(value: unknown, limits: ShapeLimits = DEFAULT_SHAPE_LIMITS): string | undefined {
+  return flatFits(value, limits) ? undefined : walk(value, limits)
+}
+
+/**
+ * Most messages are one object of short strings and numbers: true when `value` is such an object
+ * within the limits (checked without allocating); false when it nests or breaks one, for the walk to say which.
+ */
+function flatFits(value: unknown, limits: ShapeLimits): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || limits.maxDepth < 1) return false
+  let keys = 0
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue
+    if (++keys > limits.maxKeys || key.length > limits.maxString) return false
+    const v = (value as Record<string, unknown>)[key]
+    if (typeof v === 'string') {
+      if (v.length > limits.maxString) return false
+    } else if (v !== null && typeof v === 'object') return false
+  }
+  return true
+}
+
+function walk(value: unknown, limits: ShapeLimits): string | undefined {
   const stack: Array<{ v: unknown; depth: number }> = [{ v: value, depth: 0 }]
   while (stack.length) {
     const { v, depth } = stack.pop()!

@@ -8,6 +8,8 @@ export class BridgeMetrics {
     help: 'WebSocket commands by name and outcome',
     labelNames: ['command', 'outcome'] as const,
     registers: [this.registry],
+    // Answers counted since the last read are added when the counter is read (a scrape).
+    collect: () => this.#flushCommands(),
   })
   readonly latency = new Histogram({
     name: 'mpos_bridge_command_duration_seconds',
@@ -38,16 +40,35 @@ export class BridgeMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'mpos_bridge_' })
   }
 
-  // Per-command children, looked up once: labelling on every answer hashed the labels each time.
-  readonly #commandChildren = new Map<string, { inc(): void }>()
+  /**
+   * Answers by command and outcome not yet added to `commands`: prom-client hashes and checks the
+   * labels on every inc, a cost a polled `status` paid on every answer. The first answer of each
+   * pair is added at once (the pairs keep the order they are shown in), later ones when read.
+   */
+  readonly #pendingCommands = new Map<string, Map<string, { labels: { command: string; outcome: string }; count: number }>>()
   readonly #latencyChildren = new Map<string, { observe(seconds: number): void }>()
 
   /** A command answered (`outcome`: success, error, invalid). */
   commandDone(command: string, outcome: string): void {
-    const key = `${command}\u0000${outcome}`
-    let child = this.#commandChildren.get(key)
-    if (!child) this.#commandChildren.set(key, (child = this.commands.labels(command, outcome)))
-    child.inc()
+    let byOutcome = this.#pendingCommands.get(command)
+    if (!byOutcome) this.#pendingCommands.set(command, (byOutcome = new Map()))
+    const pending = byOutcome.get(outcome)
+    if (pending) {
+      pending.count++
+      return
+    }
+    byOutcome.set(outcome, { labels: { command, outcome }, count: 0 })
+    this.commands.inc({ command, outcome })
+  }
+
+  #flushCommands(): void {
+    for (const byOutcome of this.#pendingCommands.values()) {
+      for (const pending of byOutcome.values()) {
+        if (pending.count === 0) continue
+        this.commands.inc(pending.labels, pending.count)
+        pending.count = 0
+      }
+    }
   }
 
   /** The time from a command to its answer. */

@@ -22,8 +22,9 @@ export type Parsed =
   | { ok: true; request: Request; context: string; command_id?: string | number }
   | ({ ok: false; error: ErrorValue } & Echo)
 
-export function parseMessage(text: string, maxBytes: number, limits: ShapeLimits = DEFAULT_SHAPE_LIMITS): Parsed {
-  if (Buffer.byteLength(text) > maxBytes) {
+/** `bytes`: the message's size in UTF-8 when the caller has it (the socket's buffer), else measured. */
+export function parseMessage(text: string, maxBytes: number, limits: ShapeLimits = DEFAULT_SHAPE_LIMITS, bytes: number = Buffer.byteLength(text)): Parsed {
+  if (bytes > maxBytes) {
     return { ok: false, error: coded(new MessageTooLargeError(maxBytes)), context: DEFAULT_CONTEXT }
   }
   let data: unknown
@@ -36,39 +37,34 @@ export function parseMessage(text: string, maxBytes: number, limits: ShapeLimits
     return { ok: false, error: coded(new InvalidMessageError('The message must be a JSON object')), context: DEFAULT_CONTEXT }
   }
   const obj = data as Record<string, unknown>
-  const echo = echoOf(obj)
+  // The echo of an error answer is worked out only for an error: a valid message never needs it.
   const violation = shapeViolation(obj, limits)
-  if (violation) return { ok: false, error: coded(new MessageTooComplexError(violation)), ...echo }
-  if (obj.command === undefined) return { ok: false, error: coded(new MissingCommandError()), ...echo }
+  if (violation) return { ok: false, error: coded(new MessageTooComplexError(violation)), ...echoOf(obj) }
+  if (obj.command === undefined) return { ok: false, error: coded(new MissingCommandError()), ...echoOf(obj) }
   if (!validateEnvelope(obj)) {
+    // Read before echoOf, which runs the envelope's validator again.
     const unknown = typeof obj.command === 'string' && validateEnvelope.errors?.[0]?.instancePath === '/command'
-    return {
-      ok: false,
-      error: unknown ? coded(new UnknownCommandError(preview(obj.command))) : coded(new RequestFieldError(describe(validateEnvelope.errors, obj))),
-      ...echo,
-    }
+    const error = unknown ? coded(new UnknownCommandError(preview(obj.command))) : coded(new RequestFieldError(describe(validateEnvelope.errors, obj)))
+    return { ok: false, error, ...echoOf(obj) }
   }
   const validate = validators[obj.command]
   if (!validate(obj)) {
     const first = validate.errors?.[0]
-        const message =
+    const message =
       first?.instancePath === '/amount'
         ? `amount must be a positive integer number of cents, at most ${MAX_AMOUNT} (got ${preview((data as Record<string, unknown>).amount)})`
         : describe(validate.errors, obj)
     const tooLarge = first?.instancePath === '/amount' && first.keyword === 'maximum'
-    return { ok: false, error: coded(tooLarge ? new AmountTooLargeError(message) : new RequestFieldError(message)), ...echo }
+    return { ok: false, error: coded(tooLarge ? new AmountTooLargeError(message) : new RequestFieldError(message)), ...echoOf(obj) }
   }
   const conflict = crossCheck(obj.command, obj)
-  if (conflict) return { ok: false, error: coded(new RequestFieldError(conflict)), ...echo }
+  if (conflict) return { ok: false, error: coded(new RequestFieldError(conflict)), ...echoOf(obj) }
   // Only the command's own fields travel on: unknown keys (`__proto__` included) stay behind.
   const request: Record<string, unknown> = { command: obj.command }
   for (const field of FIELDS[obj.command]) if (Object.hasOwn(obj, field)) request[field] = (data as Record<string, unknown>)[field]
-  return {
-    ok: true,
-    request: request as unknown as Request,
-    context: (obj.context as string | undefined) ?? DEFAULT_CONTEXT,
-    ...(obj.command_id !== undefined ? { command_id: obj.command_id as string | number } : {}),
-  }
+  const parsed: Parsed = { ok: true, request: request as unknown as Request, context: (obj.context as string | undefined) ?? DEFAULT_CONTEXT }
+  if (obj.command_id !== undefined) parsed.command_id = obj.command_id as string | number
+  return parsed
 }
 
 /** The envelope fields an error answer carries: each only when valid (`context` falls back to `default`). */

@@ -5,6 +5,7 @@
  */
 import type { Outgoing } from '../../machines/session.machine.js'
 import type { ErrorValue, PaymentResult } from '../../machines/types.js'
+import type { CommandName } from '../../machines/protocol.js'
 import type { Logger } from '../log.js'
 import type { BridgeMetrics } from './metrics.js'
 
@@ -42,6 +43,21 @@ export function toWire(message: Outgoing): Record<string, unknown> {
     return { ...base, response }
   }
   return { ...base, ...errorFields(message.error), ...(message.response !== undefined ? { response: message.response } : {}) }
+}
+
+/** The JSON text of responses, per response object: a query answers with the same object while nothing changes. */
+const responseTexts = new WeakMap<object, string>()
+
+/**
+ * JSON.stringify(toWire(reply)) of a successful reply whose response is an object (not a payment),
+ * byte for byte, with the response's text kept per object: a page polling `status` does not have
+ * the same unchanged status serialized again for every poll.
+ */
+export function replyText(command: Exclude<CommandName, 'process_payment'>, context: string, commandId: string | number | undefined, response: object): string {
+  let text = responseTexts.get(response)
+  if (text === undefined) responseTexts.set(response, (text = JSON.stringify(response)))
+  const id = commandId !== undefined ? `,"command_id":${JSON.stringify(commandId)}` : ''
+  return `{"command":${JSON.stringify(command)},"context":${JSON.stringify(context)}${id},"success":true,"response":${text}}`
 }
 
 /** Queries: their lines are at debug (a page polling `status` would otherwise fill the log). */

@@ -31,6 +31,12 @@ t.test('shapeViolation measures without recursion', async (t) => {
   t.match(shapeViolation({ a: Array.from({ length: 65 }, () => 0) }), /more than 64 items/)
   t.match(shapeViolation(Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i]))), /more than 64 keys/)
   t.equal(shapeViolation({ command: 'process_payment', amount: 100, applications: [{ brand: 'visa', payment_method: 'credit_card' }] }), undefined)
+  // Flat objects take a shortcut: the same verdicts.
+  t.equal(shapeViolation({ command: 'status', command_id: 1, context: 'x' }), undefined)
+  t.match(shapeViolation({ ['k'.repeat(DEFAULT_SHAPE_LIMITS.maxString + 1)]: 1 }), /key is longer than 4096/)
+  t.match(shapeViolation({ s: 'x'.repeat(DEFAULT_SHAPE_LIMITS.maxString + 1), ['k'.repeat(DEFAULT_SHAPE_LIMITS.maxString + 1)]: 1 }), /key is longer than 4096/, 'a long key is named before a long value')
+  t.match(shapeViolation({ a: 1 }, { ...DEFAULT_SHAPE_LIMITS, maxDepth: 0 }), /nested deeper than 0/)
+  t.match(shapeViolation(JSON.parse('{"__proto__":{"a":[[[[[[[[[1]]]]]]]]]}}')), /nested deeper than 8/)
 })
 
 t.test('parseMessage: unknown keys never travel on, __proto__ included', async (t) => {

@@ -44,6 +44,7 @@ export class ConnectionPairing {
 
   /** Answers pair/authenticate and refuses what needs pairing; undefined: the request goes on. */
   intercept(context: string, request: Request, commandId: string | number | undefined): PairingAnswer | undefined {
+    if (this.trusted && request.command !== 'pair' && request.command !== 'authenticate') return undefined
     const echo = { command: request.command, context, ...(commandId !== undefined ? { command_id: commandId } : {}) }
     if (request.command === 'pair' || request.command === 'authenticate') {
       const result = request.command === 'pair' ? this.service.pair(request.code, this.origin) : this.service.authenticate(request.token, this.origin)
