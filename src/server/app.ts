@@ -20,7 +20,6 @@ import { ForbiddenHostError, ForbiddenOriginError } from '../errors.js'
 import { httpRefusal } from './wire.js'
 import { Journal } from '../journal/store.js'
 import { JournalGate } from './journal-gate.js'
-import { asyncApiText } from './asyncapi/document.js'
 import { PairingService } from './pairing/pairing.js'
 import { PinpadCodeDisplay } from './pairing/display.js'
 import { registerPairingAdmin, writeAdminSecret } from './pairing/admin.js'
@@ -226,7 +225,8 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
 
   // The /ws protocol as an AsyncAPI 3.0 document: the same text as docs/asyncapi.json (npm run asyncapi).
   let asyncApi: string | undefined
-  app.get('/asyncapi.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send((asyncApi ??= asyncApiText())))
+  // Its module is loaded on the first request for it: nothing else needs it.
+  app.get('/asyncapi.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send((asyncApi ??= (await import('./asyncapi/document.js')).asyncApiText())))
 
   registerProbes(app as unknown as FastifyInstance, {
     runtime: () => runtime,

@@ -87,7 +87,8 @@ export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
   }))
 
   app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', metrics.registry.contentType)
-    return metrics.registry.metrics()
+    const registry = await metrics.registry()
+    reply.header('content-type', registry.contentType)
+    return registry.metrics()
   })
 }
