@@ -10,7 +10,7 @@ import { sandboxAcquirer } from '../acquirer/sandbox/index.js'
 import type { Logger } from '../log.js'
 import { checkHost, checkOrigin, DEFAULT_ALLOWED_ORIGINS, type AccessPolicy } from './security.js'
 import { BridgeMetrics } from './metrics.js'
-import { registerProbes } from './probes.js'
+import { httpGetStatus, registerProbes } from './probes.js'
 import { DEFAULT_CONNECTION_LIMITS, serveConnection, type ConnectionLimits } from './connection.js'
 import type { DevtoolsHub } from './devtools/hub.js'
 import { registerPinpadControl } from './devtools/pinpad-control.js'
@@ -238,7 +238,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     awaitingFinish: () => gate.awaitingFinish(),
     clock,
     ...(credentials ? { tls: () => credentials.status(clock.now()) } : {}),
-    ...(tlsOnly && sandbox ? { fetch: sandboxFetch } : {}),
+    ...(tlsOnly && sandbox ? { fetch: sandboxFetch } : sandbox ? { httpStatus: httpGetStatus } : {}),
     draining: () => draining,
   })
 
