@@ -70,8 +70,7 @@ interface CardHashKeyResponse {
   public_key: string
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true })
-const validateCardHashKey: ValidateFunction<CardHashKeyResponse> = compileOnFirstUse(() => ajv.compile<CardHashKeyResponse>(CARD_HASH_KEY_SCHEMA))
+const validateCardHashKey: ValidateFunction<CardHashKeyResponse> = compileOnFirstUse(() => new Ajv({ allErrors: true, strict: true }).compile<CardHashKeyResponse>(CARD_HASH_KEY_SCHEMA))
 
 type Failure = { kind: 'timeout' } | { kind: 'network'; reason: string; cause: unknown } | { kind: 'status'; status: number }
 

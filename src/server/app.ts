@@ -10,7 +10,7 @@ import { sandboxAcquirer } from '../acquirer/sandbox/index.js'
 import type { Logger } from '../log.js'
 import { checkHost, checkOrigin, DEFAULT_ALLOWED_ORIGINS, type AccessPolicy } from './security.js'
 import { BridgeMetrics } from './metrics.js'
-import { registerProbes } from './probes.js'
+import { httpGetStatus, registerProbes } from './probes.js'
 import { DEFAULT_CONNECTION_LIMITS, serveConnection, type ConnectionLimits } from './connection.js'
 import type { DevtoolsHub } from './devtools/hub.js'
 import { registerPinpadControl } from './devtools/pinpad-control.js'
@@ -20,7 +20,6 @@ import { ForbiddenHostError, ForbiddenOriginError } from '../errors.js'
 import { httpRefusal } from './wire.js'
 import { Journal } from '../journal/store.js'
 import { JournalGate } from './journal-gate.js'
-import { asyncApiText } from './asyncapi/document.js'
 import { PairingService } from './pairing/pairing.js'
 import { PinpadCodeDisplay } from './pairing/display.js'
 import { registerPairingAdmin, writeAdminSecret } from './pairing/admin.js'
@@ -229,7 +228,8 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
 
   // The /ws protocol as an AsyncAPI 3.0 document: the same text as docs/asyncapi.json (npm run asyncapi).
   let asyncApi: string | undefined
-  app.get('/asyncapi.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send((asyncApi ??= asyncApiText())))
+  // Its module is loaded on the first request for it: nothing else needs it.
+  app.get('/asyncapi.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send((asyncApi ??= (await import('./asyncapi/document.js')).asyncApiText())))
 
   registerProbes(app as unknown as FastifyInstance, {
     runtime: () => runtime,
@@ -241,7 +241,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     awaitingFinish: () => gate.awaitingFinish(),
     clock,
     ...(credentials ? { tls: () => credentials.status(clock.now()) } : {}),
-    ...(tlsOnly && sandbox ? { fetch: sandboxFetch } : {}),
+    ...(tlsOnly && sandbox ? { fetch: sandboxFetch } : sandbox ? { httpStatus: httpGetStatus } : {}),
     draining: () => draining,
   })
 

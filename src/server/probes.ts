@@ -1,4 +1,5 @@
 /** HTTP probes: /health (liveness), /ready (readiness), /status (JSON), /metrics (Prometheus). */
+import { get as httpGet } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import type { BridgeRuntime } from '../bridge/runtime.js'
 import type { BridgeMetrics } from './metrics.js'
@@ -22,7 +23,22 @@ export interface ProbeDeps {
   draining?: () => boolean
   /** The acquirer check's HTTP client (default: the global fetch). */
   fetch?: typeof fetch
+  /**
+   * The acquirer check as a bare status code, instead of `fetch` (the embedded sandbox over the
+   * plain listener: node:http, loaded anyway, where the first fetch loads undici at start-up).
+   */
+  httpStatus?: (url: string, signal: AbortSignal) => Promise<number>
 }
+
+/** GET `url` over node:http on a connection of its own: the status code (the body is dropped). */
+export const httpGetStatus = (url: string, signal: AbortSignal): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const req = httpGet(url, { signal, agent: false }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+  })
 
 export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
   const { metrics } = deps
@@ -45,10 +61,12 @@ export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
     const timer = clock.setTimeout(() => timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), 2000)
     timer.unref()
     try {
-      const res = await (deps.fetch ?? fetch)(`${deps.apiUrl()}/transactions/card_hash_key`, { method: 'GET', signal: timeout.signal, redirect: 'manual' })
-      result = { reachable: true, detail: `HTTP ${res.status}` }
+      const url = `${deps.apiUrl()}/transactions/card_hash_key`
+      const status = deps.httpStatus ? await deps.httpStatus(url, timeout.signal) : (await (deps.fetch ?? fetch)(url, { method: 'GET', signal: timeout.signal, redirect: 'manual' })).status
+      result = { reachable: true, detail: `HTTP ${status}` }
     } catch (err) {
-      result = { reachable: false, detail: (err as Error).name === 'TimeoutError' ? 'timeout' : (err as Error).message }
+      // node:http reports an abort as its own AbortError: the timer's abort is the timeout all the same.
+      result = { reachable: false, detail: (err as Error).name === 'TimeoutError' || timeout.signal.aborted ? 'timeout' : (err as Error).message }
     } finally {
       clock.clearTimeout(timer)
     }
@@ -87,7 +105,8 @@ export function registerProbes(app: FastifyInstance, deps: ProbeDeps): void {
   }))
 
   app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', metrics.registry.contentType)
-    return metrics.registry.metrics()
+    const registry = await metrics.registry()
+    reply.header('content-type', registry.contentType)
+    return registry.metrics()
   })
 }

@@ -18,11 +18,24 @@ export class TableMemory {
   /** The version of a unified load (TLI_ACQIDX "00", §4.2.1); undefined after a separate load. */
   #unified: string | undefined
   #loading: { acquirer: number; version: string; records: TableRecord[] } | undefined
+  /** Preloaded records not decoded yet: decoded on the first look at the tables, not at start-up. */
+  #preloaded: { version: string; records: Buffer[] } | undefined
 
   /** Loads a table set as if it came from the factory (unified management). */
   preload(version: string, records: Buffer[]): void {
-    const decoded = records.map((r) => decodeTableRecord(r))
-    this.#commit(0, version, decoded)
+    this.#sets.clear()
+    this.#unified = version
+    this.#preloaded = { version, records }
+  }
+
+  /** The committed tables, the preloaded ones decoded first. */
+  get #committed(): Map<number, TableSet> {
+    const preloaded = this.#preloaded
+    if (preloaded) {
+      this.#preloaded = undefined
+      this.#commit(0, preloaded.version, preloaded.records.map((r) => decodeTableRecord(r)))
+    }
+    return this.#sets
   }
 
   /** A load at start, as TLI + TLR + TLE would make it (§6.7); undecodable records are skipped. */
@@ -33,6 +46,7 @@ export class TableMemory {
   }
 
   clear(): void {
+    this.#preloaded = undefined
     this.#sets.clear()
     this.#unified = undefined
   }
@@ -40,7 +54,7 @@ export class TableMemory {
   /** GTS_TABVER / PP_TABVERnn (§3.5.1): zeros when nothing (or no unified version) is loaded. */
   version(acquirer: number): string {
     if (acquirer === 0) return this.#unified ?? ZERO_VERSION
-    return this.#sets.get(acquirer)?.version ?? ZERO_VERSION
+    return this.#committed.get(acquirer)?.version ?? ZERO_VERSION
   }
 
   /** §6.7.2: always starts a load; 020 only informs that the version differs. */
@@ -77,6 +91,7 @@ export class TableMemory {
 
   #commit(acquirer: number, version: string, records: TableRecord[]): void {
     if (acquirer === 0) {
+      this.#preloaded = undefined
       this.#sets.clear()
       for (const r of records) {
         const set = this.#sets.get(r.TAB_ACQ) ?? { version, records: [] }
@@ -85,13 +100,13 @@ export class TableMemory {
       }
       this.#unified = version
     } else {
-      this.#sets.set(acquirer, { version, records })
+      this.#committed.set(acquirer, { version, records })
       this.#unified = undefined
     }
   }
 
   get records(): TableRecord[] {
-    return [...this.#sets.values()].flatMap((s) => s.records)
+    return [...this.#committed.values()].flatMap((s) => s.records)
   }
 
   get aids(): AidRecord[] {

@@ -108,16 +108,20 @@ export const EMV_TABLES_SCHEMA = {
   },
 } as const
 
-/** One ajv instance for the whole module; additional properties are allowed (newer acquirer fields). */
-export const ajv = new Ajv({ allErrors: true, strict: true })
+/**
+ * One ajv instance for the whole module, made on first use (not at start-up); additional
+ * properties are allowed (newer acquirer fields).
+ */
+let instance: Ajv | undefined
+export const tablesAjv = (): Ajv => (instance ??= new Ajv({ allErrors: true, strict: true }))
 
 /** The tables' validator, compiled (and registered under its $id, which the store file's schema refers to) once. */
 export const emvTablesValidator = (): ValidateFunction<EmvTables> =>
-  (ajv.getSchema(EMV_TABLES_SCHEMA.$id) as ValidateFunction<EmvTables> | undefined) ?? ajv.compile<EmvTables>(EMV_TABLES_SCHEMA)
+  (tablesAjv().getSchema(EMV_TABLES_SCHEMA.$id) as ValidateFunction<EmvTables> | undefined) ?? tablesAjv().compile<EmvTables>(EMV_TABLES_SCHEMA)
 
 export const validateEmvTables: ValidateFunction<EmvTables> = compileOnFirstUse(emvTablesValidator)
 
 /** ajv's errors as one line ("tables/aids/0/aid must match pattern …"); never carries data values. */
 export function schemaErrors(validate: ValidateFunction, dataVar: string): string {
-  return ajv.errorsText(validate.errors?.slice(0, 5), { dataVar })
+  return tablesAjv().errorsText(validate.errors?.slice(0, 5), { dataVar })
 }

@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import type { ValidateFunction } from 'ajv'
-import { ajv, EMV_TABLES_SCHEMA, emvTablesValidator, schemaErrors } from './schema.js'
+import { EMV_TABLES_SCHEMA, emvTablesValidator, schemaErrors, tablesAjv } from './schema.js'
 import type { EmvTables } from './types.js'
 import { TablesStoreError } from '../errors.js'
 import { systemClock, type Clock } from '../clock.js'
@@ -66,7 +66,7 @@ let validateStoreFile: ValidateFunction<StoreFile> | undefined
 const validator = () => {
   if (!validateStoreFile) {
     emvTablesValidator()
-    validateStoreFile = ajv.compile<StoreFile>(STORE_FILE_SCHEMA)
+    validateStoreFile = tablesAjv().compile<StoreFile>(STORE_FILE_SCHEMA)
   }
   return validateStoreFile
 }

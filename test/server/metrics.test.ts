@@ -1,4 +1,4 @@
-/** Command counts kept aside between scrapes still show, in full and in first-use order, when read. */
+/** Command counts kept aside between scrapes (and before prom-client has loaded) still show, in full and in first-use order, when read. */
 import t from 'tap'
 import { BridgeMetrics } from '../../src/server/metrics.js'
 
@@ -8,7 +8,8 @@ t.test('commandDone counts every answer by the time the counter is read', async 
   m.commands.inc({ command: 'initialize', outcome: 'error' })
   m.commandDone('list_devices', 'success')
   m.commandDone('status', 'error')
-  const lines = (await m.registry.metrics()).split('\n').filter((l) => l.startsWith('mpos_bridge_commands_total{'))
+  const read = async () => (await (await m.registry()).metrics()).split('\n').filter((l) => l.startsWith('mpos_bridge_commands_total{'))
+  const lines = await read()
   t.same(lines, [
     'mpos_bridge_commands_total{command="status",outcome="success"} 3',
     'mpos_bridge_commands_total{command="initialize",outcome="error"} 1',
@@ -16,6 +17,5 @@ t.test('commandDone counts every answer by the time the counter is read', async 
     'mpos_bridge_commands_total{command="status",outcome="error"} 1',
   ])
   m.commandDone('status', 'success')
-  const again = (await m.commands.get()).values.find((v) => v.labels.command === 'status' && v.labels.outcome === 'success')
-  t.equal(again?.value, 4, 'and again at the next read')
+  t.ok((await read()).includes('mpos_bridge_commands_total{command="status",outcome="success"} 4'), 'and again at the next read')
 })

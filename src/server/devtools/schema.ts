@@ -4,10 +4,11 @@
  * unknown fields (both Fastify defaults), and `discriminator` so that only the branch the
  * `action` (then the `fault`) names is checked — its error is the one reported.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import { Ajv, type ErrorObject } from 'ajv'
 import type { FastifySchemaCompiler } from 'fastify'
 import type { Key, Presentation } from '../../simulator/cardholder.js'
 import { cardNames } from '../../simulator/cards.js'
+import { compileOnFirstUse } from '../../lazy-validator.js'
 import type { LinkFaults } from '../../simulator/pinpad-link.js'
 
 export const PRESENTATIONS = ['insert', 'swipe', 'tap'] as const satisfies readonly Presentation[]
@@ -97,10 +98,14 @@ export const PARAMS_SCHEMA = {
 }
 
 // verbose: errors carry the offending value and the schema that refused it (for the messages below).
-const ajv = new Ajv({ allErrors: false, strict: true, coerceTypes: false, removeAdditional: false, useDefaults: false, discriminator: true, verbose: true })
+let ajv: Ajv | undefined
+const compiler = () => (ajv ??= new Ajv({ allErrors: false, strict: true, coerceTypes: false, removeAdditional: false, useDefaults: false, discriminator: true, verbose: true }))
 
-/** The route's `validatorCompiler`: this ajv, not the app's coercing one. */
-export const compileDevtoolsSchema: FastifySchemaCompiler<unknown> = ({ schema }) => ajv.compile(schema as object) as ValidateFunction
+/**
+ * The route's `validatorCompiler`: this ajv, not the app's coercing one. Compiled on the first
+ * request, not when Fastify registers the route: the demo page's route is there at every start.
+ */
+export const compileDevtoolsSchema: FastifySchemaCompiler<unknown> = ({ schema }) => compileOnFirstUse(() => compiler().compile(schema as object))
 
 const ENUMS: Record<string, readonly string[]> = { action: ACTIONS, fault: FAULT_NAMES }
 
