@@ -27,10 +27,11 @@ export function encodeItemList(entries: Iterable<readonly [string, unknown]>, ca
     if (!param) throw new InvalidFieldError(name, 'not a known parameter')
     const data = (param.codec as Codec<unknown>).encode(value, name)
     if (data.length > MAX_ITEM_VALUE) throw new InvalidFieldError(name, `${data.length} bytes, at most ${MAX_ITEM_VALUE}`)
-    const head = Buffer.alloc(4)
-    head.writeUInt16BE(param.id, 0)
-    head.writeUInt16BE(data.length, 2)
-    items.push(Buffer.concat([head, data]))
+    const item = Buffer.allocUnsafe(4 + data.length)
+    item.writeUInt16BE(param.id, 0)
+    item.writeUInt16BE(data.length, 2)
+    item.set(data, 4)
+    items.push(item)
   }
   const blocks: Buffer[] = []
   let current: Buffer[] = []

@@ -205,6 +205,11 @@ export class Journal {
         `INSERT INTO commands (context, command_id, command, fingerprint, request, state, created_at, updated_at)
          VALUES (@context, @key, @command, @fingerprint, @request, 'running', @now, @now)`,
       ),
+      beginIfNew: db.prepare(
+        `INSERT INTO commands (context, command_id, command, fingerprint, request, state, created_at, updated_at)
+         VALUES (@context, @key, @command, @fingerprint, @request, 'running', @now, @now)
+         ON CONFLICT (context, command_id) DO NOTHING`,
+      ),
       restart: db.prepare(
         `INSERT OR REPLACE INTO commands (context, command_id, command, fingerprint, request, state, created_at, updated_at)
          VALUES (@context, @key, @command, @fingerprint, @request, 'running', @now, @now)`,
@@ -237,6 +242,15 @@ export class Journal {
   /** Records a command as it starts. */
   begin(e: Pick<Entry, 'context' | 'key' | 'command' | 'fingerprint' | 'request'>): void {
     this.#q.begin.run({ context: e.context, key: e.key, command: e.command, fingerprint: e.fingerprint, request: JSON.stringify(e.request), now: this.#now() })
+  }
+
+  /**
+   * begin() unless the key is taken: undefined when it recorded the command, else the entry already
+   * there (as find() gives it). The usual new command costs one statement instead of a SELECT + INSERT.
+   */
+  beginIfNew(e: Pick<Entry, 'context' | 'key' | 'command' | 'fingerprint' | 'request'>): Entry | undefined {
+    const r = this.#q.beginIfNew.run({ context: e.context, key: e.key, command: e.command, fingerprint: e.fingerprint, request: JSON.stringify(e.request), now: this.#now() })
+    return r.changes === 1 ? undefined : this.find(e.context, e.key)
   }
 
   /** Records a command as it starts again under a command_id it had in an earlier run (see the gate). */

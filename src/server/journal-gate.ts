@@ -104,12 +104,11 @@ export class JournalGate {
     if (commandId === undefined || !JOURNALED_COMMANDS.has(request.command)) return false
     const key = JSON.stringify(commandId)
     const fp = fingerprint(request)
-    const entry = this.journal.find(context, key)
+    const record = { context, key, command: request.command, fingerprint: fp, request: storable(request) }
+    const entry = this.journal.beginIfNew(record)
     const earlierRun = entry !== undefined && entry.state !== 'running' && SESSION_COMMANDS.has(entry.command) && entry.createdAt < this.#since
     if (!entry || earlierRun) {
-      const record = { context, key, command: request.command, fingerprint: fp, request: storable(request) }
       if (earlierRun) this.journal.restart(record)
-      else this.journal.begin(record)
       this.#running.set(slot(context, key), { owner: conn, waiters: new Set() })
       return false
     }
