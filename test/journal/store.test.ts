@@ -55,6 +55,18 @@ t.test('entries go running → done; the answer is kept as sent; a reopened jour
   again.close()
 })
 
+t.test('beginIfNew records a new command, and leaves a taken command_id as it was', async (t) => {
+  const j = Journal.open({ dir: await dir(t) })
+  t.teardown(() => j.close())
+  t.equal(j.beginIfNew(payment('p1')), undefined, 'new: recorded')
+  t.match(j.find('till', '"p1"'), { state: 'running', request: { amount: 1000 } })
+  j.complete('till', '"p1"', accepted('p1'), { awaitingFinish: true })
+  const taken = j.beginIfNew(payment('p1', 2000))
+  t.match(taken, { state: 'done', answer: accepted('p1'), request: { amount: 1000 } }, 'taken: the entry already there')
+  t.same(j.find('till', '"p1"'), taken, 'unchanged by the second try')
+  t.equal(j.beginIfNew({ ...payment('p1'), context: 'other' }), undefined, 'the same command_id in another context is new')
+})
+
 t.test('one bridge per data directory; the lock goes with the journal', async (t) => {
   const d = await dir(t)
   const first = Journal.open({ dir: d })
