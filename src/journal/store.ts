@@ -80,6 +80,29 @@ const MIGRATIONS = [
    CREATE INDEX commands_by_time ON commands (created_at);
    CREATE INDEX commands_awaiting ON commands (awaiting_finish) WHERE awaiting_finish = 1;`,
   PAIRINGS_MIGRATION,
+  // A rowid table: WITHOUT ROWID keeps each whole row in the primary key's b-tree, and SQLite reads
+  // a cell's overflow pages to compare keys, so every seek (each INSERT, UPDATE, find) read the
+  // card-hash answers (over 1 KiB, on overflow pages) of the rows on its way.
+  `CREATE TABLE commands_v3 (
+     context TEXT NOT NULL,
+     command_id TEXT NOT NULL,
+     command TEXT NOT NULL,
+     fingerprint TEXT NOT NULL,
+     request TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('running', 'done', 'interrupted')),
+     answer TEXT,
+     awaiting_finish INTEGER NOT NULL DEFAULT 0,
+     finished_at INTEGER,
+     redacted INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (context, command_id)
+   );
+   INSERT INTO commands_v3 SELECT * FROM commands ORDER BY created_at;
+   DROP TABLE commands;
+   ALTER TABLE commands_v3 RENAME TO commands;
+   CREATE INDEX commands_by_time ON commands (created_at);
+   CREATE INDEX commands_awaiting ON commands (awaiting_finish) WHERE awaiting_finish = 1;`,
 ]
 
 interface Row {

@@ -159,6 +159,45 @@ t.test('a journal from a newer bridge is refused, not rewritten', async (t) => {
   Journal.open({ dir: await dir(t) }).close()
 })
 
+t.test('a journal of the second schema is migrated to a rowid table: every column of every entry kept', async (t) => {
+  const d = await dir(t)
+  // Version 2: commands WITHOUT ROWID (a whole row in the key's b-tree), plus pairings.
+  const old = new Database(path.join(d, JOURNAL_FILE))
+  old.exec(`CREATE TABLE commands (context TEXT NOT NULL, command_id TEXT NOT NULL, command TEXT NOT NULL, fingerprint TEXT NOT NULL, request TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('running', 'done', 'interrupted')), answer TEXT, awaiting_finish INTEGER NOT NULL DEFAULT 0, finished_at INTEGER,
+    redacted INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (context, command_id)) WITHOUT ROWID;
+    CREATE INDEX commands_by_time ON commands (created_at);
+    CREATE INDEX commands_awaiting ON commands (awaiting_finish) WHERE awaiting_finish = 1;
+    CREATE TABLE pairings (id INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, token_sha256 TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,
+    last_used_at INTEGER, revoked_at INTEGER);`)
+  const answer = JSON.stringify({ command: 'process_payment', success: true, response: { status: 'accepted', card_hash: 'h'.repeat(3000) } })
+  const insert = old.prepare(`INSERT INTO commands (context, command_id, command, fingerprint, request, state, answer, awaiting_finish, finished_at, redacted, created_at, updated_at)
+    VALUES (?, ?, ?, '[]', '{"amount":1000}', ?, ?, ?, ?, ?, ?, ?)`)
+  insert.run('till', '"p1"', 'process_payment', 'done', answer, 1, null, 0, 10, 11)
+  insert.run('till', '"p0"', 'process_payment', 'done', answer, 0, 9, 1, 5, 9)
+  insert.run('other', '"i1"', 'initialize', 'interrupted', null, 0, null, 0, 7, 8)
+  old.prepare("INSERT INTO pairings (origin, token_sha256, created_at) VALUES ('http://localhost:5173', ?, 3)").run('cd'.repeat(32))
+  old.pragma('user_version = 2')
+  old.close()
+
+  const j = Journal.open({ dir: d, now: () => 1_000 })
+  t.match(j.find('till', '"p1"'), { state: 'done', answer: JSON.parse(answer), awaitingFinish: true, redacted: false, createdAt: 10, updatedAt: 11 })
+  t.match(j.find('till', '"p0"'), { awaitingFinish: false, redacted: true, createdAt: 5 })
+  t.match(j.find('other', '"i1"'), { command: 'initialize', state: 'interrupted', createdAt: 7, updatedAt: 8 })
+  t.same(j.awaitingFinish().map((e) => e.key), ['"p1"'], 'the partial index of pending payments is back')
+  t.same(j.list().map((e) => e.key), ['"p1"', '"i1"', '"p0"'], 'newest first, by the time index')
+  t.equal(j.pairings.list().length, 1, 'the pairings are untouched')
+  t.throws(() => j.begin({ context: 'till', key: '"p1"', command: 'process_payment', fingerprint: '[]', request: {} }), 'the key is still unique')
+  j.close()
+
+  const db = new Database(path.join(d, JOURNAL_FILE), { readonly: true })
+  const table = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'commands'").get() as { sql: string }
+  t.notMatch(table.sql, /WITHOUT ROWID/, 'commands is a rowid table')
+  t.same((db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'commands' AND sql IS NOT NULL ORDER BY name").all() as { name: string }[]).map((r) => r.name), ['commands_awaiting', 'commands_by_time'])
+  t.equal(db.pragma('user_version', { simple: true }), 3)
+  db.close()
+})
+
 t.test('a journal of the first schema is migrated: its commands kept, the pairings table added', async (t) => {
   const d = await dir(t)
   // Version 1, as the bridge before pairing made it.
