@@ -91,7 +91,8 @@ export const serveCommand: Command = {
       simulator: !values['no-simulator'],
       discovery: !values['no-discovery'],
       logger,
-      runtime: { baudRate: baud },
+      // The simulator is loaded when a virtual pinpad is first opened, not at every start.
+      runtime: { baudRate: baud, simulatorOnFirstOpen: true },
       devtools: values.devtools === true,
       demo: !values['no-demo'],
       requirePairing: values['require-pairing'] === true,
