@@ -18,7 +18,7 @@ import { virtualDevices } from './virtual-pinpads.js'
 import { CardVault } from '../card/vault.js'
 import { AcquirerClient, type AcquirerClientOptions } from '../acquirer/client.js'
 import { TablesStore } from '../tables/store.js'
-import { createDeviceActors } from '../pinpad/device-actors.js'
+import { createDeviceActors, loadPinpadStack } from '../pinpad/device-actors.js'
 import type { LinkTimings, LinkTrace } from '../abecs/link.js'
 import { silentLogger, type Logger } from '../log.js'
 import { sleep, systemClock, type Clock } from '../clock.js'
@@ -33,10 +33,12 @@ export interface RuntimeOptions {
   virtualPinpads?: number
   simulator?: VirtualPinpadOptions
   /**
-   * Make the virtual pinpads (and load the simulator) on their first open rather than at start
-   * (`serve`: a faster start). They are listed from the start either way.
+   * Load the ABECS stack and make the virtual pinpads (loading the simulator) on the first open
+   * rather than at start (`serve`: a faster start). The virtual pinpads are listed from the start
+   * either way. Off by default: a first open on a test's auto-advancing clock would see the clock
+   * jump while the modules load in real time.
    */
-  simulatorOnFirstOpen?: boolean
+  loadOnFirstOpen?: boolean
   /** Serial ports to list even when discovery does not find them. */
   serialPaths?: string[]
   /** Poll the OS for serial ports (off in most tests). */
@@ -109,7 +111,7 @@ export class BridgeRuntime {
             clock,
           })
         : undefined
-    // The virtual pinpads are added by start(): the simulator is loaded only when they are offered (and, with simulatorOnFirstOpen, opened).
+    // The virtual pinpads are added by start(): the simulator is loaded only when they are offered (and, with loadOnFirstOpen, opened).
     this.registry = new DeviceRegistry<VirtualDevice>({
       ...(discovery ? { discovery } : {}),
       ...(options.baudRate ? { defaultBaudRate: options.baudRate } : {}),
@@ -168,7 +170,7 @@ export class BridgeRuntime {
       this.#virtualDevices.push(device)
       this.registry.addVirtual(device)
     }
-    if (!this.options.simulatorOnFirstOpen) await this.loadVirtualPinpads()
+    if (!this.options.loadOnFirstOpen) await Promise.all([loadPinpadStack(), this.loadVirtualPinpads()])
     this.registry.on('added', (d) => this.#devicesChanged([d], []))
     this.registry.on('removed', (d) => this.#devicesChanged([], [d]))
     // The root itself failing would stop every context: logged loudly (the process stays up for the probes).
@@ -237,7 +239,7 @@ export class BridgeRuntime {
     return this.registry.list()
   }
 
-  /** The virtual pinpads made so far (all of them from the start, unless `simulatorOnFirstOpen`). */
+  /** The virtual pinpads made so far (all of them from the start, unless `loadOnFirstOpen`). */
   get virtualPinpads(): VirtualPinpad[] {
     return this.#virtualDevices.filter((d) => d.loaded).map((d) => d.pinpad)
   }

@@ -49,10 +49,10 @@ export const CARD_HASH_KEY_MAX_AGE_MS = 5 * 60_000
 
 let opener: Promise<typeof import('./open.js')> | undefined
 /**
- * The ABECS stack (link, client, command modules, dialects), loaded by the first open: a bridge
- * that opens no pinpad never loads it, and its start does not wait for it.
+ * The ABECS stack (link, client, command modules, dialects), loaded once: by the first open, or
+ * earlier by the runtime's start (src/bridge/runtime.ts `loadOnFirstOpen`).
  */
-const loadOpener = (): Promise<typeof import('./open.js')> => (opener ??= import('./open.js'))
+export const loadPinpadStack = (): Promise<typeof import('./open.js')> => (opener ??= import('./open.js'))
 
 /** The machine holds the handle; the actors work on the object behind it. */
 const open = (handle: PinpadHandle): Pinpad => handle as Pinpad
@@ -77,7 +77,7 @@ export function createDeviceActors(deps: DeviceActorDeps) {
 
     actors: {
       openPinpad: fromPromise<PinpadHandle, OpenInput>(async ({ input, signal }) => {
-        const { openPinpad } = await loadOpener()
+        const { openPinpad } = await loadPinpadStack()
         // Stopped while the stack loaded (the first open only): nothing was opened.
         if (signal.aborted) throw new LinkCancelledError('OPN')
         const pinpad = await openPinpad(

@@ -282,7 +282,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     },
     ...options.runtime,
     // The devtools show every pinpad's state from the start: made at start.
-    ...(hub ? { simulatorOnFirstOpen: false } : {}),
+    ...(hub ? { loadOnFirstOpen: false } : {}),
   })
   await runtime.start()
   runtime.registry.on('removed', () => metrics.linkErrors.inc({ kind: 'device-removed' }))
