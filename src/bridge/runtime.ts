@@ -14,10 +14,11 @@ import { DeviceRegistry, type DeviceEntry } from '../transport/registry.js'
 import type { VirtualDevice } from '../simulator/virtual-device.js'
 import { SerialDiscovery } from '../transport/discovery.js'
 import type { VirtualPinpad, VirtualPinpadOptions } from '../simulator/virtual-pinpad.js'
+import { virtualDevices } from './virtual-pinpads.js'
 import { CardVault } from '../card/vault.js'
 import { AcquirerClient, type AcquirerClientOptions } from '../acquirer/client.js'
 import { TablesStore } from '../tables/store.js'
-import { createDeviceActors } from '../pinpad/device-actors.js'
+import { createDeviceActors, loadPinpadStack } from '../pinpad/device-actors.js'
 import type { LinkTimings, LinkTrace } from '../abecs/link.js'
 import { silentLogger, type Logger } from '../log.js'
 import { sleep, systemClock, type Clock } from '../clock.js'
@@ -31,6 +32,13 @@ export interface RuntimeOptions {
   /** How many virtual pinpads to offer (0 = none, `--no-simulator`). */
   virtualPinpads?: number
   simulator?: VirtualPinpadOptions
+  /**
+   * Load the ABECS stack and make the virtual pinpads (loading the simulator) on the first open
+   * rather than at start (`serve`: a faster start). The virtual pinpads are listed from the start
+   * either way. Off by default: a first open on a test's auto-advancing clock would see the clock
+   * jump while the modules load in real time.
+   */
+  loadOnFirstOpen?: boolean
   /** Serial ports to list even when discovery does not find them. */
   serialPaths?: string[]
   /** Poll the OS for serial ports (off in most tests). */
@@ -79,7 +87,6 @@ export class BridgeRuntime {
   readonly vault = new CardVault()
   readonly acquirer: AcquirerClient
   readonly tablesStore: TablesStore
-  readonly virtualPinpads: VirtualPinpad[] = []
   readonly #virtualDevices: VirtualDevice[] = []
   readonly root: Actor<typeof bridgeMachine>
   readonly logger: Logger
@@ -104,7 +111,7 @@ export class BridgeRuntime {
             clock,
           })
         : undefined
-    // The virtual pinpads are added by start(): the simulator is loaded only when they are offered.
+    // The virtual pinpads are added by start(): the simulator is loaded only when they are offered (and, with loadOnFirstOpen, opened).
     this.registry = new DeviceRegistry<VirtualDevice>({
       ...(discovery ? { discovery } : {}),
       ...(options.baudRate ? { defaultBaudRate: options.baudRate } : {}),
@@ -159,15 +166,11 @@ export class BridgeRuntime {
   }
 
   async start(): Promise<void> {
-    const count = this.options.virtualPinpads ?? 1
-    if (count > 0) {
-      const { makeVirtualPinpads } = await import('./virtual-pinpads.js')
-      for (const { pinpad, device } of makeVirtualPinpads(count, this.clock, this.options.simulator)) {
-        this.virtualPinpads.push(pinpad)
-        this.#virtualDevices.push(device)
-        this.registry.addVirtual(device)
-      }
+    for (const device of virtualDevices(this.options.virtualPinpads ?? 1, this.clock, this.options.simulator)) {
+      this.#virtualDevices.push(device)
+      this.registry.addVirtual(device)
     }
+    if (!this.options.loadOnFirstOpen) await Promise.all([loadPinpadStack(), this.loadVirtualPinpads()])
     this.registry.on('added', (d) => this.#devicesChanged([d], []))
     this.registry.on('removed', (d) => this.#devicesChanged([], [d]))
     // The root itself failing would stop every context: logged loudly (the process stays up for the probes).
@@ -234,6 +237,16 @@ export class BridgeRuntime {
 
   devices(): DeviceEntry[] {
     return this.registry.list()
+  }
+
+  /** The virtual pinpads made so far (all of them from the start, unless `loadOnFirstOpen`). */
+  get virtualPinpads(): VirtualPinpad[] {
+    return this.#virtualDevices.filter((d) => d.loaded).map((d) => d.pinpad)
+  }
+
+  /** Makes every virtual pinpad not made yet (their controls need them). */
+  async loadVirtualPinpads(): Promise<void> {
+    await Promise.all(this.#virtualDevices.map((d) => d.load()))
   }
 
   /** The virtual pinpads with their device ids, plugged in or not. */

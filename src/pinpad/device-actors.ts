@@ -26,7 +26,7 @@ import type { TablesStore } from '../tables/store.js'
 import { syncTables } from '../tables/sync.js'
 import { createCardHash } from '../card/card-hash.js'
 import type { Logger } from '../log.js'
-import { openPinpad, type OpenPinpadDeps } from './open.js'
+import type { OpenPinpadDeps } from './open.js'
 import type { Pinpad } from './pinpad.js'
 import { cardOf } from './card-data.js'
 import { capturePin, loadTables, removeCard, showText } from './steps.js'
@@ -46,6 +46,13 @@ export interface DeviceActorDeps extends OpenPinpadDeps {
 }
 
 export const CARD_HASH_KEY_MAX_AGE_MS = 5 * 60_000
+
+let opener: Promise<typeof import('./open.js')> | undefined
+/**
+ * The ABECS stack (link, client, command modules, dialects), loaded once: by the first open, or
+ * earlier by the runtime's start (src/bridge/runtime.ts `loadOnFirstOpen`).
+ */
+export const loadPinpadStack = (): Promise<typeof import('./open.js')> => (opener ??= import('./open.js'))
 
 /** The machine holds the handle; the actors work on the object behind it. */
 const open = (handle: PinpadHandle): Pinpad => handle as Pinpad
@@ -70,6 +77,9 @@ export function createDeviceActors(deps: DeviceActorDeps) {
 
     actors: {
       openPinpad: fromPromise<PinpadHandle, OpenInput>(async ({ input, signal }) => {
+        const { openPinpad } = await loadPinpadStack()
+        // Stopped while the stack loaded (the first open only): nothing was opened.
+        if (signal.aborted) throw new LinkCancelledError('OPN')
         const pinpad = await openPinpad(
           deps,
           {

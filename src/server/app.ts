@@ -281,6 +281,8 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
       if (trace.type === 'nak' || trace.type === 'bad-response' || trace.type === 'stale') metrics.linkErrors.inc({ kind: trace.type })
     },
     ...options.runtime,
+    // The devtools show every pinpad's state from the start: made at start.
+    ...(hub ? { loadOnFirstOpen: false } : {}),
   })
   await runtime.start()
   runtime.registry.on('removed', () => metrics.linkErrors.inc({ kind: 'device-removed' }))

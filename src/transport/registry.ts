@@ -24,7 +24,8 @@ export interface InMemoryDevice {
   readonly path: string
   readonly model: string
   readonly manufacturer: string
-  connect(): ByteStream
+  /** A promise when the device is made on its first open (the virtual pinpad, see src/bridge/virtual-pinpads.ts). */
+  connect(): ByteStream | Promise<ByteStream>
   on(event: 'plugged' | 'unplugged', listener: () => void): unknown
 }
 
@@ -100,7 +101,7 @@ export class DeviceRegistry<V extends InMemoryDevice = InMemoryDevice> extends E
     if (!entry) throw new DeviceNotFoundError(String(id))
     const virtual = this.#virtual.get(id)
     const baudRate = options.baudRate ?? this.#defaultBaudRate
-    const stream = virtual ? virtual.connect() : await this.#open(entry.path, baudRate ? { baudRate } : {})
+    const stream = virtual ? await virtual.connect() : await this.#open(entry.path, baudRate ? { baudRate } : {})
     this.#streams.set(id, stream)
     stream.onClose(() => {
       if (this.#streams.get(id) === stream) this.#streams.delete(id)

@@ -91,7 +91,8 @@ export const serveCommand: Command = {
       simulator: !values['no-simulator'],
       discovery: !values['no-discovery'],
       logger,
-      runtime: { baudRate: baud },
+      // The ABECS stack and the simulator are loaded when a pinpad is first opened, not at every start.
+      runtime: { baudRate: baud, loadOnFirstOpen: true },
       devtools: values.devtools === true,
       demo: !values['no-demo'],
       requirePairing: values['require-pairing'] === true,

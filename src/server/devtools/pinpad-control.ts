@@ -9,8 +9,7 @@
 import type { ErrorObject } from 'ajv'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { BridgeRuntime } from '../../bridge/runtime.js'
-import { TEST_CARDS } from '../../simulator/cards.js'
-import { DEFAULT_CARDHOLDER } from '../../simulator/cardholder.js'
+import { loadSimulator } from '../../bridge/virtual-pinpads.js'
 import type { LinkFaults } from '../../simulator/pinpad-link.js'
 import { checkOrigin, type AccessPolicy } from '../security.js'
 import { ACTION_SCHEMA, compileDevtoolsSchema, describeDevtoolsError, PARAMS_SCHEMA, type DevtoolsAction } from './schema.js'
@@ -40,12 +39,16 @@ export const originGuard = (policy: AccessPolicy) => async (req: FastifyRequest,
 export function registerPinpadControl(app: FastifyInstance, deps: PinpadControlDeps): void {
   const onRequest = originGuard(deps.policy)
 
-  app.get('/devtools/pinpads', { onRequest }, async (_req, reply) =>
-    reply.header('cache-control', 'no-store').send({
-      pinpads: pinpads(deps.runtime()),
+  // The pinpads are made (and the simulator loaded) by the first request that needs them, if not yet.
+  app.get('/devtools/pinpads', { onRequest }, async (_req, reply) => {
+    const rt = deps.runtime()
+    await rt?.loadVirtualPinpads()
+    const { TEST_CARDS } = await loadSimulator()
+    return reply.header('cache-control', 'no-store').send({
+      pinpads: pinpads(rt),
       cards: TEST_CARDS.map((c) => ({ name: c.name, description: c.description })),
-    }),
-  )
+    })
+  })
 
   app.post<{ Params: { id: string }; Body: DevtoolsAction }>(
     '/devtools/pinpads/:id',
@@ -71,7 +74,7 @@ export function registerPinpadControl(app: FastifyInstance, deps: PinpadControlD
       const device = rt?.registry.virtualDevice(id) ?? rt?.virtualDeviceById(id)
       if (!device) return reply.code(404).send(httpRefusal(new NoVirtualPinpadError(id)))
       const body = req.body
-      const pad = device.pinpad
+      const pad = await device.load()
       switch (body.action) {
         case 'present':
           pad.cardholder.present(body.card, body.how)
@@ -97,11 +100,13 @@ export function registerPinpadControl(app: FastifyInstance, deps: PinpadControlD
         case 'plug':
           device.plug()
           break
-        case 'auto':
+        case 'auto': {
+          const { DEFAULT_CARDHOLDER } = await loadSimulator()
           // The cardholder who presents visa-credit and types 1234 by themselves, or nobody (clicks only).
           pad.cardholder.options.autoCard = body.on ? DEFAULT_CARDHOLDER.autoCard : null
           pad.cardholder.options.autoPin = body.on ? DEFAULT_CARDHOLDER.autoPin : null
           break
+        }
         case 'fault':
           setFault(pad.faults, body.fault, body.value)
           break
@@ -116,7 +121,7 @@ function setFault<K extends keyof LinkFaults>(faults: LinkFaults, fault: K, valu
   faults[fault] = value
 }
 
-/** What a cardholder sees of each virtual pinpad: its screen, the card in its slot, its cable. */
+/** What a cardholder sees of each virtual pinpad: its screen, the card in its slot, its cable (once made: runtime.loadVirtualPinpads()). */
 export function pinpads(rt: BridgeRuntime | undefined) {
   if (!rt) return []
   return rt.virtualDevices().map(({ id, device }) => ({
