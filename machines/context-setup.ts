@@ -34,7 +34,6 @@ export type ContextEvent =
   | { type: 'CLAIM.DENIED'; error: ErrorValue }
   /** Graceful shutdown: cancel what runs, close the pinpad. */
   | { type: 'SHUTDOWN' }
-  | { type: 'xstate.snapshot.device'; snapshot: unknown }
   | { type: 'xstate.done.actor.device'; output: DeviceEnd }
   /** The device actor failed (a bug): whatever it ran is lost, the pinpad is let go. */
   | { type: 'xstate.error.actor.device'; error: unknown }
@@ -191,11 +190,7 @@ export const contextSetup = setup({
     closeRequested: ({ context }) => context.running?.envelope.request.command === 'close',
     paymentAccepted: ({ event }) => event.type === 'DEVICE.PAYMENT_RESULT' && event.result.card_hash !== undefined,
     /** The device reached a state where it waits for the POS again (the card is out). */
-    deviceSettled: ({ event }) => {
-      if (event.type !== 'xstate.snapshot.device') return false
-      const s = event.snapshot as { matches(v: unknown): boolean }
-      return s.matches({ connected: 'ready' }) || s.matches({ connected: 'idle' }) || s.matches({ connected: 'awaitingFinish' })
-    },
+    deviceSettled: ({ event }) => event.type === 'DEVICE.STEP' && (event.step === 'ready' || event.step === 'awaitingFinish'),
     /** The connection going away is the last one attached (a prompt then has nobody to answer). */
     lastSessionLeft: ({ context, event }) => event.type === 'SESSION.CLOSED' && context.sessions.every((s) => isSession(s, event.sessionId)),
     /** The pinpad speaks ABECS 1.x: no MNU, no GCD (§3.1.3). */
