@@ -13,8 +13,12 @@ import {
   paymentStatus,
   refusal,
   replyFor,
+  deviceStateOf,
+  runningCommand,
   statusEvent,
+  statusKey,
   statusOf,
+  statusWord,
   type ContextContext,
   type ContextInput,
   type Outcome,
@@ -156,14 +160,14 @@ export const contextSetup = setup({
     pushStatus: enqueueActions(({ context, enqueue, self }, entered?: StatusResponse['status']) => {
       // No snapshot yet while the initial state is entered: nothing but the context's own data then.
       const snapshot = self.getSnapshot() as AnyMachineSnapshot | undefined
-      const now: StatusResponse = snapshot
-        ? statusOf(snapshot, context)
-        : { status: 'idle', connected_device_id: null, devices_available: context.devicesAvailable, available_devices: context.devicesAvailable }
+      const status = entered ?? (snapshot ? statusWord(snapshot) : 'idle')
       // Idle holds no pinpad: the device being stopped right now is no longer shown.
-      const event = statusEvent(context.name, entered ? { ...now, status: entered, ...(entered === 'idle' ? { connected_device_id: null, device_state: undefined } : {}) } : now)
-      const key = JSON.stringify(event)
-      if (key === context.lastStatus) return
-      enqueue.assign({ lastStatus: key })
+      const device = snapshot && entered !== 'idle' ? deviceStateOf(snapshot) : undefined
+      const running = runningCommand(context)
+      const key = statusKey(status, device, running)
+      if (key === context.pushed.status) return
+      context.pushed.status = key
+      const event = statusEvent(context.name, { status, ...(device ? { device_state: device } : {}), ...(running ? { running_command: running } : {}) })
       for (const session of context.sessions) enqueue.sendTo(session, { type: 'PUSH', event })
     }),
     claimDevice: enqueueActions(({ context, enqueue, self }) => {

@@ -14,7 +14,7 @@
 import { and, assign, enqueueActions, not, or, stateIn, type ActorRefFrom } from 'xstate'
 import type { CommandName, Envelope } from './protocol.js'
 import { coded } from './types.js'
-import { promptsUnsupported, statusEvent, type RequestOf } from './context-values.js'
+import { promptsUnsupported, statusEvent, statusKey, type RequestOf } from './context-values.js'
 import { contextSetup, deviceEnd, endError } from './context-setup.js'
 import { AlreadyInitializedError, DeviceDisconnectedError, InternalError, NothingToCancelError } from '../src/errors.js'
 
@@ -36,6 +36,7 @@ export const contextMachine = contextSetup.createMachine({
     bridge: input.bridge,
     devicesAvailable: input.devicesAvailable ?? 0,
     sessions: input.creator ? [input.creator] : [],
+    pushed: {},
   }),
   initial: 'idle',
   on: {
@@ -405,8 +406,8 @@ export const contextMachine = contextSetup.createMachine({
      */
     ended: {
       entry: enqueueActions(({ context, enqueue, self }) => {
-        const event = statusEvent(context.name, { status: 'idle', connected_device_id: null, devices_available: context.devicesAvailable, available_devices: context.devicesAvailable })
-        if (JSON.stringify(event) !== context.lastStatus) for (const s of context.sessions) enqueue.sendTo(s, { type: 'PUSH', event })
+        const event = statusEvent(context.name, { status: 'idle' })
+        if (statusKey('idle') !== context.pushed.status) for (const s of context.sessions) enqueue.sendTo(s, { type: 'PUSH', event })
         enqueue.sendTo(context.bridge, { type: 'CONTEXT.ENDED', name: context.name, actorId: self.id })
       }),
     },
