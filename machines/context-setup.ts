@@ -84,9 +84,9 @@ export const contextSetup = setup({
   },
   actors: { device: deviceMachine },
   actions: {
-    attachSession: assign({
-      sessions: ({ context, event }) =>
-        event.type === 'REQUEST' && !context.sessions.includes(event.replyTo) ? [...context.sessions, event.replyTo] : context.sessions,
+    // Assigns only for a session not yet attached: an assign costs a snapshot, and most requests come from one.
+    attachSession: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type === 'REQUEST' && !context.sessions.includes(event.replyTo)) enqueue.assign({ sessions: [...context.sessions, event.replyTo] })
     }),
     detachSession: assign({
       sessions: ({ context, event }) => (event.type === 'SESSION.CLOSED' ? context.sessions.filter((s) => !isSession(s, event.sessionId)) : context.sessions),

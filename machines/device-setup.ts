@@ -32,7 +32,6 @@ import type {
   PublicStep,
   ReadCardInput,
   SyncInput,
-  WatchInput,
 } from './device-types.js'
 import { DEADLINE_GRACE_MS, failedResult, required } from './device-values.js'
 
@@ -47,8 +46,8 @@ export const deviceSetup = setup({
   actors: {
     /** Opens the port, CAN, OPN, GIN/GIX: the open pinpad (who it is, which dialect it speaks). */
     openPinpad: required<OpenInput, PinpadHandle>('openPinpad'),
-    /** Reports LINK.CLOSED while connected, and the pinpad's prompts (to the owner, else as PINPAD.PROMPT). */
-    watchLink: fromCallback<DeviceEvent, WatchInput>(() => () => {}),
+    /** Reports LINK.CLOSED and PINPAD.PROMPT while connected. */
+    watchLink: fromCallback<DeviceEvent, PinpadInput>(() => () => {}),
     /** Compares table versions and loads them (TLI/TLR/TLE) when they differ. */
     syncTables: required<SyncInput, { tablesVersion: string; loaded: boolean }>('syncTables'),
     showIdle: required<PinpadInput, void>('showIdle'),

@@ -137,10 +137,6 @@ export interface OpenInput extends ConnectParams {
 export interface PinpadInput {
   pinpad: PinpadHandle
 }
-/** `owner`: hears the pinpad's prompts (DEVICE.PROMPT) from the watcher itself, without a step of the device. */
-export interface WatchInput extends PinpadInput {
-  owner?: ActorRef<any, DeviceNotice>
-}
 export interface SyncInput extends PinpadInput {
   encryptionKey: string
   /** Load even if the versions match (after GCR answered 020). */

@@ -75,7 +75,7 @@ export const deviceMachine = deviceSetup.createMachine({
     },
 
     connected: {
-      invoke: { id: 'watchLink', src: 'watchLink', input: ({ context }) => ({ pinpad: context.pinpad!, ...(context.owner ? { owner: context.owner } : {}) }) },
+      invoke: { id: 'watchLink', src: 'watchLink', input: pinpadInput },
       on: {
         // Unplugged in any state: whatever ran fails, the device ends.
         'LINK.CLOSED': {
@@ -86,7 +86,6 @@ export const deviceMachine = deviceSetup.createMachine({
             assign({ lostReason: ({ event }) => event.reason }),
           ],
         },
-        // The watcher tells an owner itself; this is for a device without one (or an injected prompt).
         'PINPAD.PROMPT': { actions: { type: 'tellOwner', params: ({ event }) => ({ type: 'DEVICE.PROMPT', message: event.message }) } },
         // close at any time (bridge-facts): a payment in flight is cancelled on the way out.
         CLOSE: {

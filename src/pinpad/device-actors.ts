@@ -17,7 +17,6 @@ import type {
   PinpadInput,
   ReadCardInput,
   SyncInput,
-  WatchInput,
 } from '../../machines/device.machine.js'
 import { DEFAULT_PAYMENT_TIMEOUT_MS, type CardHashKeyRef, type InputResult, type MenuResult, type PinpadHandle, type ReadCardOutput } from '../../machines/types.js'
 import { CardHashKeyInvalidError, LinkCancelledError, UnreadableCardError } from '../errors.js'
@@ -89,17 +88,14 @@ export function createDeviceActors(deps: DeviceActorDeps) {
         return pinpad
       }),
 
-      watchLink: fromCallback<DeviceEvent, WatchInput>(({ input, sendBack }) => {
+      watchLink: fromCallback<DeviceEvent, PinpadInput>(({ input, sendBack }) => {
         const { link } = open(input.pinpad)
         if (link.closed) {
           sendBack({ type: 'LINK.CLOSED', reason: 'the link is not open' })
           return () => {}
         }
         const onClosed = (reason: string) => sendBack({ type: 'LINK.CLOSED', reason })
-        // Straight to the owner: the device would only pass it on (a step of its own per prompt).
-        // The link emits after an await, never inside a step of the device, so the order is the same.
-        const { owner } = input
-        const onNote = owner ? ({ message }: { message: string }) => owner.send({ type: 'DEVICE.PROMPT', message }) : ({ message }: { message: string }) => sendBack({ type: 'PINPAD.PROMPT', message })
+        const onNote = ({ message }: { message: string }) => sendBack({ type: 'PINPAD.PROMPT', message })
         link.on('closed', onClosed)
         link.on('notification', onNote)
         return () => {
