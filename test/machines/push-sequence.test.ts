@@ -88,3 +88,22 @@ const EXPECTED_CANCEL = [
   'reply display_message ok',
   'status initialized ready -',
 ]
+
+t.test('initialize (with the table sync, and without) and close: every message in order', async (t) => {
+  for (const [extra, expected] of [
+    [{}, ['status in_use - initialize', 'status in_use connecting initialize', 'status in_use syncingTables initialize', 'reply initialize ok']],
+    [{ simple_initialize: true }, ['status in_use - initialize', 'status in_use connecting initialize', 'reply initialize ok']],
+  ] as const) {
+    const b = await startBridge(t, { sandbox })
+    const c = b.client()
+    t.equal(line(await c.call('shop', { command: 'status' })), 'reply status ok idle')
+    const from = c.messages.length
+    await c.call('shop', { command: 'initialize', encryption_key: KEY, ...extra })
+    await c.call('shop', { command: 'close' })
+    t.same(
+      since(c, from),
+      [...expected, 'status initialized ready -', 'status in_use ready close', 'status in_use closing close', 'reply close ok', 'status idle - -'],
+      JSON.stringify(extra),
+    )
+  }
+})
