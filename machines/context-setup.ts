@@ -13,8 +13,12 @@ import {
   paymentStatus,
   refusal,
   replyFor,
+  deviceStateOf,
+  runningCommand,
   statusEvent,
+  statusKey,
   statusOf,
+  statusWord,
   type ContextContext,
   type ContextInput,
   type Outcome,
@@ -34,7 +38,6 @@ export type ContextEvent =
   | { type: 'CLAIM.DENIED'; error: ErrorValue }
   /** Graceful shutdown: cancel what runs, close the pinpad. */
   | { type: 'SHUTDOWN' }
-  | { type: 'xstate.snapshot.device'; snapshot: unknown }
   | { type: 'xstate.done.actor.device'; output: DeviceEnd }
   /** The device actor failed (a bug): whatever it ran is lost, the pinpad is let go. */
   | { type: 'xstate.error.actor.device'; error: unknown }
@@ -81,9 +84,9 @@ export const contextSetup = setup({
   },
   actors: { device: deviceMachine },
   actions: {
-    attachSession: assign({
-      sessions: ({ context, event }) =>
-        event.type === 'REQUEST' && !context.sessions.includes(event.replyTo) ? [...context.sessions, event.replyTo] : context.sessions,
+    // Assigns only for a session not yet attached: an assign costs a snapshot, and most requests come from one.
+    attachSession: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type === 'REQUEST' && !context.sessions.includes(event.replyTo)) enqueue.assign({ sessions: [...context.sessions, event.replyTo] })
     }),
     detachSession: assign({
       sessions: ({ context, event }) => (event.type === 'SESSION.CLOSED' ? context.sessions.filter((s) => !isSession(s, event.sessionId)) : context.sessions),
@@ -157,14 +160,14 @@ export const contextSetup = setup({
     pushStatus: enqueueActions(({ context, enqueue, self }, entered?: StatusResponse['status']) => {
       // No snapshot yet while the initial state is entered: nothing but the context's own data then.
       const snapshot = self.getSnapshot() as AnyMachineSnapshot | undefined
-      const now: StatusResponse = snapshot
-        ? statusOf(snapshot, context)
-        : { status: 'idle', connected_device_id: null, devices_available: context.devicesAvailable, available_devices: context.devicesAvailable }
+      const status = entered ?? (snapshot ? statusWord(snapshot) : 'idle')
       // Idle holds no pinpad: the device being stopped right now is no longer shown.
-      const event = statusEvent(context.name, entered ? { ...now, status: entered, ...(entered === 'idle' ? { connected_device_id: null, device_state: undefined } : {}) } : now)
-      const key = JSON.stringify(event)
-      if (key === context.lastStatus) return
-      enqueue.assign({ lastStatus: key })
+      const device = snapshot && entered !== 'idle' ? deviceStateOf(snapshot) : undefined
+      const running = runningCommand(context)
+      const key = statusKey(status, device, running)
+      if (key === context.pushed.status) return
+      context.pushed.status = key
+      const event = statusEvent(context.name, { status, ...(device ? { device_state: device } : {}), ...(running ? { running_command: running } : {}) })
       for (const session of context.sessions) enqueue.sendTo(session, { type: 'PUSH', event })
     }),
     claimDevice: enqueueActions(({ context, enqueue, self }) => {
@@ -191,11 +194,7 @@ export const contextSetup = setup({
     closeRequested: ({ context }) => context.running?.envelope.request.command === 'close',
     paymentAccepted: ({ event }) => event.type === 'DEVICE.PAYMENT_RESULT' && event.result.card_hash !== undefined,
     /** The device reached a state where it waits for the POS again (the card is out). */
-    deviceSettled: ({ event }) => {
-      if (event.type !== 'xstate.snapshot.device') return false
-      const s = event.snapshot as { matches(v: unknown): boolean }
-      return s.matches({ connected: 'ready' }) || s.matches({ connected: 'idle' }) || s.matches({ connected: 'awaitingFinish' })
-    },
+    deviceSettled: ({ event }) => event.type === 'DEVICE.STEP' && (event.step === 'ready' || event.step === 'awaitingFinish'),
     /** The connection going away is the last one attached (a prompt then has nobody to answer). */
     lastSessionLeft: ({ context, event }) => event.type === 'SESSION.CLOSED' && context.sessions.every((s) => isSession(s, event.sessionId)),
     /** The pinpad speaks ABECS 1.x: no MNU, no GCD (§3.1.3). */

@@ -43,8 +43,11 @@ export interface ContextContext {
   pinpadSpec?: { version: string; abecs: boolean }
   /** A failed payment's result, answered once the pinpad is back to idle (card removed). */
   paymentResult?: PaymentResult
-  /** The last status event pushed (not pushed again while nothing changes). */
-  lastStatus?: string
+  /**
+   * The status last pushed to the sessions (statusKey), not pushed again while nothing changes: a
+   * memo only pushStatus reads and writes, updated in place so that a push costs no snapshot.
+   */
+  pushed: { status?: string }
 }
 
 export interface ContextInput {
@@ -88,16 +91,33 @@ export function publicDeviceState(device: AnyMachineSnapshot | undefined): strin
   return step === 'idle' ? 'ready' : step
 }
 
+/** The status word of the context's state: idle without a pinpad, initialized when ready for the next command. */
+export function statusWord(snapshot: AnyMachineSnapshot): StatusResponse['status'] {
+  const value = snapshot.value as string | { initialized?: { activity?: unknown } }
+  if (value === 'idle' || value === 'ended') return 'idle'
+  return typeof value === 'object' && value.initialized?.activity === 'ready' ? 'initialized' : 'in_use'
+}
+
+/** The command the context runs (or the payment it waits on). */
+export const runningCommand = (context: ContextContext): CommandName | undefined =>
+  context.running?.envelope.request.command ?? context.payment?.envelope.request.command
+
+/** The device's public step under a context snapshot. */
+export const deviceStateOf = (snapshot: AnyMachineSnapshot): string | undefined =>
+  publicDeviceState((snapshot.children as Record<string, AnyActorRef | undefined>).device?.getSnapshot())
+
+/** What a `status` event shows, as one string: a push is due when it differs from the last one. */
+export const statusKey = (status: StatusResponse['status'], device?: string, running?: string): string => `${status} ${device ?? ''} ${running ?? ''}`
+
 /**
  * The context's status, from its own state value and its device's. `context`: the data as it is
  * now, when an action runs before the snapshot is updated.
  */
 export function statusOf(snapshot: AnyMachineSnapshot, context = snapshot.context as ContextContext): StatusResponse {
-  const idle = snapshot.matches('idle') || snapshot.matches('ended')
-  const settled = snapshot.matches({ initialized: { activity: 'ready' } })
-  const status: StatusResponse['status'] = idle ? 'idle' : settled ? 'initialized' : 'in_use'
-  const running = context.running?.envelope.request.command ?? context.payment?.envelope.request.command
-  const device = publicDeviceState((snapshot.children as Record<string, AnyActorRef | undefined>).device?.getSnapshot())
+  const status = statusWord(snapshot)
+  const idle = status === 'idle'
+  const running = runningCommand(context)
+  const device = deviceStateOf(snapshot)
   return {
     status,
     connected_device_id: idle ? null : (context.deviceId ?? null),
@@ -110,7 +130,7 @@ export function statusOf(snapshot: AnyMachineSnapshot, context = snapshot.contex
 }
 
 /** The `status` event pushed when the status changes. */
-export function statusEvent(name: string, s: StatusResponse): Extract<PushEvent, { event: 'status' }> {
+export function statusEvent(name: string, s: Pick<StatusResponse, 'status' | 'device_state' | 'running_command'>): Extract<PushEvent, { event: 'status' }> {
   return {
     event: 'status',
     context: name,

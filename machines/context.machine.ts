@@ -14,7 +14,7 @@
 import { and, assign, enqueueActions, not, or, stateIn, type ActorRefFrom } from 'xstate'
 import type { CommandName, Envelope } from './protocol.js'
 import { coded } from './types.js'
-import { promptsUnsupported, statusEvent, type RequestOf } from './context-values.js'
+import { promptsUnsupported, statusEvent, statusKey, type RequestOf } from './context-values.js'
 import { contextSetup, deviceEnd, endError } from './context-setup.js'
 import { AlreadyInitializedError, DeviceDisconnectedError, InternalError, NothingToCancelError } from '../src/errors.js'
 
@@ -36,6 +36,7 @@ export const contextMachine = contextSetup.createMachine({
     bridge: input.bridge,
     devicesAvailable: input.devicesAvailable ?? 0,
     sessions: input.creator ? [input.creator] : [],
+    pushed: {},
   }),
   initial: 'idle',
   on: {
@@ -58,7 +59,8 @@ export const contextMachine = contextSetup.createMachine({
       { actions: 'detachSession' },
     ],
     'DEVICES.COUNT': { actions: assign({ devicesAvailable: ({ event }) => event.count }) },
-    'xstate.snapshot.device': { actions: 'pushStatus' },
+    // The device rests in a new step: the status may show it.
+    'DEVICE.STEP': { actions: 'pushStatus' },
     'DEVICE.PROMPT': {
       actions: enqueueActions(({ context, event, enqueue }) => {
         const lines = [event.message.slice(0, 16).trimEnd(), event.message.slice(16).trimEnd()].filter(Boolean)
@@ -102,11 +104,11 @@ export const contextMachine = contextSetup.createMachine({
         connecting: {
           entry: enqueueActions(({ context, enqueue, self }) => {
             const r = context.running!.envelope.request as RequestOf<'initialize'>
-            // systemId: the inspector finds the device as "device:<id>"; its snapshot comes to us.
+            // systemId: the inspector finds the device as "device:<id>". Its steps come as DEVICE.STEP
+            // (not every snapshot: each ABECS exchange and assign would cost this actor a step).
             enqueue.spawnChild('device', {
               id: 'device',
               systemId: `device:${context.deviceId}`,
-              syncSnapshot: true,
               input: {
                 deviceId: context.deviceId!,
                 owner: self,
@@ -225,7 +227,7 @@ export const contextMachine = contextSetup.createMachine({
                 /** The payment failed: answered once the pinpad is idle again (card removed). */
                 failed: {
                   on: {
-                    'xstate.snapshot.device': {
+                    'DEVICE.STEP': {
                       guard: 'deviceSettled',
                       target: '#context.initialized.activity.ready',
                       actions: [{ type: 'answerPayment', params: ({ context }) => context.paymentResult }],
@@ -260,7 +262,7 @@ export const contextMachine = contextSetup.createMachine({
                 // finish_payment is answered once the pinpad is idle again (card removed, §3.3.14).
                 settling: {
                   on: {
-                    'xstate.snapshot.device': {
+                    'DEVICE.STEP': {
                       guard: 'deviceSettled',
                       target: '#context.initialized.activity.ready',
                       actions: [{ type: 'finishRunning', params: ({ context }) => context.settledOutcome ?? { success: true } }, assign({ settledOutcome: undefined })],
@@ -275,7 +277,7 @@ export const contextMachine = contextSetup.createMachine({
             dropping: {
               entry: [{ type: 'pushStatus', params: 'in_use' }, { type: 'tellDevice', params: { type: 'CANCEL' } }],
               on: {
-                'xstate.snapshot.device': { guard: 'deviceSettled', target: 'ready' },
+                'DEVICE.STEP': { guard: 'deviceSettled', target: 'ready' },
                 REQUEST: [{ guard: isCommand('cancel'), actions: ['attachSession', { type: 'tellDevice', params: { type: 'CANCEL' } }, { type: 'replyNow', params: { success: true } }] }],
               },
             },
@@ -315,7 +317,7 @@ export const contextMachine = contextSetup.createMachine({
                 /** The prompt's command was cancelled (CAN): answered once the pinpad confirmed it. */
                 unwinding: {
                   on: {
-                    'xstate.snapshot.device': {
+                    'DEVICE.STEP': {
                       guard: 'deviceSettled',
                       target: '#context.initialized.activity.ready',
                       actions: [{ type: 'finishRunning', params: ({ context }) => context.settledOutcome! }, assign({ settledOutcome: undefined })],
@@ -404,8 +406,8 @@ export const contextMachine = contextSetup.createMachine({
      */
     ended: {
       entry: enqueueActions(({ context, enqueue, self }) => {
-        const event = statusEvent(context.name, { status: 'idle', connected_device_id: null, devices_available: context.devicesAvailable, available_devices: context.devicesAvailable })
-        if (JSON.stringify(event) !== context.lastStatus) for (const s of context.sessions) enqueue.sendTo(s, { type: 'PUSH', event })
+        const event = statusEvent(context.name, { status: 'idle' })
+        if (statusKey('idle') !== context.pushed.status) for (const s of context.sessions) enqueue.sendTo(s, { type: 'PUSH', event })
         enqueue.sendTo(context.bridge, { type: 'CONTEXT.ENDED', name: context.name, actorId: self.id })
       }),
     },

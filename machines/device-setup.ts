@@ -29,6 +29,7 @@ import type {
   MessageInput,
   OpenInput,
   PinpadInput,
+  PublicStep,
   ReadCardInput,
   SyncInput,
 } from './device-types.js'
@@ -103,6 +104,10 @@ export const deviceSetup = setup({
     }),
     tellOwner: enqueueActions(({ context, enqueue }, notice: DeviceNotice) => {
       if (context.owner) enqueue.sendTo(context.owner, notice)
+    }),
+    /** Tells the owner the step it now rests in: the last action of the entry (see DEVICE.STEP). */
+    tellStep: enqueueActions(({ context, enqueue }, step: PublicStep) => {
+      if (context.owner) enqueue.sendTo(context.owner, { type: 'DEVICE.STEP', step } satisfies DeviceNotice)
     }),
     reportPayment: enqueueActions(({ context, enqueue }, result: PaymentResult) => {
       if (context.owner) enqueue.sendTo(context.owner, { type: 'DEVICE.PAYMENT_RESULT', result } satisfies DeviceNotice)

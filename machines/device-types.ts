@@ -52,6 +52,32 @@ export type DeviceNotice =
   /** A prompt's answer, or why there is none (the customer cancelled, the time ran out, the link…). */
   | { type: 'DEVICE.PROMPTED'; response?: MenuResult | InputResult; error?: ErrorValue }
   | { type: 'DEVICE.PROMPT'; message: string }
+  /**
+   * The step the outside world sees (deviceStep, `idle` shown as `ready`) changed: sent on entering
+   * a state the device rests in, after that transition's other notices. The owner hears of nothing
+   * else of the device's inner changes (a snapshot per exchange would cost it a step each).
+   */
+  | { type: 'DEVICE.STEP'; step: PublicStep }
+
+/** What the outside world calls the device's step (status `device_state`). */
+export type PublicStep =
+  | 'connecting'
+  | 'syncingTables'
+  | 'ready'
+  | 'displaying'
+  | 'awaitingChoice'
+  | 'awaitingInput'
+  | 'awaitingCard'
+  | 'reloadingTables'
+  | 'onChip'
+  | 'awaitingPin'
+  | 'processed'
+  | 'awaitingFinish'
+  | 'finishing'
+  | 'removingCard'
+  | 'cancelling'
+  | 'timingOut'
+  | 'closing'
 
 /** How the device actor ended (its final state's output, in the owner's `xstate.done.actor.device`). */
 export type DeviceEnd =

@@ -11,9 +11,9 @@
  * Every pinpad step is an invoked actor supplied by src/ through `.provide()`: leaving a state
  * stops its actor, whose AbortSignal cancels the command on the wire (CAN/EOT, §2.2.2.3). The
  * open pinpad (link, client, identity, dialect) is the `openPinpad` actor's output and lives in
- * this actor's context for the connection's lifetime. The owner (the context actor) sees this
- * machine's state value (its snapshot), hears the results of what it asked (DEVICE.* notices) and
- * learns how it ended from its final state's output.
+ * this actor's context for the connection's lifetime. The owner (the context actor) hears the step
+ * it rests in (DEVICE.STEP), the results of what it asked (DEVICE.* notices), and learns how it
+ * ended from its final state's output; it reads the state value off the snapshot when it asks.
  *
  * No wait is endless: what the customer does (present a card, type the PIN, take the card back)
  * has the payment's `timeout_milliseconds` (the pinpad's own SPE_TIMEOUT on 2.x, §3.7.1/§3.7.3,
@@ -27,7 +27,7 @@
 import { assign, enqueueActions } from 'xstate'
 import { deviceSetup } from './device-setup.js'
 import { coded, DEFAULT_PAYMENT_TIMEOUT_MS, errorValue, type PaymentResult } from './types.js'
-import type { DeviceEnd, DeviceEvent } from './device-types.js'
+import type { DeviceEnd, DeviceEvent, PublicStep } from './device-types.js'
 import {
   AWAITING_FINISH,
   canceled,
@@ -51,6 +51,9 @@ import { PaymentLinkLostError, TablesOutdatedError } from '../src/errors.js'
 export type * from './device-types.js'
 export { DEADLINE_GRACE_MS, deviceStep } from './device-values.js'
 
+/** Entry action of a state the device rests in: the owner hears the step (DEVICE.STEP); keep it last. */
+const step = (name: PublicStep) => ({ type: 'tellStep', params: name }) as const
+
 export const deviceMachine = deviceSetup.createMachine({
   id: 'device',
   context: ({ input }) => ({ deviceId: input.deviceId, connect: input.connect, ...(input.owner ? { owner: input.owner } : {}) }),
@@ -59,6 +62,7 @@ export const deviceMachine = deviceSetup.createMachine({
   initial: 'connecting',
   states: {
     connecting: {
+      entry: step('connecting'),
       invoke: {
         id: 'openPinpad',
         src: 'openPinpad',
@@ -92,6 +96,10 @@ export const deviceMachine = deviceSetup.createMachine({
       initial: 'syncingTables',
       states: {
         syncingTables: {
+          // Passed through at once when the sync is skipped: the owner hears of `ready` instead.
+          entry: enqueueActions(({ check, enqueue }) => {
+            if (!check('skipsTableSync')) enqueue(step('syncingTables'))
+          }),
           always: {
             guard: 'skipsTableSync',
             target: 'ready',
@@ -114,7 +122,7 @@ export const deviceMachine = deviceSetup.createMachine({
         },
 
         ready: {
-          entry: assign({ payment: undefined, prompt: undefined }),
+          entry: [assign({ payment: undefined, prompt: undefined }), step('ready')],
           invoke: { id: 'showIdle', src: 'showIdle', input: pinpadInput, onError: {} },
           on: {
             PROCESS_PAYMENT: { target: 'payment', actions: 'startPayment' },
@@ -125,6 +133,7 @@ export const deviceMachine = deviceSetup.createMachine({
         },
 
         displaying: {
+          entry: step('displaying'),
           invoke: {
             id: 'displayMessage',
             src: 'displayMessage',
@@ -136,6 +145,7 @@ export const deviceMachine = deviceSetup.createMachine({
 
         /** Like ready, but the message just shown stays on the display. */
         idle: {
+          entry: step('ready'),
           on: {
             PROCESS_PAYMENT: { target: 'payment', actions: 'startPayment' },
             DISPLAY_MESSAGE: 'displaying',
@@ -157,6 +167,7 @@ export const deviceMachine = deviceSetup.createMachine({
           initial: 'awaitingChoice',
           states: {
             awaitingChoice: {
+              entry: step('awaitingChoice'),
               invoke: {
                 id: 'chooseOption',
                 src: 'chooseOption',
@@ -166,6 +177,7 @@ export const deviceMachine = deviceSetup.createMachine({
               },
             },
             awaitingInput: {
+              entry: step('awaitingInput'),
               invoke: {
                 id: 'enterData',
                 src: 'enterData',
@@ -197,6 +209,7 @@ export const deviceMachine = deviceSetup.createMachine({
                   initial: 'awaitingCard',
                   states: {
                     awaitingCard: {
+                      entry: step('awaitingCard'),
                       invoke: {
                         id: 'readCard',
                         src: 'readCard',
@@ -212,6 +225,10 @@ export const deviceMachine = deviceSetup.createMachine({
 
                     /** GCR answered 020: load the tables, then resume the same GCR (§3.6.1, §6.8.1.2). */
                     reloadingTables: {
+                      // A second 020 passes through to paymentFailed: the owner hears of removingCard.
+                      entry: enqueueActions(({ check, enqueue }) => {
+                        if (!check('alreadyReloaded')) enqueue(step('reloadingTables'))
+                      }),
                       always: {
                         guard: 'alreadyReloaded',
                         target: PAYMENT_FAILED,
@@ -241,6 +258,7 @@ export const deviceMachine = deviceSetup.createMachine({
                     },
 
                     onChip: {
+                      entry: step('onChip'),
                       invoke: {
                         id: 'goOnChip',
                         src: 'goOnChip',
@@ -250,6 +268,7 @@ export const deviceMachine = deviceSetup.createMachine({
                     },
 
                     awaitingPin: {
+                      entry: step('awaitingPin'),
                       invoke: { id: 'capturePin', src: 'capturePin', input: cardInput, onDone: PROCESSED },
                     },
                   },
@@ -257,6 +276,7 @@ export const deviceMachine = deviceSetup.createMachine({
 
                 /** The card data is read: once the key is there it leaves as the card hash, and the payment is answered. */
                 processed: {
+                  entry: step('processed'),
                   initial: 'waitingForKey',
                   states: {
                     waitingForKey: { always: { guard: 'keyReady', target: 'hashing' } },
@@ -308,6 +328,7 @@ export const deviceMachine = deviceSetup.createMachine({
 
         /** finish_payment is obligatory (bridge-facts): it completes the chip transaction. */
         awaitingFinish: {
+          entry: step('awaitingFinish'),
           on: {
             FINISH_PAYMENT: [
               { guard: 'chipWentOnline', target: 'finishing' },
@@ -322,12 +343,15 @@ export const deviceMachine = deviceSetup.createMachine({
         },
 
         finishing: {
-          entry: assign({
-            payment: ({ context, event }) => {
-              const { type: _, ...finish } = event as Extract<DeviceEvent, { type: 'FINISH_PAYMENT' }>
-              return { ...context.payment!, finish }
-            },
-          }),
+          entry: [
+            assign({
+              payment: ({ context, event }) => {
+                const { type: _, ...finish } = event as Extract<DeviceEvent, { type: 'FINISH_PAYMENT' }>
+                return { ...context.payment!, finish }
+              },
+            }),
+            step('finishing'),
+          ],
           invoke: {
             id: 'finishChip',
             src: 'finishChip',
@@ -356,6 +380,7 @@ export const deviceMachine = deviceSetup.createMachine({
         },
 
         removingCard: {
+          entry: step('removingCard'),
           invoke: { id: 'removeCard', src: 'removeCard', input: pinpadInput, onDone: 'ready', onError: 'ready' },
           // A card left in the slot: RMC is cancelled (the next read uses or refuses it, §6.8.1).
           after: { customerDeadline: 'cancelling' },
@@ -379,7 +404,7 @@ export const deviceMachine = deviceSetup.createMachine({
          * the link is free before the idle screen (§2.2.2.3).
          */
         cancelling: {
-          entry: [{ type: 'endPayment', params: canceled('The payment was cancelled') }, { type: 'dropCard', params: ({ context }) => context.payment?.cardRef }],
+          entry: [{ type: 'endPayment', params: canceled('The payment was cancelled') }, { type: 'dropCard', params: ({ context }) => context.payment?.cardRef }, step('cancelling')],
           invoke: { id: 'cancelPinpad', src: 'cancelPinpad', input: pinpadInput, onDone: 'ready', onError: '#device.unresponsive' },
         },
 
@@ -388,6 +413,7 @@ export const deviceMachine = deviceSetup.createMachine({
          * (EOT) the payment is answered with the timeout, and a card in the slot is asked back.
          */
         timingOut: {
+          entry: step('timingOut'),
           invoke: {
             id: 'cancelPinpad',
             src: 'cancelPinpad',
@@ -418,6 +444,7 @@ export const deviceMachine = deviceSetup.createMachine({
     },
 
     closing: {
+      entry: step('closing'),
       invoke: {
         id: 'closeLink',
         src: 'closeLink',
