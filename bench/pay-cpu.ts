@@ -3,7 +3,7 @@
  * `npx tsx bench/pay-cpu.ts`, with PAY_ROUNDS, PAY_COUNT, PAY_WARM (payments before the rounds);
  * PAY_ROOTS=dirA,dirB runs the bridge of each checkout (built: dist/, bin/, bench/) in interleaved
  * rounds; THREADS=1 prints each thread's CPU (main, V8 workers, libuv pool); STRACE=1 counts the
- * syscalls of one round (strace -c); BRIDGE_NODE_ARGS passes node flags; BENCH_PROFILE_DIR as in
+ * syscalls of one round (strace -c; STRACE_ARGS="-e trace=fcntl,read" instead lists those calls); BRIDGE_NODE_ARGS passes node flags; BENCH_PROFILE_DIR as in
  * the bench.
  */
 import { spawn } from 'node:child_process'
@@ -49,7 +49,7 @@ async function rig(root: string) {
       let st: ReturnType<typeof spawn> | undefined
       let out = ''
       if (process.env.STRACE) {
-        st = spawn('strace', ['-c', '-f', '-p', String(bridge.pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+        st = spawn('strace', [...(process.env.STRACE_ARGS?.split(' ') ?? ['-c']), '-f', '-p', String(bridge.pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
         st.stderr!.on('data', (d) => (out += d))
         await new Promise((r) => setTimeout(r, 1000))
       }
