@@ -5,13 +5,13 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
 import type { WebSocket } from 'ws'
-import { BridgeRuntime, type RuntimeOptions } from '../bridge/runtime.js'
+import { RuntimeBase as BridgeRuntime, type RuntimeOptions } from '../bridge/runtime-base.js'
 import { sandboxAcquirer } from '../acquirer/sandbox/index.js'
 import type { Logger } from '../log.js'
 import { checkHost, checkOrigin, DEFAULT_ALLOWED_ORIGINS, type AccessPolicy } from './security.js'
 import { BridgeMetrics } from './metrics.js'
 import { httpGetStatus, registerProbes } from './probes.js'
-import { DEFAULT_CONNECTION_LIMITS, serveConnection, type ConnectionLimits } from './connection.js'
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './limits.js'
 import type { DevtoolsHub } from './devtools/hub.js'
 import { registerPinpadControl } from './devtools/pinpad-control.js'
 import { registerClientScript } from './demo/client-script.js'
@@ -146,6 +146,15 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   })
   let draining = false
   const sockets = new Set<WebSocket>()
+  // With `loadOnFirstOpen` (serve), the connection code and the runtime's machines are loaded by
+  // the first /ws upgrade, before it is accepted (its preValidation), not at start.
+  const lazy = options.runtime?.loadOnFirstOpen === true && !options.devtools
+  let connection: typeof import('./connection.js') | undefined = lazy ? undefined : await import('./connection.js')
+  let loading: Promise<void> | undefined
+  const loadConnection = () =>
+    (loading ??= Promise.all([import('./connection.js'), runtime!.loadCore()]).then(([module]) => {
+      connection = module
+    }))
 
   await app.register(websocket, {
     options: {
@@ -187,12 +196,13 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
           log.warn({ origin: request.headers.origin }, 'refused: origin')
           return reply.code(403).send(httpRefusal(new ForbiddenOriginError(origin.reason)))
         }
+        if (!connection) await loadConnection()
       },
     },
     (socket, request) => {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
-      serveConnection(socket, {
+      connection!.serveConnection(socket, {
         runtime: runtime!,
         metrics,
         log,
@@ -266,7 +276,8 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   const tlsUrl = tlsPort !== undefined ? `https://localhost:${tlsPort}` : undefined
   // The embedded sandbox is reached over the plain listener; with TLS alone, over TLS trusting the certificate's CA.
   apiUrl = options.apiUrl ?? `${tlsOnly ? tlsUrl : url}/sandbox/1`
-  runtime = new BridgeRuntime({
+  runtime = new BridgeRuntime(
+    {
     dataDir: options.dataDir,
     apiUrl,
     virtualPinpads: options.simulator ? 1 : 0,
@@ -283,7 +294,9 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     ...options.runtime,
     // The devtools show every pinpad's state from the start: made at start.
     ...(hub ? { loadOnFirstOpen: false } : {}),
-  })
+    },
+    lazy ? undefined : await import('../bridge/runtime-core.js'),
+  )
   await runtime.start()
   runtime.registry.on('removed', () => metrics.linkErrors.inc({ kind: 'device-removed' }))
   if (credentials) {
