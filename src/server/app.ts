@@ -7,6 +7,7 @@ import websocket from '@fastify/websocket'
 import type { WebSocket } from 'ws'
 import { RuntimeBase as BridgeRuntime, type RuntimeOptions } from '../bridge/runtime-base.js'
 import { sandboxAcquirer } from '../acquirer/sandbox/index.js'
+import { loadSandboxKey } from '../acquirer/sandbox/keys.js'
 import type { Logger } from '../log.js'
 import { checkHost, checkOrigin, DEFAULT_ALLOWED_ORIGINS, type AccessPolicy } from './security.js'
 import { BridgeMetrics } from './metrics.js'
@@ -44,10 +45,9 @@ function prune(journal: Journal, log: Logger): void {
   }
 }
 import { systemClock, type Clock } from '../clock.js'
-import { closeTlsServer, createTlsServer, listenBeside, reloadInto, TlsCredentials, type TlsOptions } from './tls-listener.js'
+import type { createTlsServer, TlsOptions } from './tls-listener.js'
 import type { Server as HttpsServer } from 'node:https'
 import { ShuttingDownError } from '../errors.js'
-import { injectFetch } from './inject-fetch.js'
 
 export interface ServerOptions {
   host: string
@@ -118,13 +118,17 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   const log = options.logger
   const clock = options.clock ?? systemClock
   // A missing or broken certificate stops the start before anything is opened.
-  const credentials = options.tls ? new TlsCredentials(options.tls) : undefined
+  // node:https and node:tls (through tls-listener.js) only when TLS is served: it is off by default.
+  const tls = options.tls ? await import('./tls-listener.js') : undefined
+  const credentials = options.tls ? new tls!.TlsCredentials(options.tls) : undefined
   // First: a second bridge on the same data directory stops here, before it touches anything.
   const journal = Journal.open({
     dir: options.dataDir,
     now: options.now ?? clock.now,
     ...(options.journalRetentionDays !== undefined ? { retentionDays: options.journalRetentionDays } : {}),
   })
+  // The sandbox's key (its plugin awaits the same load): read while the rest is set up.
+  if (options.apiUrl === undefined) loadSandboxKey(options.dataDir).catch(() => {})
   const gate = startJournal(journal, log)
   const pairingLog = log.child({ component: 'pairing' })
   const pairing = new PairingService(journal.pairings, clock, pairingLog)
@@ -142,7 +146,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
-    ...(tlsOnly ? { serverFactory: (handler: Parameters<typeof createTlsServer>[1]) => createTlsServer(credentials, handler) } : {}),
+    ...(tlsOnly ? { serverFactory: (handler: Parameters<typeof createTlsServer>[1]) => tls!.createTlsServer(credentials, handler) } : {}),
   })
   let draining = false
   const sockets = new Set<WebSocket>()
@@ -180,7 +184,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   const sandbox = options.apiUrl === undefined
   // With TLS alone, the bridge reaches its embedded sandbox in-process (Fastify's inject) rather
   // than over a TLS connection to itself that would have to trust the local CA.
-  const sandboxFetch = injectFetch(app as unknown as FastifyInstance)
+  const sandboxFetch = tlsOnly && sandbox ? (await import('./inject-fetch.js')).injectFetch(app as unknown as FastifyInstance) : undefined
   let runtime: BridgeRuntime | undefined
   let apiUrl = options.apiUrl ?? ''
   if (sandbox) await app.register(sandboxAcquirer, { prefix: '/sandbox/1', dataDir: options.dataDir })
@@ -251,7 +255,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     awaitingFinish: () => gate.awaitingFinish(),
     clock,
     ...(credentials ? { tls: () => credentials.status(clock.now()) } : {}),
-    ...(tlsOnly && sandbox ? { fetch: sandboxFetch } : sandbox ? { httpStatus: httpGetStatus } : {}),
+    ...(tlsOnly && sandbox ? { fetch: sandboxFetch! } : sandbox ? { httpStatus: httpGetStatus } : {}),
     draining: () => draining,
   })
 
@@ -261,7 +265,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   const address = await app
     .listen({ host: options.host, port: tlsOnly ? options.tls!.port : options.port })
     .then(async (address) => {
-      if (credentials && !tlsOnly) ({ server: tlsServer, port: tlsPort } = await listenBeside(app as unknown as FastifyInstance, credentials, options.host))
+      if (credentials && !tlsOnly) ({ server: tlsServer, port: tlsPort } = await tls!.listenBeside(app as unknown as FastifyInstance, credentials, options.host))
       return address
     })
     .catch(async (err: unknown) => {
@@ -287,7 +291,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     clock,
     ...(hub ? { inspect: (e) => hub.record(e) } : {}),
     onAnswer: (envelope, reply) => gate.onAnswer(envelope, reply),
-    ...(tlsOnly && sandbox ? { acquirer: { fetch: sandboxFetch } } : {}),
+    ...(tlsOnly && sandbox ? { acquirer: { fetch: sandboxFetch! } } : {}),
     onLinkTrace: (_device, trace) => {
       if (trace.type === 'nak' || trace.type === 'bad-response' || trace.type === 'stale') metrics.linkErrors.inc({ kind: trace.type })
     },
@@ -323,7 +327,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     reloadTls: () => {
       if (!credentials) return undefined
       const server = tlsServer ?? (app.server as unknown as HttpsServer)
-      return reloadInto(server, credentials).expires
+      return tls!.reloadInto(server, credentials).expires
     },
     close: () =>
       (closing ??= (async () => {
@@ -335,7 +339,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
         pairing.close()
         await runtime.shutdown()
         await app.close()
-        if (tlsServer) await closeTlsServer(tlsServer)
+        if (tlsServer) await tls!.closeTlsServer(tlsServer)
         clearInterval(pruning)
         journal.close()
       })()),
