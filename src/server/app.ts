@@ -2,7 +2,8 @@
  * The bridge as a Fastify server: `/ws` (the JSON protocol, one session actor per connection),
  * HTTP probes, metrics, and the embedded sandbox acquirer.
  */
-import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import { createRequire } from 'node:module'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import websocket from '@fastify/websocket'
 import type { WebSocket } from 'ws'
 import { RuntimeBase as BridgeRuntime, type RuntimeOptions } from '../bridge/runtime-base.js'
@@ -24,6 +25,23 @@ import { JournalGate } from './journal-gate.js'
 import { PairingService } from './pairing/pairing.js'
 import { PinpadCodeDisplay } from './pairing/display.js'
 import { registerPairingAdmin, writeAdminSecret } from './pairing/admin.js'
+
+// Fastify's own schema compilers, required from Fastify's place as it would, when a route first
+// needs one: at construction they load ajv-formats and fast-json-stringify (with its ajv), a tenth
+// of a start where every route that has a schema brings its own compiler (sandbox, devtools).
+// None validates headers, the one thing a custom factory changes (their keys not lower-cased).
+type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>
+type Build<K extends keyof CompilersFactory> = NonNullable<CompilersFactory[K]>
+
+function lazyCompilers(): CompilersFactory {
+  const fastifyRequire = createRequire(import.meta.resolve('fastify'))
+  let validator: Build<'buildValidator'> | undefined
+  let serializer: Build<'buildSerializer'> | undefined
+  return {
+    buildValidator: (...args) => (validator ??= (fastifyRequire('@fastify/ajv-compiler') as () => Build<'buildValidator'>)())(...args),
+    buildSerializer: (...args) => (serializer ??= (fastifyRequire('@fastify/fast-json-stringify-compiler') as () => Build<'buildSerializer'>)())(...args),
+  }
+}
 
 /** Opens the journal's session: what was running when the bridge last stopped is interrupted, what awaits a finish is said. */
 function startJournal(journal: Journal, log: Logger): JournalGate {
@@ -146,6 +164,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
+    schemaController: { compilersFactory: lazyCompilers() },
     ...(tlsOnly ? { serverFactory: (handler: Parameters<typeof createTlsServer>[1]) => tls!.createTlsServer(credentials, handler) } : {}),
   })
   let draining = false

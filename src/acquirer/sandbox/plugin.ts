@@ -6,7 +6,7 @@
  */
 import { createHash, randomInt } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify'
-import { Ajv } from 'ajv'
+import type { Ajv } from 'ajv'
 import { outcomeForAmount } from '../../outcomes.js'
 import { buildEmv } from '../../abecs/emv-tlv.js'
 import { DEFAULT_TABLES } from '../../tables/default-tables.js'
@@ -15,7 +15,7 @@ import { CardHashInvalidError } from '../../errors.js'
 import { loadSandboxKey } from './keys.js'
 import { openCardHash } from './card-hash.js'
 import { cardBrand, luhnValid } from './brand.js'
-import { compileOnFirstUse } from '../../lazy-validator.js'
+import { compileOnFirstUse, loadAjv } from '../../lazy-validator.js'
 
 export interface SandboxAcquirerOptions {
   /** Where the sandbox key pair lives (`<dataDir>/sandbox/card-hash-key.pem`). */
@@ -53,7 +53,7 @@ interface CardFields {
   card_holder_name?: string
 }
 
-const validateCardFields = compileOnFirstUse(() => new Ajv({ strict: true }).compile<CardFields>(CARD_FIELDS_SCHEMA))
+const validateCardFields = compileOnFirstUse(() => new (loadAjv())({ strict: true }).compile<CardFields>(CARD_FIELDS_SCHEMA))
 
 function errorBody(req: FastifyRequest, type: string, parameter: string | null, message: string) {
   return {
@@ -89,7 +89,7 @@ let routeAjv: Ajv | undefined
  * acquirer never serves. Fastify's defaults for the rest (coercion as it does).
  */
 const compileOnFirstRequest: FastifySchemaCompiler<unknown> = ({ schema }) =>
-  compileOnFirstUse(() => (routeAjv ??= new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false })).compile(schema as object))
+  compileOnFirstUse(() => (routeAjv ??= new (loadAjv())({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false })).compile(schema as object))
 
 export const sandboxAcquirer: FastifyPluginAsync<SandboxAcquirerOptions> = async (app, options) => {
   const tables = options.tables ?? DEFAULT_TABLES
