@@ -101,6 +101,7 @@ export class RuntimeBase {
   #coreModule: CoreModule | undefined
   #loading: Promise<void> | undefined
   #started = false
+  #stopped = false
 
   constructor(
     readonly options: RuntimeOptions,
@@ -174,7 +175,8 @@ export class RuntimeBase {
     return (this.#loading ??= import('./runtime-core.js').then((module) => {
       if (this.#core) return
       this.#makeCore(module)
-      if (this.#started) this.#startRoot()
+      // A runtime shut down while this loaded keeps its root stopped.
+      if (this.#started && !this.#stopped) this.#startRoot()
     }))
   }
 
@@ -274,6 +276,7 @@ export class RuntimeBase {
    * ports are released. Waits at most `timeoutMs`.
    */
   async shutdown(timeoutMs = 4000): Promise<void> {
+    this.#stopped = true
     // Without the machines loaded, no context was ever made: only the ports to release.
     if (this.#core) this.root.send({ type: 'SHUTDOWN' })
     const deadline = this.clock.now() + timeoutMs
