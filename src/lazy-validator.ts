@@ -3,7 +3,17 @@
  * schema at start-up was a sixth of the bridge's cold start, most of it for messages that may
  * never come. It behaves as the compiled function does (`errors` after each call).
  */
-import type { ValidateFunction } from 'ajv'
+import { createRequire } from 'node:module'
+import type { Ajv, ValidateFunction } from 'ajv'
+
+const require = createRequire(import.meta.url)
+
+/**
+ * ajv's class, its package loaded on the first call: a start that compiles no schema (`serve`,
+ * until a message or a request needs one) does not load it at all. Ajv is CommonJS: the same
+ * module as `import { Ajv } from 'ajv'`.
+ */
+export const loadAjv = (): typeof Ajv => (require('ajv') as typeof import('ajv')).Ajv
 
 export function compileOnFirstUse<T = unknown>(compile: () => ValidateFunction<T>): ValidateFunction<T> {
   let compiled: ValidateFunction<T> | undefined

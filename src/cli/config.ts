@@ -5,7 +5,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { Ajv, type ErrorObject } from 'ajv'
+import type { ErrorObject } from 'ajv'
+import { loadAjv } from '../lazy-validator.js'
 import { ConfigError } from '../errors.js'
 import { defaultDataDir } from './data-dir.js'
 import { parseCommandArgs, type Command, type OptionSpec, type Resolved, type Values } from './command.js'
@@ -58,6 +59,7 @@ export function readConfigFile(file: string, options: Record<string, OptionSpec>
   } catch (err) {
     throw new ConfigError(file, `is not JSON: ${(err as Error).message}`)
   }
+  const Ajv = loadAjv()
   const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
   const validate = ajv.compile(configSchema(options))
   if (!validate(data)) {

@@ -209,10 +209,12 @@ export class Journal {
       db.pragma('synchronous = NORMAL')
       const version = db.pragma('user_version', { simple: true }) as number
       if (version > MIGRATIONS.length) throw new Error(`its schema (version ${version}) is newer than this bridge knows (${MIGRATIONS.length})`)
-      db.transaction(() => {
-        for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!)
-        db.pragma(`user_version = ${MIGRATIONS.length}`)
-      })()
+      // Up to date (every start but the first): no write transaction.
+      if (version < MIGRATIONS.length)
+        db.transaction(() => {
+          for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!)
+          db.pragma(`user_version = ${MIGRATIONS.length}`)
+        })()
       return new Journal(file, db, lock, options)
     } catch (err) {
       db.close()

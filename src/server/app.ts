@@ -2,16 +2,18 @@
  * The bridge as a Fastify server: `/ws` (the JSON protocol, one session actor per connection),
  * HTTP probes, metrics, and the embedded sandbox acquirer.
  */
-import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import { createRequire } from 'node:module'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import websocket from '@fastify/websocket'
 import type { WebSocket } from 'ws'
-import { BridgeRuntime, type RuntimeOptions } from '../bridge/runtime.js'
+import { RuntimeBase as BridgeRuntime, type RuntimeOptions } from '../bridge/runtime-base.js'
 import { sandboxAcquirer } from '../acquirer/sandbox/index.js'
+import { loadSandboxKey } from '../acquirer/sandbox/keys.js'
 import type { Logger } from '../log.js'
 import { checkHost, checkOrigin, DEFAULT_ALLOWED_ORIGINS, type AccessPolicy } from './security.js'
 import { BridgeMetrics } from './metrics.js'
 import { httpGetStatus, registerProbes } from './probes.js'
-import { DEFAULT_CONNECTION_LIMITS, serveConnection, type ConnectionLimits } from './connection.js'
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './limits.js'
 import type { DevtoolsHub } from './devtools/hub.js'
 import { registerPinpadControl } from './devtools/pinpad-control.js'
 import { registerClientScript } from './demo/client-script.js'
@@ -23,6 +25,23 @@ import { JournalGate } from './journal-gate.js'
 import { PairingService } from './pairing/pairing.js'
 import { PinpadCodeDisplay } from './pairing/display.js'
 import { registerPairingAdmin, writeAdminSecret } from './pairing/admin.js'
+
+// Fastify's own schema compilers, required from Fastify's place as it would, when a route first
+// needs one: at construction they load ajv-formats and fast-json-stringify (with its ajv), a tenth
+// of a start where every route that has a schema brings its own compiler (sandbox, devtools).
+// None validates headers, the one thing a custom factory changes (their keys not lower-cased).
+type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>
+type Build<K extends keyof CompilersFactory> = NonNullable<CompilersFactory[K]>
+
+function lazyCompilers(): CompilersFactory {
+  const fastifyRequire = createRequire(import.meta.resolve('fastify'))
+  let validator: Build<'buildValidator'> | undefined
+  let serializer: Build<'buildSerializer'> | undefined
+  return {
+    buildValidator: (...args) => (validator ??= (fastifyRequire('@fastify/ajv-compiler') as () => Build<'buildValidator'>)())(...args),
+    buildSerializer: (...args) => (serializer ??= (fastifyRequire('@fastify/fast-json-stringify-compiler') as () => Build<'buildSerializer'>)())(...args),
+  }
+}
 
 /** Opens the journal's session: what was running when the bridge last stopped is interrupted, what awaits a finish is said. */
 function startJournal(journal: Journal, log: Logger): JournalGate {
@@ -44,10 +63,9 @@ function prune(journal: Journal, log: Logger): void {
   }
 }
 import { systemClock, type Clock } from '../clock.js'
-import { closeTlsServer, createTlsServer, listenBeside, reloadInto, TlsCredentials, type TlsOptions } from './tls-listener.js'
+import type { createTlsServer, TlsOptions } from './tls-listener.js'
 import type { Server as HttpsServer } from 'node:https'
 import { ShuttingDownError } from '../errors.js'
-import { injectFetch } from './inject-fetch.js'
 
 export interface ServerOptions {
   host: string
@@ -118,13 +136,17 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   const log = options.logger
   const clock = options.clock ?? systemClock
   // A missing or broken certificate stops the start before anything is opened.
-  const credentials = options.tls ? new TlsCredentials(options.tls) : undefined
+  // node:https and node:tls (through tls-listener.js) only when TLS is served: it is off by default.
+  const tls = options.tls ? await import('./tls-listener.js') : undefined
+  const credentials = options.tls ? new tls!.TlsCredentials(options.tls) : undefined
   // First: a second bridge on the same data directory stops here, before it touches anything.
   const journal = Journal.open({
     dir: options.dataDir,
     now: options.now ?? clock.now,
     ...(options.journalRetentionDays !== undefined ? { retentionDays: options.journalRetentionDays } : {}),
   })
+  // The sandbox's key (its plugin awaits the same load): read while the rest is set up.
+  if (options.apiUrl === undefined) loadSandboxKey(options.dataDir).catch(() => {})
   const gate = startJournal(journal, log)
   const pairingLog = log.child({ component: 'pairing' })
   const pairing = new PairingService(journal.pairings, clock, pairingLog)
@@ -142,10 +164,20 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
-    ...(tlsOnly ? { serverFactory: (handler: Parameters<typeof createTlsServer>[1]) => createTlsServer(credentials, handler) } : {}),
+    schemaController: { compilersFactory: lazyCompilers() },
+    ...(tlsOnly ? { serverFactory: (handler: Parameters<typeof createTlsServer>[1]) => tls!.createTlsServer(credentials, handler) } : {}),
   })
   let draining = false
   const sockets = new Set<WebSocket>()
+  // With `loadOnFirstOpen` (serve), the connection code and the runtime's machines are loaded by
+  // the first /ws upgrade, before it is accepted (its preValidation), not at start.
+  const lazy = options.runtime?.loadOnFirstOpen === true && !options.devtools
+  let connection: typeof import('./connection.js') | undefined = lazy ? undefined : await import('./connection.js')
+  let loading: Promise<void> | undefined
+  const loadConnection = () =>
+    (loading ??= Promise.all([import('./connection.js'), runtime!.loadCore()]).then(([module]) => {
+      connection = module
+    }))
 
   await app.register(websocket, {
     options: {
@@ -171,7 +203,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   const sandbox = options.apiUrl === undefined
   // With TLS alone, the bridge reaches its embedded sandbox in-process (Fastify's inject) rather
   // than over a TLS connection to itself that would have to trust the local CA.
-  const sandboxFetch = injectFetch(app as unknown as FastifyInstance)
+  const sandboxFetch = tlsOnly && sandbox ? (await import('./inject-fetch.js')).injectFetch(app as unknown as FastifyInstance) : undefined
   let runtime: BridgeRuntime | undefined
   let apiUrl = options.apiUrl ?? ''
   if (sandbox) await app.register(sandboxAcquirer, { prefix: '/sandbox/1', dataDir: options.dataDir })
@@ -187,12 +219,13 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
           log.warn({ origin: request.headers.origin }, 'refused: origin')
           return reply.code(403).send(httpRefusal(new ForbiddenOriginError(origin.reason)))
         }
+        if (!connection) await loadConnection()
       },
     },
     (socket, request) => {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
-      serveConnection(socket, {
+      connection!.serveConnection(socket, {
         runtime: runtime!,
         metrics,
         log,
@@ -241,7 +274,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     awaitingFinish: () => gate.awaitingFinish(),
     clock,
     ...(credentials ? { tls: () => credentials.status(clock.now()) } : {}),
-    ...(tlsOnly && sandbox ? { fetch: sandboxFetch } : sandbox ? { httpStatus: httpGetStatus } : {}),
+    ...(tlsOnly && sandbox ? { fetch: sandboxFetch! } : sandbox ? { httpStatus: httpGetStatus } : {}),
     draining: () => draining,
   })
 
@@ -251,7 +284,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   const address = await app
     .listen({ host: options.host, port: tlsOnly ? options.tls!.port : options.port })
     .then(async (address) => {
-      if (credentials && !tlsOnly) ({ server: tlsServer, port: tlsPort } = await listenBeside(app as unknown as FastifyInstance, credentials, options.host))
+      if (credentials && !tlsOnly) ({ server: tlsServer, port: tlsPort } = await tls!.listenBeside(app as unknown as FastifyInstance, credentials, options.host))
       return address
     })
     .catch(async (err: unknown) => {
@@ -266,7 +299,8 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   const tlsUrl = tlsPort !== undefined ? `https://localhost:${tlsPort}` : undefined
   // The embedded sandbox is reached over the plain listener; with TLS alone, over TLS trusting the certificate's CA.
   apiUrl = options.apiUrl ?? `${tlsOnly ? tlsUrl : url}/sandbox/1`
-  runtime = new BridgeRuntime({
+  runtime = new BridgeRuntime(
+    {
     dataDir: options.dataDir,
     apiUrl,
     virtualPinpads: options.simulator ? 1 : 0,
@@ -276,14 +310,16 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     clock,
     ...(hub ? { inspect: (e) => hub.record(e) } : {}),
     onAnswer: (envelope, reply) => gate.onAnswer(envelope, reply),
-    ...(tlsOnly && sandbox ? { acquirer: { fetch: sandboxFetch } } : {}),
+    ...(tlsOnly && sandbox ? { acquirer: { fetch: sandboxFetch! } } : {}),
     onLinkTrace: (_device, trace) => {
       if (trace.type === 'nak' || trace.type === 'bad-response' || trace.type === 'stale') metrics.linkErrors.inc({ kind: trace.type })
     },
     ...options.runtime,
     // The devtools show every pinpad's state from the start: made at start.
     ...(hub ? { loadOnFirstOpen: false } : {}),
-  })
+    },
+    lazy ? undefined : await import('../bridge/runtime-core.js'),
+  )
   await runtime.start()
   runtime.registry.on('removed', () => metrics.linkErrors.inc({ kind: 'device-removed' }))
   if (credentials) {
@@ -310,7 +346,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
     reloadTls: () => {
       if (!credentials) return undefined
       const server = tlsServer ?? (app.server as unknown as HttpsServer)
-      return reloadInto(server, credentials).expires
+      return tls!.reloadInto(server, credentials).expires
     },
     close: () =>
       (closing ??= (async () => {
@@ -322,7 +358,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
         pairing.close()
         await runtime.shutdown()
         await app.close()
-        if (tlsServer) await closeTlsServer(tlsServer)
+        if (tlsServer) await tls!.closeTlsServer(tlsServer)
         clearInterval(pruning)
         journal.close()
       })()),

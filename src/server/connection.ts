@@ -4,7 +4,7 @@
  * while handling one message is contained to it: it gets MPOS_ERR_INTERNAL, the others go on.
  */
 import type { WebSocket, RawData } from 'ws'
-import type { BridgeRuntime } from '../bridge/runtime.js'
+import type { RuntimeBase as BridgeRuntime } from '../bridge/runtime-base.js'
 import type { Outgoing } from '../../machines/session.machine.js'
 import type { Logger } from '../log.js'
 import type { BridgeMetrics } from './metrics.js'
@@ -18,23 +18,8 @@ import { systemClock, type Clock } from '../clock.js'
 import { ConnectionPairing } from './pairing/gate.js'
 import { originOf, type PairingService } from './pairing/pairing.js'
 
-export interface ConnectionLimits {
-  /** Larger messages get MPOS_ERR_MESSAGE_TOO_LARGE (above 1 MiB the socket closes with 1009). */
-  maxMessageBytes: number
-  /** Answers waiting in the socket's buffer before a client that does not read is cut off (1008). */
-  maxBufferedBytes: number
-  /** Sustained messages per second; more get MPOS_ERR_RATE_LIMITED. */
-  messagesPerSecond: number
-  /** Messages that may arrive at once above the sustained rate; ten times as many refused faster than the rate cut the client off (1008). */
-  burst: number
-}
-
-export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
-  maxMessageBytes: 64 * 1024,
-  maxBufferedBytes: 1024 * 1024,
-  messagesPerSecond: 50,
-  burst: 100,
-}
+export { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './limits.js'
+import type { ConnectionLimits } from './limits.js'
 
 /** WebSocket close code for a client cut off for policy reasons (RFC 6455 §7.4.1). */
 export const CLOSE_POLICY = 1008

@@ -111,3 +111,22 @@ export function preview(value: unknown, max = 40): string {
   }
   return out.length > max || stack.length ? `${out.slice(0, max)}…` : out
 }
+
+/** Per-connection limits of `/ws` (src/server/connection.ts), here so the server has them before it loads the connection code. */
+export interface ConnectionLimits {
+  /** Larger messages get MPOS_ERR_MESSAGE_TOO_LARGE (above 1 MiB the socket closes with 1009). */
+  maxMessageBytes: number
+  /** Answers waiting in the socket's buffer before a client that does not read is cut off (1008). */
+  maxBufferedBytes: number
+  /** Sustained messages per second; more get MPOS_ERR_RATE_LIMITED. */
+  messagesPerSecond: number
+  /** Messages that may arrive at once above the sustained rate; ten times as many refused faster than the rate cut the client off (1008). */
+  burst: number
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  maxMessageBytes: 64 * 1024,
+  maxBufferedBytes: 1024 * 1024,
+  messagesPerSecond: 50,
+  burst: 100,
+}

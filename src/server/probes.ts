@@ -1,7 +1,7 @@
 /** HTTP probes: /health (liveness), /ready (readiness), /status (JSON), /metrics (Prometheus). */
 import { get as httpGet } from 'node:http'
 import type { FastifyInstance } from 'fastify'
-import type { BridgeRuntime } from '../bridge/runtime.js'
+import type { RuntimeBase as BridgeRuntime } from '../bridge/runtime-base.js'
 import type { BridgeMetrics } from './metrics.js'
 import { systemClock, type Clock } from '../clock.js'
 

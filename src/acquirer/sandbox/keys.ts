@@ -3,7 +3,8 @@
  * (PKCS#8 PEM, mode 0600), so card hashes made before a restart still decrypt after it.
  */
 import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto'
-import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises'
+import { readFileSync, statSync } from 'node:fs'
+import { chmod, link, mkdir, open, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { SandboxKeyError } from '../../errors.js'
@@ -67,15 +68,17 @@ async function loadOrCreate(file: string): Promise<SandboxKey> {
 
 async function readKey(file: string): Promise<SandboxKey | undefined> {
   let pem: string
+  // Synchronous: a small file read at every start, where each step of fs/promises' readFile waits
+  // for the start-up's other work to let it go on (several milliseconds of the cold start).
   try {
-    pem = await readFile(file, 'utf8')
+    pem = readFileSync(file, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw new SandboxKeyError(`cannot read ${file}`, { cause: err })
   }
   // Someone widened the permissions: narrow them again (POSIX only; a no-op on Windows).
   if (process.platform !== 'win32') {
-    const { mode } = await stat(file)
+    const { mode } = statSync(file)
     if (mode & 0o077) await chmod(file, 0o600).catch(() => {})
   }
   let privateKey: KeyObject

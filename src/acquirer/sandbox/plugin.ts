@@ -6,21 +6,20 @@
  */
 import { createHash, randomInt } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify'
-import { Ajv } from 'ajv'
+import type { Ajv } from 'ajv'
 import { outcomeForAmount } from '../../outcomes.js'
 import { buildEmv } from '../../abecs/emv-tlv.js'
-import { DEFAULT_TABLES } from '../../tables/default-tables.js'
 import type { EmvTables } from '../../tables/types.js'
 import { CardHashInvalidError } from '../../errors.js'
 import { loadSandboxKey } from './keys.js'
 import { openCardHash } from './card-hash.js'
 import { cardBrand, luhnValid } from './brand.js'
-import { compileOnFirstUse } from '../../lazy-validator.js'
+import { compileOnFirstUse, loadAjv } from '../../lazy-validator.js'
 
 export interface SandboxAcquirerOptions {
   /** Where the sandbox key pair lives (`<dataDir>/sandbox/card-hash-key.pem`). */
   dataDir: string
-  /** The tables `GET /terminal/updates` serves; default {@link DEFAULT_TABLES}. */
+  /** The tables `GET /terminal/updates` serves; default DEFAULT_TABLES (src/tables/default-tables.ts). */
   tables?: EmvTables
 }
 
@@ -53,7 +52,7 @@ interface CardFields {
   card_holder_name?: string
 }
 
-const validateCardFields = compileOnFirstUse(() => new Ajv({ strict: true }).compile<CardFields>(CARD_FIELDS_SCHEMA))
+const validateCardFields = compileOnFirstUse(() => new (loadAjv())({ strict: true }).compile<CardFields>(CARD_FIELDS_SCHEMA))
 
 function errorBody(req: FastifyRequest, type: string, parameter: string | null, message: string) {
   return {
@@ -89,10 +88,11 @@ let routeAjv: Ajv | undefined
  * acquirer never serves. Fastify's defaults for the rest (coercion as it does).
  */
 const compileOnFirstRequest: FastifySchemaCompiler<unknown> = ({ schema }) =>
-  compileOnFirstUse(() => (routeAjv ??= new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false })).compile(schema as object))
+  compileOnFirstUse(() => (routeAjv ??= new (loadAjv())({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false })).compile(schema as object))
 
 export const sandboxAcquirer: FastifyPluginAsync<SandboxAcquirerOptions> = async (app, options) => {
-  const tables = options.tables ?? DEFAULT_TABLES
+  // The default tables (and the hash that versions them) loaded by the first request for them.
+  let tables = options.tables
   const key = await loadSandboxKey(options.dataDir)
   // Ids only have to differ between calls; seeding with the clock keeps them apart across restarts.
   // The real clock on purpose: a remote acquirer's ids, which a test's clock must not make repeat.
@@ -126,6 +126,7 @@ export const sandboxAcquirer: FastifyPluginAsync<SandboxAcquirerOptions> = async
     async (req, reply) => {
       if (!authorize(req, reply)) return reply
       const { checksum } = req.query as { checksum?: string }
+      tables ??= (await import('../../tables/default-tables.js')).DEFAULT_TABLES
       if (checksum === tables.version) return reply.code(304).send()
       return tables
     },

@@ -4,7 +4,7 @@
  * log; both are streamed to the devtools page (the inspector).
  */
 import { EventEmitter } from 'node:events'
-import type { InspectRecord } from '../../bridge/runtime.js'
+import type { InspectRecord } from '../../bridge/runtime-base.js'
 import { systemClock, type Clock } from '../../clock.js'
 
 export type { InspectRecord }

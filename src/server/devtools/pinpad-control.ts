@@ -8,7 +8,7 @@
  */
 import type { ErrorObject } from 'ajv'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { BridgeRuntime } from '../../bridge/runtime.js'
+import type { RuntimeBase as BridgeRuntime } from '../../bridge/runtime-base.js'
 import { loadSimulator } from '../../bridge/virtual-pinpads.js'
 import type { LinkFaults } from '../../simulator/pinpad-link.js'
 import { checkOrigin, type AccessPolicy } from '../security.js'

@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
-import type { BridgeRuntime } from '../../bridge/runtime.js'
+import type { RuntimeBase as BridgeRuntime } from '../../bridge/runtime-base.js'
 import { TEST_CARDS } from '../../simulator/cards.js'
 import type { AccessPolicy } from '../security.js'
 import type { DevtoolsHub } from './hub.js'

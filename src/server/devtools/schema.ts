@@ -4,11 +4,11 @@
  * unknown fields (both Fastify defaults), and `discriminator` so that only the branch the
  * `action` (then the `fault`) names is checked — its error is the one reported.
  */
-import { Ajv, type ErrorObject } from 'ajv'
+import type { Ajv, ErrorObject } from 'ajv'
 import type { FastifySchemaCompiler } from 'fastify'
 import type { Key, Presentation } from '../../simulator/cardholder.js'
 import { cardNames } from '../../simulator/cards.js'
-import { compileOnFirstUse } from '../../lazy-validator.js'
+import { compileOnFirstUse, loadAjv } from '../../lazy-validator.js'
 import type { LinkFaults } from '../../simulator/pinpad-link.js'
 
 export const PRESENTATIONS = ['insert', 'swipe', 'tap'] as const satisfies readonly Presentation[]
@@ -99,7 +99,7 @@ export const PARAMS_SCHEMA = {
 
 // verbose: errors carry the offending value and the schema that refused it (for the messages below).
 let ajv: Ajv | undefined
-const compiler = () => (ajv ??= new Ajv({ allErrors: false, strict: true, coerceTypes: false, removeAdditional: false, useDefaults: false, discriminator: true, verbose: true }))
+const compiler = () => (ajv ??= new (loadAjv())({ allErrors: false, strict: true, coerceTypes: false, removeAdditional: false, useDefaults: false, discriminator: true, verbose: true }))
 
 /**
  * The route's `validatorCompiler`: this ajv, not the app's coercing one. Compiled on the first

@@ -5,7 +5,7 @@
  * (display_message) and closes it (CLO) when the code ends: used, expired, voided or replaced.
  * A pinpad held by a till's context is never taken.
  */
-import type { BridgeRuntime, SessionHandle } from '../../bridge/runtime.js'
+import type { RuntimeBase as BridgeRuntime, SessionHandle } from '../../bridge/runtime-base.js'
 import type { Outgoing } from '../../../machines/session.machine.js'
 import type { Request } from '../../../machines/protocol.js'
 import { coded, type ErrorValue } from '../../../machines/types.js'
@@ -45,6 +45,11 @@ export class PinpadCodeDisplay {
     const generation = ++this.#generation
     const runtime = this.runtime()
     if (!runtime) return { ok: false, error: coded(new NoDeviceError()) }
+    // serve loads the machines on the first connection: this may be it.
+    if (!runtime.coreLoaded) {
+      await runtime.loadCore()
+      if (generation !== this.#generation) return { ok: false, error: coded(new PairingCodeExpiredError('it ended before it was shown')) }
+    }
     const waiting = new Map<string, (reply: Reply) => void>()
     const session: DisplaySession = {
       waiting,
