@@ -301,22 +301,22 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   apiUrl = options.apiUrl ?? `${tlsOnly ? tlsUrl : url}/sandbox/1`
   runtime = new BridgeRuntime(
     {
-    dataDir: options.dataDir,
-    apiUrl,
-    virtualPinpads: options.simulator ? 1 : 0,
-    serialPaths: options.serialPaths ?? [],
-    discovery: options.discovery ?? true,
-    logger: log.child({ component: 'bridge' }),
-    clock,
-    ...(hub ? { inspect: (e) => hub.record(e) } : {}),
-    onAnswer: (envelope, reply) => gate.onAnswer(envelope, reply),
-    ...(tlsOnly && sandbox ? { acquirer: { fetch: sandboxFetch! } } : {}),
-    onLinkTrace: (_device, trace) => {
-      if (trace.type === 'nak' || trace.type === 'bad-response' || trace.type === 'stale') metrics.linkErrors.inc({ kind: trace.type })
-    },
-    ...options.runtime,
-    // The devtools show every pinpad's state from the start: made at start.
-    ...(hub ? { loadOnFirstOpen: false } : {}),
+      dataDir: options.dataDir,
+      apiUrl,
+      virtualPinpads: options.simulator ? 1 : 0,
+      serialPaths: options.serialPaths ?? [],
+      discovery: options.discovery ?? true,
+      logger: log.child({ component: 'bridge' }),
+      clock,
+      ...(hub ? { inspect: (e) => hub.record(e) } : {}),
+      onAnswer: (envelope, reply) => gate.onAnswer(envelope, reply),
+      ...(tlsOnly && sandbox ? { acquirer: { fetch: sandboxFetch! } } : {}),
+      onLinkTrace: (_device, trace) => {
+        if (trace.type === 'nak' || trace.type === 'bad-response' || trace.type === 'stale') metrics.linkErrors.inc({ kind: trace.type })
+      },
+      ...options.runtime,
+      // The devtools show every pinpad's state from the start: made at start.
+      ...(hub ? { loadOnFirstOpen: false } : {}),
     },
     lazy ? undefined : await import('../bridge/runtime-core.js'),
   )
@@ -333,6 +333,13 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
   // next thing to jump to. What gets pruned is judged on the bridge's clock (the journal's `now`).
   const pruning = setInterval(() => prune(journal, log), 3600_000)
   pruning.unref()
+  // serve answers /ready first; a second later the machine side loads in the background, so the page
+  // that connects after that does not wait for it (one connecting sooner loads it itself). Real time,
+  // as the pruning's: a test's auto-advancing clock would jump straight to it.
+  const warmUp = lazy
+    ? setTimeout(() => loadConnection().catch((err: unknown) => log.error({ err: { message: (err as Error).message } }, 'the connection code did not load')), 1000)
+    : undefined
+  warmUp?.unref()
 
   let closing: Promise<void> | undefined
   return {
@@ -352,6 +359,7 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
       (closing ??= (async () => {
         // No new work from here; what runs may end by itself within the grace, then it is cancelled.
         draining = true
+        clearTimeout(warmUp)
         const graceEnd = clock.now() + (options.shutdownGraceMs ?? 0)
         while (clock.now() < graceEnd && runtime.busyContexts().length > 0) await new Promise<void>((r) => clock.setTimeout(r, 50))
         // Pinpads first (payments cancelled, CLO) while clients still get their answers, then sockets (1001).

@@ -64,3 +64,13 @@ t.test("the demo's controls make the pinpads they show", async (t) => {
   t.equal(auto.status, 200)
   t.equal(lazier.server.runtime.virtualDeviceById(2)!.pinpad.cardholder.options.autoCard, null, 'a control made its pinpad and acted on it')
 })
+
+t.test('a second after start the machine side has loaded by itself: the first connection does not wait for it', async (t) => {
+  const lazy = await startBridge(t, { runtime: { loadOnFirstOpen: true } })
+  t.throws(() => lazy.server.runtime.root, /has not loaded its machines/, 'not at start')
+  await new Promise((r) => setTimeout(r, 2500))
+  t.ok(lazy.server.runtime.root, 'loaded in the background')
+  t.equal(lazy.server.runtime.virtualPinpads.length, 0, 'the pinpads are still made by their first open')
+  const c = await Client.open(t, lazy.wsUrl)
+  t.match(await c.request({ command: 'status', context: 'shop' }), { success: true, response: { status: 'idle' } })
+})
