@@ -273,14 +273,14 @@ export class Journal {
    * begin() unless the key is taken: undefined when it recorded the command, else the entry already
    * there (as find() gives it). The usual new command costs one statement instead of a SELECT + INSERT.
    */
-  beginIfNew(e: Pick<Entry, 'context' | 'key' | 'command' | 'fingerprint' | 'request'>): Entry | undefined {
-    const r = this.#q.beginIfNew.run({ context: e.context, key: e.key, command: e.command, fingerprint: e.fingerprint, request: JSON.stringify(e.request), now: this.#now() })
+  beginIfNew(e: Pick<Entry, 'context' | 'key' | 'command' | 'fingerprint' | 'request'>, now = this.#now()): Entry | undefined {
+    const r = this.#q.beginIfNew.run({ context: e.context, key: e.key, command: e.command, fingerprint: e.fingerprint, request: JSON.stringify(e.request), now })
     return r.changes === 1 ? undefined : this.find(e.context, e.key)
   }
 
   /** Records a command as it starts again under a command_id it had in an earlier run (see the gate). */
-  restart(e: Pick<Entry, 'context' | 'key' | 'command' | 'fingerprint' | 'request'>): void {
-    this.#q.restart.run({ context: e.context, key: e.key, command: e.command, fingerprint: e.fingerprint, request: JSON.stringify(e.request), now: this.#now() })
+  restart(e: Pick<Entry, 'context' | 'key' | 'command' | 'fingerprint' | 'request'>, now = this.#now()): void {
+    this.#q.restart.run({ context: e.context, key: e.key, command: e.command, fingerprint: e.fingerprint, request: JSON.stringify(e.request), now })
   }
 
   /**

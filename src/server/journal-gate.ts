@@ -60,6 +60,9 @@ export interface GateConnection {
 interface Running {
   owner: GateConnection
   waiters: Set<GateConnection>
+  /** The request's amount and when it was recorded: a payment awaiting its finish is listed with them. */
+  amount: unknown
+  at: number
 }
 
 /** payment_status events kept per context for a page that comes back (get_result keeps every answer). */
@@ -105,11 +108,12 @@ export class JournalGate {
     const key = JSON.stringify(commandId)
     const fp = fingerprint(request)
     const record = { context, key, command: request.command, fingerprint: fp, request: storable(request) }
-    const entry = this.journal.beginIfNew(record)
+    const at = this.journal.now()
+    const entry = this.journal.beginIfNew(record, at)
     const earlierRun = entry !== undefined && entry.state !== 'running' && SESSION_COMMANDS.has(entry.command) && entry.createdAt < this.#since
     if (!entry || earlierRun) {
-      if (earlierRun) this.journal.restart(record)
-      this.#running.set(slot(context, key), { owner: conn, waiters: new Set() })
+      if (earlierRun) this.journal.restart(record, at)
+      this.#running.set(slot(context, key), { owner: conn, waiters: new Set(), amount: (request as { amount?: unknown }).amount, at })
       return false
     }
     const echo = { command: request.command, context, command_id: commandId }
@@ -173,8 +177,11 @@ export class JournalGate {
     const awaitingFinish = command === 'process_payment' && answer.success === true && typeof response?.card_hash === 'string'
     const settles = answer.success === true && SETTLING.has(command)
     this.journal.complete(context, key, answer, { awaitingFinish, settles })
-    if (awaitingFinish) this.#refreshPending()
-    else if (settles && this.#pending.has(context)) {
+    if (awaitingFinish) {
+      // What the journal now lists among those awaiting their finish, newest last (its order), without reading them all back.
+      const item: PendingFinish = { context, command_id: commandId, amount: running.amount, at: new Date(running.at).toISOString() }
+      this.#pending.set(context, [...(this.#pending.get(context) ?? []), item])
+    } else if (settles && this.#pending.has(context)) {
       // The settle cleared every pending payment of this context and no other's: no need to read them all again.
       const rest = new Map(this.#pending)
       rest.delete(context)

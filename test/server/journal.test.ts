@@ -101,6 +101,9 @@ t.test('a restart: running commands are interrupted, a payment awaiting its fini
   const ws = await Client.open(t, first.wsUrl)
   t.match(await ws.request({ command: 'initialize', encryption_key: EK, device_id: 1, command_id: 'i1' }), { success: true })
   const paid = await acceptedPayment(ws, 'p1')
+  // Listed live (kept in memory as the payment is answered) exactly as the next run reads it back from the journal.
+  const live = (await ws.request({ command: 'status' })).response.awaiting_finish
+  t.match(live, [{ context: 'default', command_id: 'p1', amount: 1000 }], 'listed as soon as it is answered')
   await first.server.close()
   // A command that was running when the process died (what SIGKILL leaves; see crash.test.ts).
   const j = Journal.open({ dir: dataDir })
@@ -112,6 +115,7 @@ t.test('a restart: running commands are interrupted, a payment awaiting its fini
   const page = await Client.open(t, second.wsUrl)
   const status = await page.request({ command: 'status' })
   t.match(status.response, { status: 'idle', awaiting_finish: [{ context: 'default', command_id: 'p1', amount: 1000 }] }, 'status names the payment awaiting its finish')
+  t.same(status.response.awaiting_finish, live, 'the same list, the same time')
   t.match(JSON.parse((await httpGet(`${second.httpUrl}/status`)).body), { awaiting_finish: [{ context: 'default', command_id: 'p1' }] }, 'so does /status')
   t.match(await page.request({ command: 'get_result', target_command_id: 'p1' }), { response: { state: 'done', answer: { ...paid, replayed: true } } })
   t.same(await page.request({ command: 'process_payment', amount: 1000, magstripe_payment_method: 'credit_card', command_id: 'p1' }), { ...paid, replayed: true }, 'the retry after the restart gets the same card hash')
