@@ -219,10 +219,16 @@ export async function createBridgeServer(options: ServerOptions): Promise<Bridge
           log.warn({ origin: request.headers.origin }, 'refused: origin')
           return reply.code(403).send(httpRefusal(new ForbiddenOriginError(origin.reason)))
         }
-        if (!connection) await loadConnection()
+        if (!connection) {
+          await loadConnection()
+          // Shutdown began while the connection code loaded: its preClose has closed the sockets it knew.
+          if (draining) return reply.code(503).send(httpRefusal(new ShuttingDownError()))
+        }
       },
     },
     (socket, request) => {
+      // Upgraded after shutdown's preClose ran: it would hold the server open until the forced exit.
+      if (draining) return socket.close(1001, 'mpos-bridge is shutting down')
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
       connection!.serveConnection(socket, {

@@ -4,7 +4,7 @@
  * ready, and the first initialize (or the demo's controls) loads and makes them.
  */
 import t from 'tap'
-import { startBridge, Client, httpGet, httpRequest, type Message } from './helpers.js'
+import { startBridge, Client, handshakeStatus, httpGet, httpRequest, type Message } from './helpers.js'
 
 const EK = 'ek_test_firstopenfirstopenfirst12'
 const bytes = (m: Message) => {
@@ -73,4 +73,23 @@ t.test('a second after start the machine side has loaded by itself: the first co
   t.equal(lazy.server.runtime.virtualPinpads.length, 0, 'the pinpads are still made by their first open')
   const c = await Client.open(t, lazy.wsUrl)
   t.match(await c.request({ command: 'status', context: 'shop' }), { success: true, response: { status: 'idle' } })
+})
+
+t.test('a shutdown that begins while the first connection loads the machine side refuses it and ends', async (t) => {
+  const lazy = await startBridge(t, { runtime: { loadOnFirstOpen: true } })
+  const runtime = lazy.server.runtime
+  const load = runtime.loadCore.bind(runtime)
+  let closed: Promise<void> | undefined
+  // SIGTERM's moment: the upgrade has passed its checks and waits for the load.
+  runtime.loadCore = () => {
+    closed ??= lazy.server.close()
+    return load()
+  }
+  const handshake = await handshakeStatus(lazy.wsUrl)
+  t.equal(handshake.status, 503, 'refused: the bridge is shutting down')
+  t.match(handshake.body, /MPOS_ERR_SHUTTING_DOWN|shutting down/i)
+  t.ok(closed, 'the shutdown began during the load')
+  // Without the refusal the upgraded socket, missed by the shutdown's preClose, held the server open.
+  await closed
+  t.pass('the shutdown ended')
 })
