@@ -181,11 +181,9 @@ export class JournalGate {
       // What the journal now lists among those awaiting their finish, newest last (its order), without reading them all back.
       const item: PendingFinish = { context, command_id: commandId, amount: running.amount, at: new Date(running.at).toISOString() }
       this.#pending.set(context, [...(this.#pending.get(context) ?? []), item])
-    } else if (settles && this.#pending.has(context)) {
-      // The settle cleared every pending payment of this context and no other's: no need to read them all again.
-      const rest = new Map(this.#pending)
-      rest.delete(context)
-      this.#pending = rest
+    } else if (settles) {
+      // The settle cleared every pending payment of this context and no other's.
+      this.#pending.delete(context)
     }
     let told = running.owner.open
     for (const w of running.waiters) {
