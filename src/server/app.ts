@@ -18,13 +18,16 @@ import type { DevtoolsHub } from './devtools/hub.js'
 import { registerPinpadControl } from './devtools/pinpad-control.js'
 import { registerClientScript } from './demo/client-script.js'
 import { registerDemo } from './demo/routes.js'
-import { ForbiddenHostError, ForbiddenOriginError } from '../errors.js'
+import { ForbiddenHostError, ForbiddenOriginError, ShuttingDownError } from '../errors.js'
 import { httpRefusal } from './wire.js'
 import { Journal } from '../journal/store.js'
 import { JournalGate } from './journal-gate.js'
 import { PairingService } from './pairing/pairing.js'
 import { PinpadCodeDisplay } from './pairing/display.js'
 import { registerPairingAdmin, writeAdminSecret } from './pairing/admin.js'
+import { systemClock, type Clock } from '../clock.js'
+import type { createTlsServer, TlsOptions } from './tls-listener.js'
+import type { Server as HttpsServer } from 'node:https'
 
 // Fastify's own schema compilers, required from Fastify's place as it would, when a route first
 // needs one: at construction they load ajv-formats and fast-json-stringify (with its ajv), a tenth
@@ -62,10 +65,6 @@ function prune(journal: Journal, log: Logger): void {
     log.error({ err: { message: (err as Error).message } }, 'the journal could not be pruned')
   }
 }
-import { systemClock, type Clock } from '../clock.js'
-import type { createTlsServer, TlsOptions } from './tls-listener.js'
-import type { Server as HttpsServer } from 'node:https'
-import { ShuttingDownError } from '../errors.js'
 
 export interface ServerOptions {
   host: string
