@@ -2,7 +2,7 @@
  * The CPU-per-payment figure alone (the rig of payments.ts cpuPerPaymentSerial), for A/B work:
  * `npx tsx bench/pay-cpu.ts`, with PAY_ROUNDS, PAY_COUNT, PAY_WARM (payments before the rounds);
  * PAY_ROOTS=dirA,dirB runs the bridge of each checkout (built: dist/, bin/, bench/) in interleaved
- * rounds; THREADS=1 prints each thread's CPU (main, V8 workers, libuv pool); STRACE=1 counts the
+ * rounds; PAY_NO_ID=1 sends no command_id (nothing journaled); THREADS=1 prints each thread's CPU (main, V8 workers, libuv pool); STRACE=1 counts the
  * syscalls of one round (strace -c; STRACE_ARGS="-e trace=fcntl,read" instead lists those calls); BRIDGE_NODE_ARGS passes node flags; BENCH_PROFILE_DIR as in
  * the bench.
  */
@@ -19,6 +19,8 @@ const EK = 'ek_test_benchbenchbenchbench1234'
 const EMV = '8A023030910A01020304050607083030'
 const rounds = Number(process.env.PAY_ROUNDS ?? 5)
 const count = Number(process.env.PAY_COUNT ?? 100)
+/** PAY_NO_ID=1: the payments carry no command_id, so the journal records nothing (its cost, by difference). */
+const noId = process.env.PAY_NO_ID ? null : undefined
 const roots = (process.env.PAY_ROOTS ?? path.resolve(import.meta.dirname, '..')).split(',')
 
 const cpu = (pid: number) => {
@@ -37,9 +39,9 @@ async function rig(root: string) {
   const init = await client.call({ command: 'initialize', encryption_key: EK, device_id: 1, simple_initialize: true }, 60_000)
   if (!init.success) throw new Error(`initialize: ${init.error}`)
   const pay = async () => {
-    const p = await client.call({ command: 'process_payment', amount: 1000 }, 60_000)
+    const p = await client.call({ command: 'process_payment', amount: 1000 }, 60_000, noId)
     if (p.response?.status !== 'accepted') throw new Error(JSON.stringify(p))
-    const f = await client.call({ command: 'finish_payment', success: true, response_code: '0000', emv_data: EMV }, 60_000)
+    const f = await client.call({ command: 'finish_payment', success: true, response_code: '0000', emv_data: EMV }, 60_000, noId)
     if (!f.success) throw new Error(JSON.stringify(f))
   }
   for (let i = 0; i < Number(process.env.PAY_WARM ?? 200); i++) await pay()

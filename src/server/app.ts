@@ -2,6 +2,8 @@
  * The bridge as a Fastify server: `/ws` (the JSON protocol, one session actor per connection),
  * HTTP probes, metrics, and the embedded sandbox acquirer.
  */
+// First: the V8 flags must be set before the machines' code allocates (see gc-tuning.ts).
+import '../gc-tuning.js'
 import { createRequire } from 'node:module'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import websocket from '@fastify/websocket'
