@@ -12,7 +12,7 @@ import WebSocket from 'ws'
 import { fmt } from './lib.js'
 import { freePort, ROOT, startServer, stopChild, tempDataDir, timeToReady, type ServerKind } from './procs.js'
 import { closeAll, connect, maxRate, roundTrips, type Conn } from './status-load.js'
-import { cpuPerPaymentInProcess, cpuPerPaymentSerial, pacedPayments, rsaMsPerCardHash, rssOverPayments } from './payments.js'
+import { cpuPerPaymentInProcess, cpuPerPaymentSerial, pacedPayments, rsaMsPerCardHash, rssOverPayments, type PacedPayment } from './payments.js'
 
 const quick = process.argv.includes('--quick')
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',')
@@ -172,9 +172,20 @@ async function paymentFigures() {
   const MB = (b: number) => fmt(b / 1e6, 0)
   row({ figure: `RSS over ${fmt(P.rssPayments, 0)} payments (after ${fmt(P.rssWarmUp, 0)} to warm up)`, bridge: `warm-up ${MB(start)} → ${MB(series[0]!.rss)} MB; then ${series.map((s) => MB(s.rss)).join(' → ')} MB; second half ${fmt(slope / 1024, 2)} KiB/payment; heap ${MB(series[0]!.heap)} → ${MB(end.heap)} MB`, baseline: '—', ratio: '—', goal: 'flat after warm-up', holds: Math.abs(end.rss - mid.rss) < 0.05 * mid.rss, samples: { start, series } })
   const paced = await pacedPayments(P.paced)
-  const ratios = paced.map((p) => p.ms / ((p.bytes / 1920) * 1000))
+  // The floor is the paced direction (the pinpad's bytes); the goal is about what the bridge adds to
+  // it (its turnaround), not the simulator's own processing, which a real pinpad has too.
+  const wireMs = (p: PacedPayment) => (p.pinpadBytes / 1920) * 1000
+  const ratios = paced.map((p) => (wireMs(p) + p.bridgeMs) / wireMs(p))
   const r = median(ratios)
-  row({ figure: 'one payment with the pinpad paced at 19,200 baud', bridge: `${range(paced.map((p) => p.ms))} ms`, baseline: `bytes on the wire ÷ 1,920 B/s: ${range(paced.map((p) => (p.bytes / 1920) * 1000))} ms`, ratio: `${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)}`, goal: 'keep ≤ 1.05', holds: r <= 1.05, samples: { paced } })
+  row({
+    figure: 'one payment with the pinpad paced at 19,200 baud',
+    bridge: `${range(paced.map((p) => p.ms))} ms, of which the bridge's turnaround ${range(paced.map((p) => p.bridgeMs), 1)} ms (the rest: the pinpad's wire time and its processing)`,
+    baseline: `the pinpad's ${range(paced.map((p) => p.pinpadBytes))} bytes ÷ 1,920 B/s: ${range(paced.map(wireMs))} ms (the bridge's ${range(paced.map((p) => p.hostBytes))} bytes cross the pty at once)`,
+    ratio: `${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)} (wire + turnaround; the whole payment ${fmt(Math.min(...paced.map((p) => p.ms / wireMs(p))), 2)}–${fmt(Math.max(...paced.map((p) => p.ms / wireMs(p))), 2)})`,
+    goal: 'keep ≤ 1.05',
+    holds: r <= 1.05,
+    samples: { paced },
+  })
 }
 
 const started = performance.now()

@@ -136,20 +136,49 @@ export async function rssOverPayments(count: number, every: number, warmUp: numb
   }
 }
 
-/** One paced payment per round: its time (process_payment + finish_payment) and the wire's bytes. */
-export async function pacedPayments(rounds: number): Promise<Array<{ ms: number; bytes: number }>> {
+/** One paced payment: its time, the bytes each way, and how long the bridge took to speak each time it was its turn. */
+export interface PacedPayment {
+  ms: number
+  pinpadBytes: number
+  hostBytes: number
+  /**
+   * The bridge's turnaround: for each of its writes, the time since the transfer before it (the
+   * pinpad's last bytes, or the client's request for the first). The rest of the payment is the
+   * pinpad's wire time and its own processing.
+   */
+  bridgeMs: number
+}
+
+/**
+ * One paced payment per round. Only the pinpad's bytes are paced (the simulator's `--pace`); the
+ * bridge's cross the pty at once, so a payment's floor is the pinpad's bytes ÷ 1,920 B/s, and what
+ * the bridge adds to it is its turnaround (socat -v's timestamps).
+ */
+export async function pacedPayments(rounds: number): Promise<PacedPayment[]> {
   const rig = await serialRig(['--pace', '--baud', '19200'], true)
   try {
     await pay(rig.client) // the first one after initialize
-    const out: Array<{ ms: number; bytes: number }> = []
+    const out: PacedPayment[] = []
     for (let r = 0; r < rounds; r++) {
       await new Promise((resolve) => setTimeout(resolve, 300)) // the idle screen's DSP is done
-      rig.pty.resetBytes()
+      const from = Date.now()
       const t0 = performance.now()
       await pay(rig.client)
       const ms = performance.now() - t0
+      const to = Date.now()
       await new Promise((resolve) => setTimeout(resolve, 100)) // socat reports the last transfer
-      out.push({ ms, bytes: rig.pty.bytes() })
+      // The bridge is on pty a: a → b is the host's bytes, b → a the pinpad's.
+      const transfers = rig.pty.transfersBetween(from, to)
+      let previous = from
+      const sample = { ms, pinpadBytes: 0, hostBytes: 0, bridgeMs: 0 }
+      for (const x of transfers) {
+        if (x.aToB) {
+          sample.hostBytes += x.length
+          sample.bridgeMs += x.at - previous
+        } else sample.pinpadBytes += x.length
+        previous = x.at
+      }
+      out.push(sample)
     }
     return out
   } finally {

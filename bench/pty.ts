@@ -10,15 +10,35 @@ export interface PtyPair {
   readonly b: string
   /** Kills socat (SIGTERM, then SIGKILL after 2 s) and resolves once it has exited. Idempotent. */
   close(): Promise<void>
-  /** With `countBytes`: the bytes socat has carried, both ways, since the last reset. */
-  bytes(): number
-  resetBytes(): void
+  /**
+   * With `countBytes`: what socat carried between two moments (epoch ms, as Date.now()), in order,
+   * read off the timestamps of its `-v` report: direction, when, how many bytes.
+   */
+  transfersBetween(from: number, to: number): Transfer[]
 }
 
-/** `countBytes`: socat -v reports each transfer's length on stderr, summed here (the wire's bytes). */
+export interface Transfer {
+  /** From `a` to `b` (else from `b` to `a`). */
+  aToB: boolean
+  /** Epoch ms (socat's clock: the moment it carried them). */
+  at: number
+  length: number
+}
+
+/** One transfer as `socat -v` reports it: "> 2026/12/06 03:47:55.000925342  length=5 from=0 to=4". */
+const TRANSFER = /([<>]) (\d{4})\/(\d\d)\/(\d\d) (\d\d):(\d\d):(\d\d)\.(\d+)\s+length=(\d+) from=\d+ to=\d+/g
+
+/** socat prints local time, its fraction the microseconds zero-padded to nine digits (or nanoseconds). */
+function transferAt(m: RegExpMatchArray): number {
+  const [y, mo, d, h, mi, sec, frac] = m.slice(2, 9).map(Number) as [number, number, number, number, number, number, number]
+  return new Date(y, mo - 1, d, h, mi, sec).getTime() + (frac < 1e6 ? frac / 1000 : frac / 1e6)
+}
+
+/** `countBytes`: socat -v reports each transfer (direction, time, length) on stderr, kept here. */
 export async function openPtyPair(timeoutMs = 5000, options: { countBytes?: boolean } = {}): Promise<PtyPair> {
   const child = spawn('socat', ['-d', '-d', ...(options.countBytes ? ['-v'] : []), 'pty,raw,echo=0', 'pty,raw,echo=0'], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let carried = 0
+  const transfers: Transfer[] = []
+  let pending = ''
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve())
     child.once('error', () => resolve()) // spawn failed: there is no process to wait for
@@ -64,17 +84,21 @@ export async function openPtyPair(timeoutMs = 5000, options: { countBytes?: bool
     })
     // Keep draining stderr so socat never blocks on a full pipe (and count what -v reports).
     if (options.countBytes) child.stderr!.on('data', (text: string) => {
-      for (const m of text.matchAll(/length=(\d+)/g)) carried += Number(m[1])
+      // A report line may be split between two chunks: what follows the last whole one waits for the next.
+      pending += text
+      let end = -1
+      for (const m of pending.matchAll(TRANSFER)) {
+        transfers.push({ aToB: m[1] === '>', at: transferAt(m), length: Number(m[9]) })
+        end = m.index! + m[0].length
+      }
+      pending = end >= 0 ? pending.slice(end) : pending.slice(-200)
     })
     child.stderr!.resume()
     return {
       a: paths[0]!,
       b: paths[1]!,
       close,
-      bytes: () => carried,
-      resetBytes: () => {
-        carried = 0
-      },
+      transfersBetween: (from, to) => transfers.filter((x) => x.at >= from && x.at <= to),
     }
   } catch (err) {
     await close()

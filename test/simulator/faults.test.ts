@@ -12,11 +12,11 @@ import { encodeFrame } from '../../src/abecs/frame.js'
 import { VirtualPinpad, type VirtualPinpadOptions } from '../../src/simulator/virtual-pinpad.js'
 import type { PinpadLinkEvent } from '../../src/simulator/pinpad-link.js'
 import { ManualClock } from '../helpers/manual-clock.js'
+import type { Clock } from '../../src/clock.js'
 
 const HOST = { ackTimeoutMs: 300, responseTimeoutMs: 500, silenceMs: 60, cancelTimeoutMs: 300 }
 
-function setup(t: Test, options: VirtualPinpadOptions = {}, host: typeof HOST = HOST) {
-  const clock = new ManualClock()
+function setup(t: Test, options: VirtualPinpadOptions = {}, host: typeof HOST = HOST, clock = new ManualClock()) {
   t.teardown(clock.autoAdvance())
   const [hostEnd, pinpadEnd] = memoryPair('host', 'pinpad', clock)
   // The pinpad NAKs a bad packet after its own silence; keep it inside the host's 300 ms ACK wait.
@@ -155,6 +155,29 @@ t.test('pacing at 19200 baud: a large answer takes at least its wire time', asyn
   const wireMs = ((bytes.bytes + 4) * 10 * 1000) / 19200
   t.ok(bytes.bytes > 1200, `${bytes.bytes} bytes of answer`)
   t.ok(elapsed >= wireMs && elapsed < wireMs * 1.05, `${elapsed} ms for ${bytes.bytes} bytes (wire: ${Math.round(wireMs)} ms)`)
+})
+
+t.test('pacing: timers that fire late do not slow the wire (each piece waits on the wire clock)', async (t) => {
+  // Real timers round up and fire late; here every one of the pinpad's fires 1 ms late. A long
+  // answer (41 pieces of 32 bytes) must still take its wire time, not 41 ms more.
+  const base = new ManualClock()
+  const late: Clock = {
+    now: () => base.now(),
+    setTimeout: (fn, ms) => base.setTimeout(fn, ms + 1),
+    clearTimeout: (timer) => base.clearTimeout(timer),
+    setInterval: (fn, ms) => base.setInterval(fn, ms),
+    clearInterval: (timer) => base.clearInterval(timer),
+    setImmediate: (fn) => base.setImmediate(fn),
+  }
+  const { client, traces } = setup(t, { link: { silenceMs: 50, baudRate: 19200 }, clock: late }, HOST, base)
+  const keyMaps = [0x8030, 0x8031, 0x8032, 0x8033, 0x8034, 0x8035, 0x8036]
+  const started = base.now()
+  await client.call('GIX', { SPE_IDLIST: [...keyMaps, ...keyMaps.slice(0, 5)] })
+  const elapsed = base.now() - started
+  const bytes = traces.find((e) => e.type === 'response')!
+  if (bytes.type !== 'response') throw new Error('no response trace')
+  const wireMs = ((bytes.bytes + 4) * 10 * 1000) / 19200
+  t.ok(elapsed >= wireMs && elapsed < wireMs + 10, `${elapsed} ms for ${bytes.bytes} bytes (wire: ${Math.round(wireMs)} ms)`)
 })
 
 t.test('pacing: a paced answer longer than the response deadline still arrives (it starts in time)', async (t) => {
