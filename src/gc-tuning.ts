@@ -7,7 +7,7 @@
  * step; pretenured, they and every young object they point to are kept until a full mark-compact
  * (the old generation's dead objects are roots for the scavenger). Measured (bench/pay-cpu.ts,
  * interleaved A/B): promoted bytes per scavenge 1 MB → 0.3 MB, mark-compacts a third as often,
- * server CPU per payment 6–12% lower; the machines alone (bench/machines.ts) 18% faster.
+ * server CPU per payment 4–12% lower; the machines alone (bench/machines.ts) about 20% faster.
  * The flag has been in V8 for years (Node 20, 22 and 24 have it).
  */
 import { setFlagsFromString } from 'node:v8'

@@ -1,7 +1,7 @@
 /**
  * The card-hash key is fetched once per initialize and serves that session's payments (each card
  * hash still opens with the sandbox's key); a new initialize fetches it again, and so does a
- * payment once the key is older than its maximum age.
+ * payment once the key is older than its maximum age, or after the acquirer answered badly.
  */
 import t, { type Test } from 'tap'
 import { startBridge, Client } from './helpers.js'
@@ -56,4 +56,25 @@ t.test('a key past its age is fetched again', async (t) => {
   await pay(t, c, 1000)
   await pay(t, c, 1001)
   t.equal(counter.seen.keys, 2, 'each payment fetched the key')
+})
+
+t.test('a key the acquirer answered badly is not kept: the next payment fetches one', async (t) => {
+  const counter = countingFetch()
+  let first = true
+  // The first key the acquirer hands out has an id a card hash can not carry ("_" separates it).
+  const badFirstKey: typeof fetch = async (input, init) => {
+    const res = await counter.fetch(input, init)
+    if (!String(input).includes('/transactions/card_hash_key') || !first) return res
+    first = false
+    const body = (await res.json()) as Record<string, unknown>
+    return new Response(JSON.stringify({ ...body, id: 'bad_id' }), { status: 200, headers: { 'content-type': 'application/json' } })
+  }
+  const rig = await startBridge(t, { runtime: { acquirer: { fetch: badFirstKey } } })
+  const c = await Client.open(t, rig.wsUrl)
+  t.match(await c.request({ command: 'initialize', encryption_key: EK, device_id: 1 }), { success: true })
+  const failed = await c.request({ command: 'process_payment', amount: 1000 })
+  t.match(failed.response, { status: 'errored', error: /acquirer to GET \/transactions\/card_hash_key/ }, 'the first payment fails on the key')
+  t.match(await c.request({ command: 'finish_payment', success: false }), { success: true })
+  await pay(t, c, 1001)
+  t.equal(counter.seen.keys, 2, 'nothing was kept: the second payment fetched a key')
 })
