@@ -55,7 +55,8 @@ let delivered = 0
 const machine = bridgeMachine.provide({
   actions: { reportFault: (_, fault) => console.error('actor failed', fault), closeDevice: () => {}, closeConnection: () => {}, recordAnswer: () => {} },
   actors: {
-    context: contextMachine.provide({ actors: { device: deviceMachine.provide({ actors: actors as never }) } }),
+    // The key fetched by the first payment is kept, as src/pinpad/device-actors.ts does while it is good.
+    context: contextMachine.provide({ actors: { device: deviceMachine.provide({ actors: actors as never, guards: { keyKept: ({ context }) => context.cardHashKey !== undefined } }) } }),
     session: sessionMachine.provide({
       actions: {
         deliver: (_, message) => {

@@ -99,6 +99,8 @@ export const deviceSetup = setup({
         return { ...context.payment!, cardRef: out.cardRef, card: out.card }
       },
     }),
+    /** The payment takes the key kept from an earlier one (see `keyKept`). */
+    useKeptKey: assign({ payment: ({ context }) => ({ ...context.payment!, key: context.cardHashKey! }) }),
     failPayment: assign({
       payment: ({ context, event }) => ({ ...context.payment!, result: failedResult(context.payment!, (event as unknown as { error: unknown }).error) }),
     }),
@@ -137,6 +139,12 @@ export const deviceSetup = setup({
       return out?.kind === 'card' && out.card.needsPin
     },
     keyReady: ({ context }) => context.payment?.key !== undefined,
+    /**
+     * Provided by src/: the key kept from an earlier payment may still be used (the acquirer's keys
+     * are short-lived; one a card hash could not be made with is never used again). Without src/,
+     * never: each payment fetches its key.
+     */
+    keyKept: () => false,
     chipWentOnline: ({ context }) => context.payment?.chip?.decision === 'online',
     cardInSlot: ({ context }) => context.payment?.card?.chip === true && !context.payment.card.contactless,
   },

@@ -98,7 +98,7 @@ export interface PaymentState extends PaymentRequest {
   cardRef?: string
   card?: CardSummary
   chip?: ChipOutput
-  /** The card-hash key, fetched while the pinpad waits for the card. */
+  /** The card-hash key: kept from an earlier payment, or fetched while the pinpad waits for the card. */
   key?: CardHashKeyRef
   /** The GCR was answered 020 once already (a second 020 is an error, not a loop). */
   tablesReloaded?: boolean
@@ -115,6 +115,11 @@ export interface DeviceContext {
   /** The open pinpad (src/'s object: link, client, identity, dialect), once `openPinpad` is done. */
   pinpad?: PinpadHandle
   tablesVersion?: string
+  /**
+   * The last card-hash key fetched in this pinpad session (public: an id and an RSA public key).
+   * The next payment uses it while src/ says it is still good (`keyKept`: its age, no refusal).
+   */
+  cardHashKey?: CardHashKeyRef
   payment?: PaymentState
   /** The customer prompt (pinpad_menu, pinpad_input) running or last run, with its timeout. */
   prompt?: PromptState & { timeoutMs: number }

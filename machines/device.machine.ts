@@ -308,16 +308,24 @@ export const deviceMachine = deviceSetup.createMachine({
               },
             },
 
-            /** The acquirer's key for the card hash, asked for while the pinpad waits for the card. */
+            /**
+             * The acquirer's key for the card hash: the one kept from an earlier payment of this
+             * pinpad session while it is good (no request), else asked for while the pinpad waits
+             * for the card.
+             */
             cardHashKey: {
-              initial: 'fetching',
+              initial: 'checking',
               states: {
+                checking: { always: [{ guard: 'keyKept', target: 'fetched', actions: 'useKeptKey' }, { target: 'fetching' }] },
                 fetching: {
                   invoke: {
                     id: 'fetchCardHashKey',
                     src: 'fetchCardHashKey',
                     input: ({ context }) => ({ encryptionKey: context.connect.encryptionKey, pinpad: context.pinpad! }),
-                    onDone: { target: 'fetched', actions: assign({ payment: ({ context, event }) => ({ ...context.payment!, key: event.output }) }) },
+                    onDone: {
+                      target: 'fetched',
+                      actions: assign({ payment: ({ context, event }) => ({ ...context.payment!, key: event.output }), cardHashKey: ({ event }) => event.output }),
+                    },
                   },
                 },
                 fetched: {},

@@ -47,7 +47,7 @@ export function createCore(options: RuntimeOptions, hooks: CoreHooks): RuntimeCo
   const { logger, clock, registry } = hooks
   const acquirer = new AcquirerClient({ ...options.acquirer, baseUrl: options.apiUrl, logger, clock })
   const tablesStore = options.tablesStore ?? new TablesStore(options.dataDir, { logger, clock })
-  const { actors, actions: deviceActions } = createDeviceActors({
+  const { actors, actions: deviceActions, guards: deviceGuards } = createDeviceActors({
     registry,
     vault: hooks.vault,
     acquirer,
@@ -70,7 +70,7 @@ export function createCore(options: RuntimeOptions, hooks: CoreHooks): RuntimeCo
       recordAnswer: (_, { envelope, reply }) => hooks.onAnswer(envelope, reply),
     },
     actors: {
-      context: contextMachine.provide({ actors: { device: deviceMachine.provide({ actors, actions: deviceActions }) } }),
+      context: contextMachine.provide({ actors: { device: deviceMachine.provide({ actors, actions: deviceActions, guards: deviceGuards }) } }),
       session: sessionMachine.provide({
         actions: {
           deliver: ({ context }, message) => hooks.deliver((context as { sessionId: string }).sessionId, message as Outgoing),

@@ -6,6 +6,7 @@
 import { fromCallback, fromPromise } from 'xstate'
 import type {
   CardInput,
+  DeviceContext,
   DeviceEvent,
   FinishInput,
   HashInput,
@@ -65,8 +66,18 @@ export function createDeviceActors(deps: DeviceActorDeps) {
   // by the next ones until it is too old or the card hash could not be made with it.
   const keys = new WeakMap<PinpadHandle, { encryptionKey: string; key: CardHashKeyRef; at: number }>()
   const refused = new WeakSet<CardHashKeyRef>()
+  /** The key kept for this pinpad session and encryption key, while it is young enough and was not refused. */
+  const keptKey = (pinpad: PinpadHandle | undefined, encryptionKey: string): CardHashKeyRef | undefined => {
+    const kept = pinpad && keys.get(pinpad)
+    return kept && kept.encryptionKey === encryptionKey && clock.now() - kept.at < keyMaxAge && !refused.has(kept.key) ? kept.key : undefined
+  }
 
   return {
+    guards: {
+      /** The device machine uses the key it kept (no fetchCardHashKey step) while it is the good one kept here. */
+      keyKept: ({ context }: { context: DeviceContext }) =>
+        context.cardHashKey !== undefined && keptKey(context.pinpad, context.connect.encryptionKey) === context.cardHashKey,
+    },
     actions: {
       /** The pinpad stopped answering: its port is closed without CAN or CLO (nothing would come back). */
       abandonLink: (_: unknown, pinpad: PinpadHandle) => void open(pinpad).close(),
@@ -142,8 +153,8 @@ export function createDeviceActors(deps: DeviceActorDeps) {
       }),
 
       fetchCardHashKey: fromPromise<CardHashKeyRef, KeyInput>(async ({ input, signal }) => {
-        const kept = keys.get(input.pinpad)
-        if (kept && kept.encryptionKey === input.encryptionKey && clock.now() - kept.at < keyMaxAge && !refused.has(kept.key)) return kept.key
+        const kept = keptKey(input.pinpad, input.encryptionKey)
+        if (kept) return kept
         keys.delete(input.pinpad)
         const key = await deps.acquirer.getCardHashKey(input.encryptionKey, { signal })
         keys.set(input.pinpad, { encryptionKey: input.encryptionKey, key, at: clock.now() })

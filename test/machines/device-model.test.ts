@@ -24,6 +24,7 @@ import {
   CONNECTS,
   coveragePaths,
   modelKey,
+  modelMachine,
   paymentClass,
   describeEvent,
   type DeviceSnapshot,
@@ -439,7 +440,7 @@ function modelCoverage(paths: ModelPath[]): Coverage {
   const actors = Object.fromEntries(Object.keys(deviceMachine.implementations.actors).map((k) => [k, inert])) as Record<string, AnyActorLogic>
   actors.watchLink = fromCallback(() => () => {})
   for (const path of paths) {
-    const actor = createActor(deviceMachine.provide({ actors: actors as never }), { input: { deviceId: 1, connect: path.connect }, inspect: coverage.observe })
+    const actor = createActor(modelMachine.provide({ actors: actors as never }), { input: { deviceId: 1, connect: path.connect }, inspect: coverage.observe })
     actor.start()
     for (const step of path.steps) actor.send(step.event as never)
     actor.stop()

@@ -1,7 +1,8 @@
 /**
  * The card-hash key is fetched once per initialize and serves that session's payments (each card
  * hash still opens with the sandbox's key); a new initialize fetches it again, and so does a
- * payment once the key is older than its maximum age, or after the acquirer answered badly.
+ * payment once the key is older than its maximum age, or after the acquirer answered badly. A kept
+ * key costs a payment no fetch step at all (the device machine's `keyKept`).
  */
 import t, { type Test } from 'tap'
 import { startBridge, Client } from './helpers.js'
@@ -56,6 +57,34 @@ t.test('a key past its age is fetched again', async (t) => {
   await pay(t, c, 1000)
   await pay(t, c, 1001)
   t.equal(counter.seen.keys, 2, 'each payment fetched the key')
+})
+
+/** How many fetchCardHashKey steps the device machines started (the runtime's inspection records). */
+function countingKeySteps() {
+  const seen = { steps: 0 }
+  const inspect = (r: { actor: string; type: string; event?: unknown }) => {
+    if (r.actor === 'fetchCardHashKey' && r.type === '@xstate.event' && (r.event as { type?: string } | undefined)?.type === 'xstate.init') seen.steps++
+  }
+  return { seen, inspect }
+}
+
+t.test('the kept key is used without a fetch step; past its age the step runs again', async (t) => {
+  const steps = countingKeySteps()
+  const rig = await startBridge(t, { runtime: { inspect: steps.inspect } })
+  const c = await Client.open(t, rig.wsUrl)
+  t.match(await c.request({ command: 'initialize', encryption_key: EK, device_id: 1 }), { success: true })
+  await pay(t, c, 1000)
+  await pay(t, c, 1001)
+  await pay(t, c, 1002)
+  t.equal(steps.seen.steps, 1, 'three payments, one fetchCardHashKey step (the first payment’s)')
+
+  const aged = countingKeySteps()
+  const rig2 = await startBridge(t, { runtime: { inspect: aged.inspect, cardHashKeyMaxAgeMs: 0 } })
+  const c2 = await Client.open(t, rig2.wsUrl)
+  t.match(await c2.request({ command: 'initialize', encryption_key: EK, device_id: 1 }), { success: true })
+  await pay(t, c2, 1000)
+  await pay(t, c2, 1001)
+  t.equal(aged.seen.steps, 2, 'a key too old to keep: each payment runs the step')
 })
 
 t.test('a key the acquirer answered badly is not kept: the next payment fetches one', async (t) => {

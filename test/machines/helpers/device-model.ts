@@ -141,6 +141,8 @@ export function modelKey(s: DeviceSnapshot): string {
     ...(s.matches('closing') ? { identified: c.pinpad !== undefined } : {}),
     ...(s.matches('connecting') || s.matches(stateAt('syncingTables')) ? { simple: c.connect.simpleInitialize === true } : {}),
     ...(s.matches(stateAt('prompting')) ? { promptMs: c.prompt?.timeoutMs } : {}),
+    // Where a payment starts: with a key kept from the one before, it asks for none.
+    ...(s.matches(stateAt('ready')) && c.cardHashKey !== undefined ? { kept: true } : {}),
     ...(resting ? {} : { bad: c.connect.encryptionKey === BAD_KEY, v1: c.pinpad?.identity.abecs === false }),
     ...(p && !resting
       ? { pay: { cls: paymentClass(p), card: p.cardRef, chip: p.chip && `${p.chip.decision}/${p.chip.pin}`, reloaded: p.tablesReloaded === true, result: p.result?.status, key: p.key !== undefined } }
@@ -254,8 +256,14 @@ export interface ModelPath {
   description: string
 }
 
+/**
+ * The device machine as the model runs it: a key fetched by an earlier payment is kept (src/ also
+ * lets it go when too old or refused, which no model path reaches).
+ */
+export const modelMachine = deviceMachine.provide({ guards: { keyKept: ({ context }) => context.cardHashKey !== undefined } })
+
 export function adjacency(connect: ConnectParams): AdjacencyMap<DeviceSnapshot, ModelEvent> {
-  return getAdjacencyMap(deviceMachine as never, {
+  return getAdjacencyMap(modelMachine as never, {
     events: modelEvents as never,
     serializeState: modelKey as never,
     input: { deviceId: 1, connect },

@@ -89,7 +89,7 @@ export class DeviceRig {
     })
     this.device = new VirtualDevice(this.pad, 'virtual:1')
     this.registry = new DeviceRegistry({ virtual: [this.device] })
-    const { actors, actions } = createDeviceActors({
+    const { actors, actions, guards } = createDeviceActors({
       registry: this.registry,
       vault: this.vault,
       acquirer: new AcquirerClient({ baseUrl: options.sandbox.url, retryDelayMs: 10 }),
@@ -120,7 +120,7 @@ export class DeviceRig {
     const owner = createActor(fromCallback(({ receive }) => receive((notice) => this.#push({ kind: 'notice', notice: notice as DeviceNotice }))))
     owner.start()
     // The customer's deadline as the test says (set before the step that enters a state whose deadline must pass).
-    const machine = deviceMachine.provide({ actors, actions, delays: { customerDeadline: () => this.deadlineMs } })
+    const machine = deviceMachine.provide({ actors, actions, guards, delays: { customerDeadline: () => this.deadlineMs } })
     const observers = options.inspect ?? []
     this.actor = createActor(machine, {
       input: { deviceId: 1, owner, connect: options.connect },
