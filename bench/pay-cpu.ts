@@ -4,7 +4,8 @@
  * PAY_ROOTS=dirA,dirB runs the bridge of each checkout (built: dist/, bin/, bench/) in interleaved
  * rounds; PAY_NO_ID=1 sends no command_id (nothing journaled); THREADS=1 prints each thread's CPU (main, V8 workers, libuv pool); STRACE=1 counts the
  * syscalls of one round (strace -c; STRACE_ARGS="-e trace=fcntl,read" instead lists those calls); BRIDGE_NODE_ARGS passes node flags; BENCH_PROFILE_DIR as in
- * the bench.
+ * the bench; PAY_FLOOR=1 runs the payment's floor (bench/servers/payment-floor.mjs) instead of the bridge, a
+ * `dir:floor` entry in PAY_ROOTS that checkout's floor (side by side with its bridge).
  */
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
@@ -28,12 +29,14 @@ const cpu = (pid: number) => {
   return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10 }
 }
 
-async function rig(root: string) {
+async function rig(entry: string) {
+  // `dir:floor` runs that checkout's payment floor instead of its bridge.
+  const [root, floor] = entry.endsWith(':floor') ? [entry.slice(0, -6), true] : [entry, Boolean(process.env.PAY_FLOOR)]
   const pty = await openPtyPair(5000)
   const sim = spawn(process.execPath, ['bin/mpos-bridge.js', 'simulate', '--serial', pty.b, '--present-after', '0', '--pin-after', '0', '--remove-after', '0', '--log-level', 'warn'], { cwd: root, stdio: 'ignore' })
   await new Promise((r) => setTimeout(r, 1500))
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
-  const bridge = spawn(process.execPath, ['--expose-gc', ...profile, ...(process.env.BRIDGE_NODE_ARGS ? process.env.BRIDGE_NODE_ARGS.split(' ') : []), 'bench/servers/bridge.mjs', '--data-dir', mkdtempSync(path.join(tmpdir(), 'paycpu-')), '--serial', pty.a, '--baud', '19200'], { cwd: root, stdio: ['ignore', 'pipe', process.env.BRIDGE_STDERR ? 'inherit' : 'ignore'] })
+  const bridge = spawn(process.execPath, ['--expose-gc', ...profile, ...(process.env.BRIDGE_NODE_ARGS ? process.env.BRIDGE_NODE_ARGS.split(' ') : []), floor ? 'bench/servers/payment-floor.mjs' : 'bench/servers/bridge.mjs', '--data-dir', mkdtempSync(path.join(tmpdir(), 'paycpu-')), '--serial', pty.a, '--baud', '19200'], { cwd: root, stdio: ['ignore', 'pipe', process.env.BRIDGE_STDERR ? 'inherit' : 'ignore'] })
   const port = await new Promise<number>((resolve) => bridge.stdout!.once('data', (d) => resolve(JSON.parse(String(d).split('\n')[0]!).port)))
   const client = await wsClient(`ws://127.0.0.1:${port}/ws`)
   const init = await client.call({ command: 'initialize', encryption_key: EK, device_id: 1, simple_initialize: true }, 60_000)
@@ -46,7 +49,7 @@ async function rig(root: string) {
   }
   for (let i = 0; i < Number(process.env.PAY_WARM ?? 200); i++) await pay()
   return {
-    root,
+    root: entry,
     async round() {
       let st: ReturnType<typeof spawn> | undefined
       let out = ''

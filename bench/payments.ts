@@ -29,8 +29,8 @@ interface SerialRig {
   close(): Promise<void>
 }
 
-/** The bridge on one end of a pty pair, `simulate --serial` on the other, initialized. */
-async function serialRig(simulatorArgs: string[], countBytes = false): Promise<SerialRig> {
+/** The bridge (or the payment's floor) on one end of a pty pair, `simulate --serial` on the other, initialized. */
+async function serialRig(simulatorArgs: string[], countBytes = false, kind: 'bridge' | 'floor' = 'bridge'): Promise<SerialRig> {
   const pty = await openPtyPair(5000, { countBytes })
   const simulator = spawn(
     process.execPath,
@@ -38,7 +38,7 @@ async function serialRig(simulatorArgs: string[], countBytes = false): Promise<S
     { cwd: ROOT, stdio: 'ignore' },
   )
   await new Promise((r) => setTimeout(r, 1500)) // its port is open once it has started
-  const bridge = await startServer('bridge', ['--serial', pty.a, '--baud', '19200'])
+  const bridge = await startServer(kind, ['--serial', pty.a, '--baud', '19200'])
   const client = await wsClient(bridge.wsUrl)
   const init = await client.call({ command: 'initialize', encryption_key: EK, device_id: 1, simple_initialize: true }, 60_000)
   if (!init.success) throw new Error(`initialize over the pty: ${init.error}`)
@@ -66,20 +66,28 @@ export function rsaMsPerCardHash(): number {
   return (performance.now() - t0) / n
 }
 
-/** The bridge process's CPU per payment (ms), pinpad in its own process: per round, `count` payments. */
-export async function cpuPerPaymentSerial(rounds: number, count: number): Promise<number[]> {
-  const rig = await serialRig([])
+/**
+ * CPU per payment (ms) of the bridge process and of the payment's floor (bench/servers/payment-floor.mjs:
+ * the same messages, journal, pinpad commands and card hash without the bridge's machinery), each with
+ * the pinpad in its own process over its own pty, in interleaved rounds of `count` payments.
+ */
+export async function cpuPerPaymentSerial(rounds: number, count: number): Promise<{ bridge: number[]; floor: number[] }> {
+  const rigs = { bridge: await serialRig([]), floor: await serialRig([], false, 'floor') }
   try {
-    for (let i = 0; i < 10; i++) await pay(rig.client)
-    const out: number[] = []
+    for (const rig of Object.values(rigs)) for (let i = 0; i < 10; i++) await pay(rig.client)
+    const out = { bridge: [] as number[], floor: [] as number[] }
     for (let r = 0; r < rounds; r++) {
-      const cpu0 = rig.bridge.cpuMs()
-      for (let i = 0; i < count; i++) await pay(rig.client)
-      out.push((rig.bridge.cpuMs() - cpu0) / count)
+      for (const kind of ['bridge', 'floor'] as const) {
+        const rig = rigs[kind]
+        const cpu0 = rig.bridge.cpuMs()
+        for (let i = 0; i < count; i++) await pay(rig.client)
+        out[kind].push((rig.bridge.cpuMs() - cpu0) / count)
+      }
     }
     return out
   } finally {
-    await rig.close()
+    await rigs.bridge.close()
+    await rigs.floor.close()
   }
 }
 

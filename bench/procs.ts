@@ -13,12 +13,13 @@ import { fileURLToPath } from 'node:url'
 export const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CLOCK_TICK_MS = 1000 / 100 // USER_HZ: /proc reports CPU time in 1/100 s on Linux
 
-export type ServerKind = 'bridge' | 'echo' | 'fastify'
+export type ServerKind = 'bridge' | 'echo' | 'fastify' | 'floor'
 
 const SCRIPTS: Record<ServerKind, string> = {
   bridge: 'bench/servers/bridge.mjs',
   echo: 'bench/servers/ws-echo.mjs',
   fastify: 'bench/servers/fastify-app.mjs',
+  floor: 'bench/servers/payment-floor.mjs',
 }
 
 export interface ServerProcess {
@@ -48,7 +49,7 @@ export const tempDataDir = () => mkdtempSync(path.join(tmpdir(), 'mpos-bench-'))
 
 /** Starts a server process (`args` after its script) and waits for its {"port":N} line. */
 export async function startServer(kind: ServerKind, args: string[] = []): Promise<ServerProcess> {
-  const dataDir = kind === 'bridge' && !args.includes('--data-dir') ? tempDataDir() : undefined
+  const dataDir = (kind === 'bridge' || kind === 'floor') && !args.includes('--data-dir') ? tempDataDir() : undefined
   // BENCH_PROFILE_DIR=dir: each server writes a CPU profile there when it stops (where the time goes).
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
   const child = spawn(process.execPath, ['--expose-gc', ...profile, SCRIPTS[kind], ...(dataDir ? ['--data-dir', dataDir] : []), ...args], {
