@@ -52,7 +52,9 @@ export async function startServer(kind: ServerKind, args: string[] = []): Promis
   const dataDir = (kind === 'bridge' || kind === 'floor') && !args.includes('--data-dir') ? tempDataDir() : undefined
   // BENCH_PROFILE_DIR=dir: each server writes a CPU profile there when it stops (where the time goes).
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
-  const child = spawn(process.execPath, ['--expose-gc', ...profile, SCRIPTS[kind], ...(dataDir ? ['--data-dir', dataDir] : []), ...args], {
+  // BENCH_NODE_ARGS="--flag …": node/V8 flags for the bridge's process (A/B of V8 settings).
+  const nodeArgs = kind === 'bridge' && process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []
+  const child = spawn(process.execPath, ['--expose-gc', ...profile, ...nodeArgs, SCRIPTS[kind], ...(dataDir ? ['--data-dir', dataDir] : []), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'ignore'],
   })

@@ -23,6 +23,8 @@ export interface Transfer {
   /** Epoch ms (socat's clock: the moment it carried them). */
   at: number
   length: number
+  /** The first bytes as socat -v shows them (non-printable as "."): ".GCX" for an ABECS command frame. */
+  head: string
 }
 
 /** One transfer as `socat -v` reports it: "> 2026/12/06 03:47:55.000925342  length=5 from=0 to=4". */
@@ -88,10 +90,15 @@ export async function openPtyPair(timeoutMs = 5000, options: { countBytes?: bool
       pending += text
       let end = -1
       for (const m of pending.matchAll(TRANSFER)) {
-        transfers.push({ aToB: m[1] === '>', at: transferAt(m), length: Number(m[9]) })
-        end = m.index! + m[0].length
+        // The data follows its report line; a report whose first bytes are not here yet waits for them.
+        const data = m.index! + m[0].length + 1
+        const length = Number(m[9])
+        const head = pending.slice(data, data + Math.min(4, length))
+        if (head.length < Math.min(4, length)) break
+        transfers.push({ aToB: m[1] === '>', at: transferAt(m), length, head })
+        end = data + head.length
       }
-      pending = end >= 0 ? pending.slice(end) : pending.slice(-200)
+      pending = end >= 0 ? pending.slice(end) : pending.slice(-400)
     })
     child.stderr!.resume()
     return {
