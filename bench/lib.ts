@@ -14,6 +14,8 @@ import type { RuntimeOptions } from '../src/bridge/runtime.js'
 import { silentLogger } from '../src/log.js'
 
 export const now = () => process.hrtime.bigint()
+/** Epoch ms with sub-millisecond precision (Date.now() truncates to the ms: comparable with socat's µs). */
+export const epochNow = () => performance.timeOrigin + performance.now()
 export const seconds = (ns: bigint) => Number(ns) / 1e9
 export const millis = (ns: bigint) => Number(ns) / 1e6
 
@@ -86,6 +88,10 @@ export interface Client {
   readonly events: number
   /** Socket errors seen (after the handshake). */
   readonly errors: string[]
+  /** When the last answer (not a pushed event) arrived, before it was parsed (epochNow()). */
+  readonly receivedAt: number
+  /** When the last request was handed to the socket (epochNow()). */
+  readonly sentAt: number
   close(): Promise<void>
   terminate(): void
 }
@@ -111,8 +117,12 @@ export async function wsClient(url: string): Promise<Client> {
   /** Requests sent without a command_id, answered in order. */
   const unnamed: Array<(m: Answer) => void> = []
   let events = 0
+  let receivedAt = 0
+  let sentAt = 0
   ws.on('message', (raw) => {
+    const at = epochNow()
     const m = JSON.parse(raw.toString()) as Answer
+    if (m.event === undefined) receivedAt = at
     if (m.event !== undefined) {
       events++
       return
@@ -140,7 +150,14 @@ export async function wsClient(url: string): Promise<Client> {
         if (id === null) unnamed.push(settle)
         else pending.set(id, settle)
         ws.send(JSON.stringify(id === null ? request : { ...request, command_id: id }))
+        sentAt = epochNow()
       }),
+    get receivedAt() {
+      return receivedAt
+    },
+    get sentAt() {
+      return sentAt
+    },
     get events() {
       return events
     },

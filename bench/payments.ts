@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { constants, generateKeyPairSync, publicEncrypt } from 'node:crypto'
 import { openPtyPair, type PtyPair } from './pty.js'
-import { wsClient, type Client } from './lib.js'
+import { epochNow, wsClient, type Client } from './lib.js'
 import { ROOT, startServer, stopChild, type ServerProcess } from './procs.js'
 
 const EK = 'ek_test_benchbenchbenchbench1234'
@@ -151,10 +151,12 @@ export interface PacedPayment {
   hostBytes: number
   /**
    * The bridge's turnaround: for each of its writes, the time since the transfer before it (the
-   * pinpad's last bytes, or the client's request for the first). The rest of the payment is the
-   * pinpad's wire time and its own processing.
+   * pinpad's last bytes, or the client's request for the first), less the client's own time when
+   * it falls in that gap. The rest of the payment is the pinpad's wire time and its own processing.
    */
   bridgeMs: number
+  /** The client's time from process_payment's answer to sending finish_payment (not the bridge's). */
+  clientMs: number
 }
 
 /**
@@ -171,11 +173,18 @@ export async function pacedPayments(rounds: number, warmUp: number): Promise<Pac
     const out: PacedPayment[] = []
     for (let r = 0; r < rounds; r++) {
       await new Promise((resolve) => setTimeout(resolve, 300)) // the idle screen's DSP is done
-      const from = Date.now()
-      const t0 = performance.now()
-      await pay(rig.client)
-      const ms = performance.now() - t0
-      const to = Date.now()
+      const { client } = rig
+      const from = epochNow()
+      const paid = await client.call({ command: 'process_payment', amount: 1000 }, 60_000)
+      // Between the answer and finish_payment the client, not the bridge, has the payment: its own
+      // time there (parsing the answer, sending the next request) is not the bridge's turnaround.
+      const answered = client.receivedAt
+      if (paid.response?.status !== 'accepted') throw new Error(`payment: ${JSON.stringify(paid.response ?? paid)}`)
+      const finish = await client.call({ command: 'finish_payment', success: true, response_code: '0000', emv_data: EMV }, 60_000)
+      const asked = client.sentAt
+      const to = client.receivedAt
+      if (!finish.success) throw new Error(`finish_payment: ${finish.error}`)
+      const ms = to - from
       await new Promise((resolve) => setTimeout(resolve, 100)) // socat reports the last transfer
       // The bridge is on pty a: a → b is the host's bytes, b → a the pinpad's.
       const transfers = rig.pty.transfersBetween(from, to)
@@ -184,11 +193,11 @@ export async function pacedPayments(rounds: number, warmUp: number): Promise<Pac
       // it (the pinpad's ACK and answer) are not the payment's.
       const idle = transfers.findIndex((x) => x.aToB && x.head.slice(1) === 'DSP')
       let previous = from
-      const sample = { ms, pinpadBytes: 0, hostBytes: 0, bridgeMs: 0 }
+      const sample = { ms, pinpadBytes: 0, hostBytes: 0, bridgeMs: 0, clientMs: asked - answered }
       for (const x of idle >= 0 ? transfers.slice(0, idle) : transfers) {
         if (x.aToB) {
           sample.hostBytes += x.length
-          sample.bridgeMs += x.at - previous
+          sample.bridgeMs += x.at - previous - (previous <= answered && asked <= x.at ? sample.clientMs : 0)
         } else sample.pinpadBytes += x.length
         previous = x.at
       }

@@ -3,7 +3,7 @@
  * by design (nothing logs it); the redaction list is a second line of defence.
  *
  * The JSON lines go to stderr buffered (pino's sonic-boom): one synchronous write per 4 KiB or
- * every 50 ms, and what is left at exit — and before a fatal exit, flushLogSync(). Not through
+ * 50 ms after a line, and what is left at exit — and before a fatal exit, flushLogSync(). Not through
  * libuv's thread pool: an asynchronous write still under way when the process exits could be
  * overtaken by the exit's synchronous flush (lines out of order) or never happen (lines lost).
  *
@@ -15,6 +15,7 @@
  */
 import path from 'node:path'
 import pino, { type DestinationStream, type Logger, type LevelWithSilent, type LoggerOptions } from 'pino'
+import { systemClock, type Clock, type Timer } from './clock.js'
 
 export type { Logger }
 
@@ -112,11 +113,53 @@ export function createLogger(options: LogOptions = {}): Logger {
   )
 }
 
+/** How long a buffered line may wait for more before it is written. */
+export const LOG_FLUSH_MS = 50
+
+/** What flushAfterLines() needs of a buffered destination (sonic-boom's methods). */
+export interface BufferedDestination {
+  write(line: string): unknown
+  flush(): void
+  flushSync(): void
+}
+
+/**
+ * A buffered destination written out `ms` after the first line since the last flush. sonic-boom's
+ * own `periodicFlush` writes on a timer whether or not anything is buffered: a zero-length write(2)
+ * twenty times a second for as long as the bridge idles beside the till.
+ */
+export function flushAfterLines(dest: BufferedDestination, ms = LOG_FLUSH_MS, clock: Clock = systemClock): DestinationStream & { flushSync(): void } {
+  let armed: Timer | undefined
+  const disarm = () => {
+    clock.clearTimeout(armed)
+    armed = undefined
+  }
+  return {
+    write(line: string) {
+      dest.write(line)
+      armed ??= clock
+        .setTimeout(() => {
+          armed = undefined
+          try {
+            dest.flush()
+          } catch {
+            // stderr gone: the lines are lost, the bridge goes on.
+          }
+        }, ms)
+        .unref()
+    },
+    flushSync() {
+      disarm()
+      dest.flushSync()
+    },
+  }
+}
+
 /** stderr, one per process (every logger shares it): see the header. */
-let stderr: pino.DestinationStream | undefined
+let stderr: (pino.DestinationStream & { flushSync(): void }) | undefined
 function stderrDestination(): pino.DestinationStream {
   if (stderr) return stderr
-  const dest = pino.destination({ dest: 2, sync: true, minLength: 4096, periodicFlush: 50 })
+  const dest = flushAfterLines(pino.destination({ dest: 2, sync: true, minLength: 4096 }))
   // pino flushes at exit only the asynchronous kind.
   process.once('exit', () => {
     try {
