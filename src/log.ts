@@ -128,7 +128,7 @@ export interface BufferedDestination {
  * own `periodicFlush` writes on a timer whether or not anything is buffered: a zero-length write(2)
  * twenty times a second for as long as the bridge idles beside the till.
  */
-export function flushAfterLines(dest: BufferedDestination, ms = LOG_FLUSH_MS, clock: Clock = systemClock): DestinationStream & { flushSync(): void } {
+export function flushAfterLines(dest: BufferedDestination, ms = LOG_FLUSH_MS, clock: Clock = systemClock): DestinationStream & { flush(cb?: (err?: Error) => void): void; flushSync(): void } {
   let armed: Timer | undefined
   const disarm = () => {
     clock.clearTimeout(armed)
@@ -147,6 +147,16 @@ export function flushAfterLines(dest: BufferedDestination, ms = LOG_FLUSH_MS, cl
           }
         }, ms)
         .unref()
+    },
+    /** pino's logger.flush(): written now (sync mode), the pending flush disarmed. */
+    flush(cb?: (err?: Error) => void) {
+      disarm()
+      try {
+        dest.flush()
+      } catch (err) {
+        return cb?.(err as Error)
+      }
+      cb?.()
     },
     flushSync() {
       disarm()

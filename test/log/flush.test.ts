@@ -50,6 +50,18 @@ t.test('flushSync writes at once and disarms the pending flush', async (t) => {
   t.same(calls, ['write a\n', 'flushSync'])
 })
 
+t.test("pino's logger.flush() writes at once and disarms the pending flush", async (t) => {
+  const clock = new ManualClock()
+  const { calls, dest } = fakeDestination()
+  const out = flushAfterLines(dest, LOG_FLUSH_MS, clock)
+  out.write('a\n')
+  let called = false
+  out.flush(() => (called = true))
+  await clock.advance(10 * LOG_FLUSH_MS)
+  t.same(calls, ['write a\n', 'flush'], 'one flush, not a second one from the timer')
+  t.ok(called, 'the callback ran')
+})
+
 t.test('a flush that fails (stderr gone) is contained', async (t) => {
   const clock = new ManualClock()
   const out = flushAfterLines({ write: () => {}, flush: () => { throw new Error('EPIPE') }, flushSync: () => {} }, LOG_FLUSH_MS, clock)
